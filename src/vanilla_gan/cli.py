@@ -1,0 +1,236 @@
+"""The `vanilla-gan` command line: `train` and `sample` (one small function each).
+
+    vanilla-gan train --epochs 2 --seed 1 --out runs/try
+    vanilla-gan train --out runs/try --resume --epochs 4
+    vanilla-gan sample runs/try -n 1000 -o digits.npy
+
+Errors the user can act on are printed as one `error:` line: exit 2 for bad usage or input, 1 for
+other failures, 130 when interrupted. `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vanilla_gan import __version__, checkpoint
+from vanilla_gan.config import DEVICES, G_LOSSES, ModelConfig, TrainConfig, from_dict
+from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
+
+# Options that may differ from the run's config when resuming it.
+RESUME_OVERRIDES = ("epochs", "device", "log_every", "checkpoint_every")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage as one `error:` line (exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    return common
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,512,1024, got {text!r}") from None
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.5,0.999, got {text!r}") from None
+    return first, second
+
+
+# ----------------------------------------------------------------------------- train
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    m, t = ModelConfig(), TrainConfig()
+    p = subparsers.add_parser("train", parents=[common_options()], help="train a GAN into a run folder",
+                              description="Train the seed's GAN; every epoch writes a grid, a metrics line "
+                                          "and checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
+    # Defaults are None so that `--resume` can tell which options the user gave.
+    p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
+                                     f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
+    p.add_argument("--limit", type=int, help="train on the first N images only, for quick trials (default: all)")
+    p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
+    p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
+    p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
+    p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
+    p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
+    p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--checkpoint-every", type=int,
+                   help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
+    p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
+    p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
+    p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
+    p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
+    p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
+    p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
+    p.set_defaults(func=cmd_train)
+
+
+def given(args: argparse.Namespace, config_cls: type) -> dict:
+    """The options of `config_cls` that the user gave on the command line."""
+    names = config_cls.__dataclass_fields__
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from vanilla_gan.data import load_dataset
+    from vanilla_gan.train import Trainer, draw_seed
+
+    if args.resume:
+        if args.out is None:
+            raise UsageError("--resume needs --out RUN_DIR, the run to continue")
+        state = checkpoint.load(args.out / "checkpoints" / "last.pt")
+        overrides = given(args, TrainConfig)
+        saved = {**state["train_config"], **state["model_config"]}
+        requested = {**overrides, **given(args, ModelConfig)}
+        conflicts = [name for name, value in requested.items() if name not in RESUME_OVERRIDES
+                     and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
+        if conflicts:
+            flags = ", ".join("--" + name.replace("_", "-") for name in conflicts)
+            raise UsageError(f"{flags} differ from the run being resumed; only --epochs, --device, --log-every "
+                             f"and --checkpoint-every may change (start a new run with another --out)")
+        epochs = overrides.get("epochs", state["train_config"]["epochs"])
+        if epochs < state["epoch"]:
+            raise UsageError(f"--epochs {epochs} is fewer than the {state['epoch']} epochs the run already has")
+        if epochs == state["epoch"] and not state["batch_in_epoch"]:
+            print(f"{args.out} already has {epochs} epochs; pass --epochs N (more than {epochs}) to train further")
+            return 0
+        images, _ = load_dataset(state["train_config"]["dataset"])
+        limit = state["train_config"]["limit"]
+        trainer = Trainer.resume(state, args.out, images[:limit] if limit else images,
+                                 {k: overrides[k] for k in RESUME_OVERRIDES if k in overrides})
+        print(f"resuming {args.out} at epoch {trainer.epoch + 1}, step {trainer.step} "
+              f"(seed {trainer.config.seed})", flush=True)
+    else:
+        model_config = ModelConfig(**given(args, ModelConfig))
+        train_config = TrainConfig(**given(args, TrainConfig))
+        model_config.validate()
+        train_config.validate()
+        out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+        if (out / "config.json").exists() or (out / "checkpoints").exists():
+            raise UsageError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+        if train_config.seed is None:
+            train_config.seed = draw_seed()
+            print(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
+        images, _ = load_dataset(train_config.dataset)
+        if train_config.limit:
+            images = images[:train_config.limit]
+        trainer = Trainer(model_config, train_config, out, images)
+        print(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
+              f"{train_config.batch_size} per epoch, {train_config.epochs} epochs on {trainer.device}; "
+              f"run folder {out}", flush=True)
+
+    from vanilla_gan.train import Interrupted
+
+    try:
+        trainer.train()
+    except Interrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
+    last = trainer.grid_path(trainer.epoch)
+    print(f"done: {trainer.epoch} epochs in {trainer.elapsed:.0f} s of training; last grid {last}\n"
+          f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
+    return 0
+
+
+# ----------------------------------------------------------------------------- sample
+
+def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sample", parents=[common_options()], help="draw digits from a checkpoint or run folder",
+                              description="Generate digits: -o X.png writes a grid, -o X.npy a uint8 array "
+                                          "(N, 28, 28), 0 = background, 255 = ink, like MNIST.")
+    p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
+    p.add_argument("-n", "--num", type=int, default=64, help="how many digits (default: 64)")
+    p.add_argument("-o", "--output", type=Path, default=Path("samples.png"),
+                   help="OUT.png (a grid) or OUT.npy (uint8 array) (default: samples.png)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where to run G (default: auto)")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from vanilla_gan.models import Generator
+    from vanilla_gan.report import save_grid, to_uint8
+    from vanilla_gan.train import resolve_device
+
+    if args.num < 1:
+        raise UsageError(f"-n must be at least 1, got {args.num}")
+    suffix = args.output.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise UsageError(f"-o {args.output}: the output must end in .png (a grid) or .npy (an array)")
+    state = checkpoint.load(args.checkpoint)
+    device = resolve_device(args.device)
+    generator = Generator(from_dict(ModelConfig, state["model_config"]))
+    try:
+        generator.load_state_dict(state["generator"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{args.checkpoint}: the generator's weights do not fit its config") from exc
+    generator.to(device).eval()
+    noise_rng = torch.Generator().manual_seed(args.seed)
+    batches = []
+    with torch.no_grad():
+        for start in range(0, args.num, 1000):
+            z = torch.randn(min(1000, args.num - start), generator.config.latent_dim, generator=noise_rng)
+            batches.append(to_uint8(generator(z.to(device))))
+    images = np.concatenate(batches)  # (N, 28, 28) uint8
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npy":
+        np.save(args.output, images)
+    else:
+        save_grid(images, args.output)
+    print(f"wrote {len(images)} digits to {args.output} (epoch {state['epoch']} of {args.checkpoint})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- main
+
+def build_parser() -> Parser:
+    parser = Parser(prog="vanilla-gan", description="Train the classic GAN on handwritten digits.")
+    parser.add_argument("--version", action="version", version=f"vanilla-gan {__version__}")
+    subparsers = parser.add_subparsers(title="commands", parser_class=Parser)
+    add_train_parser(subparsers)
+    add_sample_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):  # no command given
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except VanillaGanError as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: one line, the traceback behind --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,92 @@
+"""Configuration dataclasses: `ModelConfig` (the networks) and `TrainConfig` (the run).
+
+The defaults are the seed's model (D 784-1024-512-256-1, G 100-256-512-1024-784, LeakyReLU 0.2,
+dropout 0.3, Adam lr 2e-4, BCE) plus the training choices the seed leaves open. Both round-trip
+through plain dicts (`asdict` / `from_dict`) so they can live in config.json and in checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from vanilla_gan.errors import UsageError
+
+IMAGE_PIXELS = 28 * 28
+G_LOSSES = ("non-saturating", "minimax")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = 100
+    g_hidden: tuple[int, ...] = (256, 512, 1024)
+    d_hidden: tuple[int, ...] = (1024, 512, 256)
+    slope: float = 0.2  # LeakyReLU negative slope, G and D
+    dropout: float = 0.3  # after each of D's hidden layers
+
+    def validate(self) -> None:
+        if self.latent_dim < 1:
+            raise UsageError(f"--latent-dim must be at least 1, got {self.latent_dim}")
+        for name in ("g_hidden", "d_hidden"):
+            widths = getattr(self, name)
+            if not widths or any(w < 1 for w in widths):
+                flag = "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} needs one or more positive widths like 256,512,1024, got {widths}")
+        if self.slope < 0:
+            raise UsageError(f"--slope must be >= 0, got {self.slope}")
+        if not 0 <= self.dropout < 1:
+            raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    limit: int | None = None  # train on the first N images only (quick trials)
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    g_loss: str = "non-saturating"
+    seed: int | None = None
+    device: str = "auto"
+    checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
+    log_every: int = 50  # steps between reading losses back from the device (progress bar)
+    grid_size: int = 64  # fixed-noise samples in each epoch's grid
+
+    def validate(self) -> None:
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "log_every": self.log_every,
+                    "grid_size": self.grid_size}
+        for name, value in positive.items():
+            if value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError(f"--limit must be at least 1, got {self.limit}")
+        if self.checkpoint_every < 0:
+            raise UsageError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise UsageError(f"--betas needs two numbers in [0, 1) like 0.5,0.999, got {self.betas}")
+        if self.g_loss not in G_LOSSES:
+            raise UsageError(f"--g-loss must be one of {', '.join(G_LOSSES)}, got {self.g_loss!r}")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
+    """Plain JSON-able dict (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def from_dict(cls: type, data: dict[str, Any]):
+    """Rebuild a config from `to_dict`'s output; unknown keys are an error, missing ones take defaults."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise UsageError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
+    tuple_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
+    return cls(**{k: tuple(v) if k in tuple_fields else v for k, v in data.items()})
+
+
+__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES"]

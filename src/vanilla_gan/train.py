@@ -1,0 +1,349 @@
+"""The Trainer: the seed's GAN step, epochs, fixed-noise grids, the metrics log, checkpoints, resume.
+
+    trainer = Trainer(ModelConfig(), TrainConfig(seed=1), run_dir, images)   # images: uint8 (N, 28, 28)
+    trainer.train()                                                          # or Trainer.resume(...)
+
+The whole data set lives on the training device as uint8; each epoch draws one permutation there and a
+batch is an index into it, scaled to (-1, 1) on the device. Losses stay on the device and are read back
+every `log_every` steps, so the hot loop never waits on the host.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from vanilla_gan import __version__, checkpoint
+from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, from_dict, to_dict
+from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
+from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.report import save_grid, to_uint8
+
+STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
+
+
+class Interrupted(Exception):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint (exit status 130)."""
+
+
+class TrainingError(VanillaGanError):
+    """Training failed (a loss turned NaN or infinite)."""
+
+
+# ----------------------------------------------------------------------------- seeds, devices, RNGs
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) in one place, before data and models are built."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def draw_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state in use, as plain data that `torch.load(weights_only=True)` accepts."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+class Trainer:
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, run_dir: Path,
+                 images: torch.Tensor):
+        """A fresh run; `train_config.seed` must be set (the CLI draws one when the user gives none)."""
+        model_config.validate()
+        train_config.validate()
+        if train_config.seed is None:
+            raise UsageError("a seed is needed: pass --seed N")
+        self.model_config, self.config = model_config, train_config
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(train_config.device)
+        self.num_images = images.shape[0]
+        if train_config.batch_size > self.num_images:
+            raise UsageError(f"--batch-size {train_config.batch_size} is larger than the data set "
+                             f"({self.num_images} images): choose a smaller one")
+        self.steps_per_epoch = self.num_images // train_config.batch_size  # the last partial batch is dropped
+
+        set_seed(train_config.seed)
+        self.images = images.reshape(self.num_images, IMAGE_PIXELS).to(self.device)  # uint8 (N, 784)
+        self.G = Generator(model_config).to(self.device)
+        self.D = Discriminator(model_config).to(self.device)
+        adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        # The grids' noise has its own generator, so drawing it never moves the training RNG.
+        noise_rng = torch.Generator().manual_seed(train_config.seed)
+        self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
+        self.ones = torch.ones(train_config.batch_size, device=self.device)
+        self.zeros = torch.zeros(train_config.batch_size, device=self.device)
+
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed steps, all epochs
+        self.batch_in_epoch = 0  # completed steps in the current epoch (non-zero only after an interrupt)
+        self.permutation: torch.Tensor | None = None
+        self.epoch_stats: torch.Tensor | None = None  # (steps_per_epoch, 4) on the device
+        self.epoch_time = 0.0  # seconds of training steps in the current epoch
+        self.elapsed = 0.0  # seconds of training, all epochs and resumes
+        self.metrics: list[dict[str, Any]] = []
+        self._stop_requested = False
+
+    # ------------------------------------------------------------------ paths
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    def grid_path(self, epoch: int) -> Path:
+        return self.run_dir / "samples" / f"epoch_{epoch:04d}.png"
+
+    # ------------------------------------------------------------------ the GAN step
+
+    def gan_step(self, real: torch.Tensor) -> torch.Tensor:
+        """One D update then one G update on a real batch (B, 784) in (-1, 1); returns the 4 stats."""
+        z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
+        fake = self.G(z)  # (B, 784)
+
+        # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
+        logit_real = self.D.logits(real)
+        logit_fake = self.D.logits(fake.detach())
+        loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
+                  + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
+        # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here.
+        self.D.requires_grad_(False)
+        logit_gen = self.D.logits(fake)
+        if self.config.g_loss == "non-saturating":
+            loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
+        else:
+            loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+
+        with torch.no_grad():
+            return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(),
+                                torch.sigmoid(logit_fake).mean()])
+
+    # ------------------------------------------------------------------ epochs
+
+    def train(self) -> None:
+        """Train to `config.epochs`; raises Interrupted (after saving) on SIGINT/SIGTERM."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        self._rewrite_metrics()
+        previous = self._install_signal_handlers()
+        try:
+            while self.epoch < self.config.epochs:
+                self._run_epoch()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run_epoch(self) -> None:
+        config, epoch = self.config, self.epoch + 1
+        if self.batch_in_epoch == 0:
+            self.permutation = torch.randperm(self.num_images, device=self.device)
+            self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
+            self.epoch_time = 0.0
+        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
+                   unit="step", leave=False, dynamic_ncols=True, disable=None)
+        read_upto = self.batch_in_epoch
+        start = time.perf_counter()
+        self.G.train()
+        self.D.train()
+        for b in range(self.batch_in_epoch, self.steps_per_epoch):
+            index = self.permutation[b * config.batch_size:(b + 1) * config.batch_size]
+            real = self.images[index].float().div_(127.5).sub_(1)  # (B, 784) in [-1, 1]
+            self.epoch_stats[b] = self.gan_step(real)
+            self.batch_in_epoch, self.step = b + 1, self.step + 1
+            if self.batch_in_epoch % config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                rows = self._read_stats(read_upto, self.batch_in_epoch, epoch)
+                read_upto = self.batch_in_epoch
+                seconds = self.epoch_time + time.perf_counter() - start
+                bar.update(len(rows))
+                bar.set_postfix(loss_D=f"{rows[-1][0]:.3f}", loss_G=f"{rows[-1][1]:.3f}",
+                                D_x=f"{rows[-1][2]:.2f}", D_G_z=f"{rows[-1][3]:.2f}",
+                                img_s=f"{self.batch_in_epoch * config.batch_size / seconds:.0f}")
+            if self._stop_requested:
+                break
+        self._read_stats(read_upto, self.batch_in_epoch, epoch)
+        bar.close()
+        seconds = time.perf_counter() - start
+        self.epoch_time += seconds
+        self.elapsed += seconds
+
+        if self.batch_in_epoch < self.steps_per_epoch:  # stopped by a signal mid-epoch
+            self.save_checkpoint()
+            raise Interrupted(self._interrupt_message(epoch))
+        self.epoch, self.batch_in_epoch = epoch, 0
+        self._end_epoch(epoch)
+        if self._stop_requested and self.epoch < config.epochs:
+            raise Interrupted(self._interrupt_message(epoch + 1))
+
+    def _read_stats(self, lo: int, hi: int, epoch: int) -> list[list[float]]:
+        """Copy stats rows [lo, hi) to the host (the only sync) and stop on the first non-finite loss."""
+        rows = self.epoch_stats[lo:hi].tolist()
+        for i, row in enumerate(rows):
+            if not all(math.isfinite(v) for v in row[:2]):
+                step = self.step - self.batch_in_epoch + lo + i + 1
+                kept = (f"the last good checkpoint {self.checkpoint_path} (epoch {self.epoch}) is kept"
+                        if self.checkpoint_path.exists() else "no checkpoint was written yet")
+                raise TrainingError(f"the losses became non-finite (loss_D {row[0]}, loss_G {row[1]}) at epoch "
+                                    f"{epoch}, step {step}; {kept}; try a lower --lr")
+        return rows
+
+    def _end_epoch(self, epoch: int) -> None:
+        """Log the epoch, draw its fixed-noise grid and checkpoint it (atomically)."""
+        means = self.epoch_stats.mean(0).tolist()
+        record = {"epoch": epoch, "step": self.step, **dict(zip(STAT_NAMES, means, strict=True)),
+                  "images_per_s": self.steps_per_epoch * self.config.batch_size / self.epoch_time,
+                  "elapsed_s": self.elapsed}
+        self.metrics.append(record)
+        save_grid(self.generate_fixed(), self.grid_path(epoch))
+        self.save_checkpoint()
+        if self.config.checkpoint_every and epoch % self.config.checkpoint_every == 0:
+            checkpoint.save(self.checkpoint_path.with_name(f"epoch_{epoch:04d}.pt"), self.state_dict())
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        tqdm.write(f"epoch {epoch}/{self.config.epochs}  loss_D {record['loss_d']:.3f}  "
+                   f"loss_G {record['loss_g']:.3f}  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "
+                   f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s", file=sys.stdout)
+
+    @torch.no_grad()
+    def generate_fixed(self) -> np.ndarray:
+        return to_uint8(self.G(self.fixed_noise.to(self.device)))
+
+    # ------------------------------------------------------------------ signals
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_requested:  # a second Ctrl-C: stop now (the checkpoint on disk is still whole)
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)",
+                   file=sys.stderr)
+
+    def _interrupt_message(self, epoch: int) -> str:
+        return (f"interrupted in epoch {epoch} at step {self.step}; checkpoint saved to {self.checkpoint_path}. "
+                f"Resume with: vanilla-gan train --out {self.run_dir} --resume")
+
+    # ------------------------------------------------------------------ files and checkpoints
+
+    def _write_config(self) -> None:
+        config = {"package_version": __version__, "model": to_dict(self.model_config),
+                  "train": to_dict(self.config), "num_images": self.num_images,
+                  "steps_per_epoch": self.steps_per_epoch, "device": str(self.device)}
+        (self.run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    def _rewrite_metrics(self) -> None:
+        """metrics.jsonl holds exactly the epochs in the checkpoint (a resumed run rewrites it)."""
+        tmp = self.run_dir / "metrics.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in self.metrics))
+        tmp.replace(self.run_dir / "metrics.jsonl")
+
+    def save_checkpoint(self) -> None:
+        checkpoint.save(self.checkpoint_path, self.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        mid_epoch = self.batch_in_epoch > 0
+        return {
+            "package_version": __version__,
+            "model_config": to_dict(self.model_config),
+            "train_config": to_dict(self.config),
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "batch_in_epoch": self.batch_in_epoch,
+            "num_images": self.num_images,
+            "permutation": self.permutation.cpu() if mid_epoch else None,
+            "epoch_stats": self.epoch_stats.cpu() if mid_epoch else None,
+            "epoch_time": self.epoch_time,
+            "elapsed": self.elapsed,
+            "rng": rng_state(),
+            "fixed_noise": self.fixed_noise,
+            "seed": self.config.seed,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def resume(cls, state: dict[str, Any], run_dir: Path, images: torch.Tensor,
+               overrides: dict[str, Any] | None = None) -> Trainer:
+        """Rebuild a trainer from a checkpoint dict; `overrides` may change epochs, device, log_every."""
+        model_config = from_dict(ModelConfig, state["model_config"])
+        train_config = from_dict(TrainConfig, {**state["train_config"], **(overrides or {})})
+        if images.shape[0] != state["num_images"]:
+            raise UsageError(f"the data set has {images.shape[0]} images but the run was trained on "
+                             f"{state['num_images']}: resume with the run's --dataset and --limit")
+        trainer = cls(model_config, train_config, run_dir, images)
+        try:
+            trainer.G.load_state_dict(state["generator"])
+            trainer.D.load_state_dict(state["discriminator"])
+            trainer.opt_g.load_state_dict(state["opt_g"])
+            trainer.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint's weights do not fit its model config ({exc})") from exc
+        trainer.epoch, trainer.step = state["epoch"], state["step"]
+        trainer.batch_in_epoch = state["batch_in_epoch"]
+        if trainer.batch_in_epoch:
+            trainer.permutation = state["permutation"].to(trainer.device)
+            trainer.epoch_stats = state["epoch_stats"].to(trainer.device)
+        trainer.epoch_time, trainer.elapsed = state["epoch_time"], state["elapsed"]
+        trainer.fixed_noise = state["fixed_noise"]
+        trainer.metrics = list(state["metrics"])
+        set_rng_state(state["rng"])
+        return trainer
