@@ -1,0 +1,170 @@
+"""The command-line tool, run in a subprocess as a user would: run folders, sampling, resume, signals,
+and every error path (one `error:` line, non-zero exit, no traceback, existing runs untouched).
+
+Run: python -m pytest tests/test_cli.py
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, assert_one_line_error, run_cli
+from PIL import Image
+
+from vanilla_gan.data import write_idx
+
+
+def test_train_writes_the_run_folder(tiny_run):
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["train"]["seed"] == 3 and config["model"]["g_hidden"] == [32, 32]
+    lines = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2]
+    for key in ("step", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "elapsed_s"):
+        assert all(np.isfinite(m[key]) for m in lines), key
+    assert lines[1]["step"] == 16
+    for epoch in (1, 2):
+        grid = Image.open(tiny_run / "samples" / f"epoch_{epoch:04d}.png")
+        assert grid.mode == "L" and grid.width > 8 * 28
+    assert (tiny_run / "checkpoints" / "last.pt").is_file()
+    assert not list(tiny_run.rglob("*.tmp*")), "no temporary files are left behind"
+
+
+def test_sample_writes_an_mnist_like_array_and_a_grid(tiny_run, tmp_path):
+    result = run_cli("sample", tiny_run, "-n", "1000", "-o", tmp_path / "s.npy", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (1000, 28, 28) and samples.dtype == np.uint8
+    assert samples.std() > 0
+    again = run_cli("sample", tiny_run / "checkpoints" / "last.pt", "-n", "1000", "-o", tmp_path / "t.npy",
+                    "--seed", "1")
+    assert again.returncode == 0 and np.array_equal(np.load(tmp_path / "t.npy"), samples)
+    result = run_cli("sample", tiny_run, "-n", "25", "-o", tmp_path / "grid.png")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "grid.png").size == ((5 * 30 + 2) * 2,) * 2
+
+
+def test_cli_resume_matches_a_straight_run(tmp_path):
+    assert run_cli("train", *TINY, "--epochs", "2", "--seed", "5", "--out", tmp_path / "straight").returncode == 0
+    assert run_cli("train", *TINY, "--epochs", "1", "--seed", "5", "--out", tmp_path / "split").returncode == 0
+    result = run_cli("train", "--out", tmp_path / "split", "--resume", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "split" / "checkpoints" / "last.pt", weights_only=True)
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+    assert len((tmp_path / "split" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_sigint_saves_a_checkpoint_and_resume_finishes_exactly(tmp_path):
+    """Ctrl-C at any moment after the first epoch: exit 130, a resumable checkpoint, the same end weights."""
+    run = tmp_path / "interrupted"
+    args = ["--limit", "4096", "--batch-size", "64", "--epochs", "12", "--seed", "9"]
+    process = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *args, "--out", str(run)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text():
+        assert time.time() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert f"vanilla-gan train --out {run} --resume" in err
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["step"] < 12 * 64, "the run stopped early"
+    assert run_cli("train", "--out", run, "--resume").returncode == 0
+    assert run_cli("train", *args, "--out", tmp_path / "straight").returncode == 0
+    a = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["generator"]
+    b = torch.load(tmp_path / "straight" / "checkpoints" / "last.pt", weights_only=True)["generator"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_no_seed_draws_and_prints_one(tmp_path):
+    result = run_cli("train", *TINY, "--epochs", "1", "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    seed = json.loads((tmp_path / "r" / "config.json").read_text())["train"]["seed"]
+    assert f"--seed {seed}" in result.stdout
+
+
+# ----------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("args", [
+    ["--epochs", "0"], ["--batch-size", "-1"], ["--lr", "0"], ["--dropout", "1.5"], ["--betas", "0.5"],
+    ["--betas", "1.5,0.9"], ["--g-hidden", "a,b"], ["--latent-dim", "0"], ["--no-such-flag"], ["--g-loss", "wgan"],
+    ["--dataset", "no-such-dataset"], ["--batch-size", "100000"],
+])
+def test_nonsense_train_options_are_one_line_errors(tmp_path, args):
+    result = run_cli("train", *args, "--epochs" if "--epochs" not in args else "--seed", "1", "--out", tmp_path / "r")
+    assert_one_line_error(result, 2)
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_truncated_idx_dataset_is_an_error(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((100, 28, 28), np.uint8))
+    raw = (folder / "train-images-idx3-ubyte").read_bytes()
+    (folder / "train-images-idx3-ubyte").write_bytes(raw[: len(raw) // 2])
+    line = assert_one_line_error(run_cli("train", "--dataset", folder, "--epochs", "1", "--out", tmp_path / "r"), 2)
+    assert "train-images-idx3-ubyte" in line
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign", "empty"])
+def test_damaged_or_foreign_checkpoints_are_errors(tiny_run, tmp_path, damage):
+    bad = tmp_path / "bad.pt"
+    raw = (tiny_run / "checkpoints" / "last.pt").read_bytes()
+    if damage == "truncated":
+        bad.write_bytes(raw[: len(raw) // 3])
+    elif damage == "garbage":
+        bad.write_bytes(b"\x00\x01not a checkpoint" * 100)
+    elif damage == "foreign":
+        torch.save({"state_dict": {"w": torch.zeros(2)}}, bad)
+    else:
+        bad.write_bytes(b"")
+    line = assert_one_line_error(run_cli("sample", bad, "-o", tmp_path / "s.png"), 2)
+    assert str(bad) in line
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_a_checkpoint_that_runs_code_is_refused(tmp_path):
+    """Checkpoints are data: a pickle that would call a function is rejected, not executed."""
+    bad, marker = tmp_path / "evil.pt", tmp_path / "was-run"
+    torch.save({"x": subprocess.Popen}, bad)  # any non-allowlisted global
+    line = assert_one_line_error(run_cli("sample", bad, "-o", tmp_path / "s.png"), 2)
+    assert "not a vanilla-gan checkpoint" in line or "damaged" in line
+    assert not marker.exists()
+
+
+def test_existing_run_is_never_overwritten(tiny_run, tmp_path):
+    before = (tiny_run / "checkpoints" / "last.pt").read_bytes()
+    line = assert_one_line_error(run_cli("train", *TINY, "--epochs", "1", "--out", tiny_run), 2)
+    assert "--resume" in line
+    assert (tiny_run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_resume_errors(tiny_run, tmp_path):
+    assert "--resume needs --out" in assert_one_line_error(run_cli("train", "--resume"), 2)
+    assert "no such checkpoint" in assert_one_line_error(run_cli("train", "--resume", "--out", tmp_path / "x"), 2)
+    line = assert_one_line_error(run_cli("train", "--resume", "--out", tiny_run, "--lr", "0.1"), 2)
+    assert "--lr" in line
+    assert "fewer than" in assert_one_line_error(run_cli("train", "--resume", "--out", tiny_run, "--epochs", "1"))
+
+
+@pytest.mark.parametrize("args", [["-n", "0"], ["-o", "out.jpg"], ["does-not-exist"]])
+def test_sample_errors(tiny_run, tmp_path, args):
+    full = ["sample", *(args if args == ["does-not-exist"] else [tiny_run, *args])]
+    assert_one_line_error(run_cli(*full, cwd=tmp_path), 2)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    line = assert_one_line_error(run_cli("train", *TINY, "--device", "cuda", "--out", tmp_path / "r"), 2)
+    assert "--device cpu" in line
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_cli("sample", tmp_path / "missing.pt", "--debug")
+    assert result.returncode != 0 and "Traceback" in result.stderr

@@ -1,0 +1,74 @@
+"""The seed's networks: sizes, parameter counts, output ranges, and the logits/BCE equivalence.
+
+Run: python -m pytest tests/test_models.py
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vanilla_gan.config import ModelConfig
+from vanilla_gan.errors import UsageError
+from vanilla_gan.models import Discriminator, Generator, count_parameters
+
+
+def test_default_parameter_counts_are_the_seeds():
+    config = ModelConfig()
+    assert count_parameters(Generator(config)) == 1_486_352
+    assert count_parameters(Discriminator(config)) == 1_460_225
+
+
+def test_default_layers_follow_the_seed():
+    G, D = Generator(ModelConfig()), Discriminator(ModelConfig())
+    g_linear = [m for m in G.net if isinstance(m, nn.Linear)]
+    d_linear = [m for m in D.net if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in g_linear] == [(100, 256), (256, 512), (512, 1024), (1024, 784)]
+    assert [(m.in_features, m.out_features) for m in d_linear] == [(784, 1024), (1024, 512), (512, 256), (256, 1)]
+    assert [m.negative_slope for m in G.net if isinstance(m, nn.LeakyReLU)] == [0.2] * 3
+    assert [m.p for m in D.net if isinstance(m, nn.Dropout)] == [0.3] * 3
+    assert isinstance(G.net[-1], nn.Tanh)
+    # Each of D's hidden Linear layers is followed by LeakyReLU then Dropout.
+    kinds = [type(m) for m in D.net]
+    assert kinds == [nn.Linear, nn.LeakyReLU, nn.Dropout] * 3 + [nn.Linear]
+
+
+def test_output_shapes_and_ranges():
+    torch.manual_seed(0)
+    G, D = Generator(ModelConfig()), Discriminator(ModelConfig())
+    images = G(torch.randn(16, 100) * 10)  # large z to push Tanh towards its limits
+    assert images.shape == (16, 784)
+    assert images.min() >= -1 and images.max() <= 1
+    p = D(images)
+    assert p.shape == (16,)
+    assert ((p > 0) & (p < 1)).all()
+    assert D(images.reshape(16, 28, 28)).shape == (16,)
+
+
+def test_options_change_the_model():
+    config = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(32, 8), slope=0.1, dropout=0.0)
+    G, D = Generator(config), Discriminator(config)
+    assert G(torch.randn(2, 8)).shape == (2, 784)
+    assert count_parameters(G) == 8 * 16 + 16 + 16 * 784 + 784
+    assert count_parameters(D) == 784 * 32 + 32 + 32 * 8 + 8 + 8 + 1
+
+
+@pytest.mark.parametrize("bad", [dict(latent_dim=0), dict(g_hidden=()), dict(d_hidden=(64, 0)),
+                                 dict(slope=-0.1), dict(dropout=1.0)])
+def test_nonsense_model_options_are_rejected(bad):
+    with pytest.raises(UsageError):
+        ModelConfig(**bad).validate()
+
+
+def test_logits_with_bce_with_logits_equal_sigmoid_with_bce():
+    """Training uses logits + BCE-with-logits; it is the seed's Sigmoid + BCE, for both targets."""
+    torch.manual_seed(1)
+    D = Discriminator(ModelConfig()).eval()  # eval: the same dropout mask (none) for both paths
+    x = torch.rand(32, 784) * 2 - 1
+    for target in (torch.ones(32), torch.zeros(32)):
+        seed_loss = F.binary_cross_entropy(D(x), target)
+        ours = F.binary_cross_entropy_with_logits(D.logits(x), target)
+        torch.testing.assert_close(ours, seed_loss, rtol=1e-5, atol=1e-6)
+    # The literal minimax G loss, log(1 - D(G(z))), is -BCE with target 0.
+    torch.testing.assert_close(-F.binary_cross_entropy_with_logits(D.logits(x), torch.zeros(32)),
+                               torch.log(1 - D(x)).mean(), rtol=1e-5, atol=1e-6)
