@@ -19,6 +19,22 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
                           cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """Run the CLI's `main` in this process (fast; for argument checks), captured like `run_cli`."""
+    import contextlib
+    import io
+
+    from vanilla_gan.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse exits on bad usage
+            code = exit_.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def assert_one_line_error(result, exit_code: int = 2) -> str:
     """The error contract: exit status, one `error:` line on stderr, no traceback."""
     assert result.returncode == exit_code, (result.returncode, result.stderr)

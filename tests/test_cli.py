@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, assert_one_line_error, run_cli
+from conftest import TINY, assert_one_line_error, run_cli, run_main
 from PIL import Image
 
 from vanilla_gan.data import write_idx
@@ -62,7 +62,7 @@ def test_cli_resume_matches_a_straight_run(tmp_path):
 def test_sigint_saves_a_checkpoint_and_resume_finishes_exactly(tmp_path):
     """Ctrl-C at any moment after the first epoch: exit 130, a resumable checkpoint, the same end weights."""
     run = tmp_path / "interrupted"
-    args = ["--limit", "4096", "--batch-size", "64", "--epochs", "12", "--seed", "9"]
+    args = ["--limit", "2048", "--batch-size", "64", "--epochs", "6", "--seed", "9"]
     process = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *args, "--out", str(run)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -74,7 +74,7 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes_exactly(tmp_path):
     assert process.returncode == 130, err
     assert f"vanilla-gan train --out {run} --resume" in err
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    assert state["step"] < 12 * 64, "the run stopped early"
+    assert state["step"] < 6 * 32, "the run stopped early"
     assert run_cli("train", "--out", run, "--resume").returncode == 0
     assert run_cli("train", *args, "--out", tmp_path / "straight").returncode == 0
     a = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["generator"]
@@ -97,7 +97,7 @@ def test_no_seed_draws_and_prints_one(tmp_path):
     ["--dataset", "no-such-dataset"], ["--batch-size", "100000"],
 ])
 def test_nonsense_train_options_are_one_line_errors(tmp_path, args):
-    result = run_cli("train", *args, "--epochs" if "--epochs" not in args else "--seed", "1", "--out", tmp_path / "r")
+    result = run_main("train", *args, "--epochs" if "--epochs" not in args else "--seed", "1", "--out", tmp_path / "r")
     assert_one_line_error(result, 2)
     assert not (tmp_path / "r" / "checkpoints").exists()
 
@@ -153,10 +153,13 @@ def test_resume_errors(tiny_run, tmp_path):
     assert "fewer than" in assert_one_line_error(run_cli("train", "--resume", "--out", tiny_run, "--epochs", "1"))
 
 
-@pytest.mark.parametrize("args", [["-n", "0"], ["-o", "out.jpg"], ["does-not-exist"]])
-def test_sample_errors(tiny_run, tmp_path, args):
-    full = ["sample", *(args if args == ["does-not-exist"] else [tiny_run, *args])]
-    assert_one_line_error(run_cli(*full, cwd=tmp_path), 2)
+@pytest.mark.parametrize("case", ["zero samples", "unknown suffix", "missing checkpoint"])
+def test_sample_errors(tiny_run, tmp_path, case):
+    args = {"zero samples": [tiny_run, "-n", "0", "-o", tmp_path / "s.png"],
+            "unknown suffix": [tiny_run, "-o", tmp_path / "s.jpg"],
+            "missing checkpoint": [tmp_path / "missing", "-o", tmp_path / "s.png"]}[case]
+    assert_one_line_error(run_main("sample", *args), 2)
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")

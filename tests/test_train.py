@@ -163,3 +163,23 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, imag
 def test_batch_larger_than_the_data_is_a_usage_error(tmp_path, images):
     with pytest.raises(Exception, match="larger than the data set"):
         make_trainer(tmp_path, images[:10], batch_size=64)
+
+
+def test_bf16_autocast_trains_with_fp32_weights(tmp_path, images):
+    trainer = make_trainer(tmp_path, images, precision="bf16", epochs=1)
+    before = weights(trainer.G)
+    trainer.train()
+    assert all(p.dtype == torch.float32 for p in trainer.G.parameters())
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses(trainer.metrics)[0][2:])
+    assert not torch.equal(before["net.0.weight"], trainer.G.net[0].weight)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path, images):
+    trainer = make_trainer(tmp_path, images, device="cuda", epochs=1)
+    assert trainer.images.is_cuda and trainer.images.dtype == torch.uint8
+    trainer.train()
+    resumed = Trainer.resume(checkpoint.load(tmp_path / "run"), tmp_path / "run", images, {"epochs": 2})
+    resumed.train()
+    assert resumed.epoch == 2 and next(resumed.G.parameters()).is_cuda

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from vanilla_gan import __version__, checkpoint
-from vanilla_gan.config import DEVICES, G_LOSSES, ModelConfig, TrainConfig, from_dict
+from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig, from_dict
 from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
 
 # Options that may differ from the run's config when resuming it.
-RESUME_OVERRIDES = ("epochs", "device", "log_every", "checkpoint_every")
+RESUME_OVERRIDES = ("epochs", "device", "precision", "log_every", "checkpoint_every")
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,8 +71,13 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
     p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
+    p.add_argument("--ema-decay", type=float,
+                   help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
+                        f"{t.ema_decay})")
     p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
     p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help=f"fp32, or bf16 autocast for the forward passes (default: {t.precision})")
     p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int,
@@ -107,8 +112,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                      and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
         if conflicts:
             flags = ", ".join("--" + name.replace("_", "-") for name in conflicts)
-            raise UsageError(f"{flags} differ from the run being resumed; only --epochs, --device, --log-every "
-                             f"and --checkpoint-every may change (start a new run with another --out)")
+            raise UsageError(f"{flags} differ from the run being resumed; only --epochs, --device, --precision, "
+                             f"--log-every and --checkpoint-every may change (start a new run with another --out)")
         epochs = overrides.get("epochs", state["train_config"]["epochs"])
         if epochs < state["epoch"]:
             raise UsageError(f"--epochs {epochs} is fewer than the {state['epoch']} epochs the run already has")
@@ -165,6 +170,8 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="OUT.png (a grid) or OUT.npy (uint8 array) (default: samples.png)")
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run G (default: auto)")
+    p.add_argument("--raw", action="store_true",
+                   help="use G's trained weights instead of their moving average (when the run kept one)")
     p.set_defaults(func=cmd_sample)
 
 
@@ -181,8 +188,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     state = checkpoint.load(args.checkpoint)
     device = resolve_device(args.device)
     generator = Generator(from_dict(ModelConfig, state["model_config"]))
+    weights = state["generator"] if args.raw or state.get("generator_ema") is None else state["generator_ema"]
     try:
-        generator.load_state_dict(state["generator"])
+        generator.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"{args.checkpoint}: the generator's weights do not fit its config") from exc
     generator.to(device).eval()

@@ -15,6 +15,7 @@ from vanilla_gan.errors import UsageError
 IMAGE_PIXELS = 28 * 28
 G_LOSSES = ("non-saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -43,13 +44,15 @@ class ModelConfig:
 class TrainConfig:
     dataset: str = "digits"
     limit: int | None = None  # train on the first N images only (quick trials)
-    epochs: int = 40
+    epochs: int = 100
     batch_size: int = 64
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
+    ema_decay: float = 0.999  # sample from an exponential moving average of G's weights; 0 = off
     seed: int | None = None
     device: str = "auto"
+    precision: str = "fp32"  # or "bf16": autocast of the forward passes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
     log_every: int = 50  # steps between reading losses back from the device (progress bar)
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
@@ -68,8 +71,12 @@ class TrainConfig:
             raise UsageError(f"--lr must be positive, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise UsageError(f"--betas needs two numbers in [0, 1) like 0.5,0.999, got {self.betas}")
+        if not 0 <= self.ema_decay < 1:
+            raise UsageError(f"--ema-decay must be in [0, 1) (0 turns it off), got {self.ema_decay}")
         if self.g_loss not in G_LOSSES:
             raise UsageError(f"--g-loss must be one of {', '.join(G_LOSSES)}, got {self.g_loss!r}")
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
@@ -89,4 +96,4 @@ def from_dict(cls: type, data: dict[str, Any]):
     return cls(**{k: tuple(v) if k in tuple_fields else v for k, v in data.items()})
 
 
-__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES"]
+__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS"]

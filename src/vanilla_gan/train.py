@@ -10,6 +10,7 @@ every `log_every` steps, so the hot loop never waits on the host.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -111,6 +112,10 @@ class Trainer:
         adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        # An exponential moving average of G's weights, for sampling only: it changes no training step.
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if train_config.ema_decay else None
+        if self.G_ema is not None:
+            self._ema_params, self._g_params = list(self.G_ema.parameters()), list(self.G.parameters())
         # The grids' noise has its own generator, so drawing it never moves the training RNG.
         noise_rng = torch.Generator().manual_seed(train_config.seed)
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
@@ -141,13 +146,14 @@ class Trainer:
     def gan_step(self, real: torch.Tensor) -> torch.Tensor:
         """One D update then one G update on a real batch (B, 784) in (-1, 1); returns the 4 stats."""
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
-        fake = self.G(z)  # (B, 784)
 
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
-        logit_real = self.D.logits(real)
-        logit_fake = self.D.logits(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
-                  + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
+        with self._autocast():
+            fake = self.G(z)  # (B, 784)
+            logit_real = self.D.logits(real)
+            logit_fake = self.D.logits(fake.detach())
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
+                      + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -155,19 +161,37 @@ class Trainer:
         # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
         # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here.
         self.D.requires_grad_(False)
-        logit_gen = self.D.logits(fake)
-        if self.config.g_loss == "non-saturating":
-            loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
-        else:
-            loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
+        with self._autocast():
+            logit_gen = self.D.logits(fake)
+            if self.config.g_loss == "non-saturating":
+                loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
+            else:
+                loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
+        if self.G_ema is not None:
+            self._update_ema()
 
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(),
                                 torch.sigmoid(logit_fake).mean()])
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # Warm-up: early on the average follows G closely, so it is not dominated by the random init.
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+        torch._foreach_lerp_(self._ema_params, self._g_params, 1 - decay)
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator to draw samples from: the EMA one when kept."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     # ------------------------------------------------------------------ epochs
 
@@ -256,7 +280,7 @@ class Trainer:
 
     @torch.no_grad()
     def generate_fixed(self) -> np.ndarray:
-        return to_uint8(self.G(self.fixed_noise.to(self.device)))
+        return to_uint8(self.sampler(self.fixed_noise.to(self.device)))
 
     # ------------------------------------------------------------------ signals
 
@@ -303,6 +327,7 @@ class Trainer:
             "model_config": to_dict(self.model_config),
             "train_config": to_dict(self.config),
             "generator": self.G.state_dict(),
+            "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
             "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
@@ -333,9 +358,11 @@ class Trainer:
         try:
             trainer.G.load_state_dict(state["generator"])
             trainer.D.load_state_dict(state["discriminator"])
+            if trainer.G_ema is not None:
+                trainer.G_ema.load_state_dict(state["generator_ema"])
             trainer.opt_g.load_state_dict(state["opt_g"])
             trainer.opt_d.load_state_dict(state["opt_d"])
-        except (RuntimeError, KeyError, ValueError) as exc:
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"the checkpoint's weights do not fit its model config ({exc})") from exc
         trainer.epoch, trainer.step = state["epoch"], state["step"]
         trainer.batch_in_epoch = state["batch_in_epoch"]
