@@ -1,0 +1,182 @@
+"""Throughput: a tutorial-style GAN loop against vanilla-gan's trainer, on the same data, in one process.
+
+    python benchmarks/throughput.py                 # batch 100, 3 alternating rounds of one epoch each
+    python benchmarks/throughput.py --rounds 5 --batch-size 64 --device cuda
+
+The tutorial-style loop is what notebooks do: a DataLoader with per-sample PIL -> tensor -> normalise,
+Sigmoid + BCELoss, a second G forward with fresh noise for the G step, D's weight gradients computed (and
+thrown away) in the G step, and `.item()` on the losses every step. Both train the seed's model with Adam at
+lr 2e-4 on the embedded digits. After one warm-up epoch each, the loops alternate for --rounds epochs; the
+medians are printed with their ratio and the project's useful GFLOP/s against a matmul peak measured here.
+The trainer's figure is its own `images_per_s` (training steps only), the number `metrics.jsonl` logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig
+from vanilla_gan.data import load_dataset
+from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.train import Trainer
+
+# ----------------------------------------------------------------------------- the tutorial-style loop
+
+
+class PilDigits(Dataset):
+    """Per-sample transforms as torchvision's ToTensor + Normalize((0.5,), (0.5,)) would do them."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        picture = Image.fromarray(self.images[i])
+        x = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
+        return ((x - 0.5) / 0.5).view(IMAGE_PIXELS)
+
+
+class TutorialLoop:
+    def __init__(self, images: np.ndarray, batch_size: int, device: torch.device):
+        config = ModelConfig()
+        self.device, self.latent = device, config.latent_dim
+        self.G, self.D = Generator(config).to(device), Discriminator(config).to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4)
+        self.loader = DataLoader(PilDigits(images), batch_size=batch_size, shuffle=True, drop_last=True)
+        self.bce = nn.BCELoss()
+
+    def epoch(self) -> float:
+        """One pass over the data; returns images/s."""
+        start, seen, losses = time.perf_counter(), 0, []
+        for real in self.loader:
+            real = real.to(self.device)
+            b = real.shape[0]
+            ones, zeros = torch.ones(b, device=self.device), torch.zeros(b, device=self.device)
+            self.D.zero_grad()
+            fake = self.G(torch.randn(b, self.latent, device=self.device))
+            loss_d = self.bce(self.D(real), ones) + self.bce(self.D(fake.detach()), zeros)
+            loss_d.backward()
+            self.opt_d.step()
+            self.G.zero_grad()
+            fake = self.G(torch.randn(b, self.latent, device=self.device))  # a second G pass, fresh noise
+            loss_g = self.bce(self.D(fake), ones)  # D's weight gradients computed too
+            loss_g.backward()
+            self.opt_g.step()
+            losses.append((loss_d.item(), loss_g.item()))  # a host sync every step
+            seen += b
+        return seen / (time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- the project's trainer
+
+
+class ProjectLoop:
+    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, run_dir: Path):
+        config = TrainConfig(batch_size=batch_size, device=device, precision=precision, seed=0, epochs=1,
+                             log_every=10**9)
+        self.trainer = Trainer(ModelConfig(), config, run_dir, images)
+
+    def epoch(self) -> float:
+        self.trainer.config.epochs = self.trainer.epoch + 1
+        with contextlib.redirect_stdout(io.StringIO()):  # the trainer's per-epoch lines
+            self.trainer.train()
+        return self.trainer.metrics[-1]["images_per_s"]
+
+
+# ----------------------------------------------------------------------------- FLOPs and peak
+
+
+def useful_flops_per_image(config: ModelConfig) -> float:
+    """FLOPs per image of the seed's step: what the algorithm needs, not what a loop happens to compute."""
+    g = [config.latent_dim, *config.g_hidden, IMAGE_PIXELS]
+    d = [IMAGE_PIXELS, *config.d_hidden, 1]
+    g_macs = sum(a * b for a, b in zip(g, g[1:], strict=False))
+    d_macs = sum(a * b for a, b in zip(d, d[1:], strict=False))
+    macs = (g_macs                                      # G forward
+            + 3 * d_macs                                # D forward: real, fake (D step), fake (G step)
+            + 2 * d_macs + 2 * (d_macs - d[0] * d[1])   # D step backward: weights, inputs past layer 1
+            + d_macs                                    # G step: D backward, input gradients only
+            + g_macs + (g_macs - g[0] * g[1]))          # G backward: weights, inputs past layer 1
+    return 2 * macs
+
+
+def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timed epochs of each loop (default: 3)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per step for both (default: 100)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--no-bf16", action="store_true", help="skip the --precision bf16 trainer")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    images, _ = load_dataset("digits")
+    loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), args.batch_size, device)}
+    with tempfile.TemporaryDirectory() as tmp:
+        loops["vanilla-gan fp32"] = ProjectLoop(images, args.batch_size, args.device, "fp32", Path(tmp) / "fp32")
+        if not args.no_bf16:
+            loops["vanilla-gan bf16"] = ProjectLoop(images, args.batch_size, args.device, "bf16", Path(tmp) / "bf16")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
+              f"batch {args.batch_size}, {len(images):,} images per epoch", flush=True)
+        for loop in loops.values():  # warm-up
+            loop.epoch()
+        rates: dict[str, list[float]] = {name: [] for name in loops}
+        for r in range(args.rounds):
+            for name, loop in loops.items():
+                rates[name].append(loop.epoch())
+            print(f"round {r + 1}: " + "  ".join(f"{n} {v[-1]:,.0f}" for n, v in rates.items()), flush=True)
+
+    flops = useful_flops_per_image(ModelConfig())
+    peak32 = matmul_peak_gflops(device, torch.float32)
+    peak16 = matmul_peak_gflops(device, torch.bfloat16)
+    base = statistics.median(rates["tutorial-style"])
+    print(f"\nmatmul peak here: fp32 {peak32:,.0f} GFLOP/s, bf16 {peak16:,.0f} GFLOP/s; "
+          f"useful work {flops / 1e6:.1f} MFLOP per image")
+    print("| loop | images/s (median) | vs tutorial | useful GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|")
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        gflops = rate * flops / 1e9
+        peak = peak16 if "bf16" in name else peak32
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {gflops:,.0f} | {100 * gflops / peak:.0f}% |")
+    print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
