@@ -1,0 +1,581 @@
+"""How good are the generated digits? The bundled digit classifier and the metrics computed with it.
+
+    from vanilla_gan.evaluate import compute_metrics, evaluate_checkpoint, format_table
+    result = evaluate_checkpoint("runs/try", num_samples=10_000)   # a checkpoint or a run folder
+    print(format_table(result))                                    # FID 4.10   (real data: 1.30) ...
+    result = compute_metrics(generated, real_train)                # any uint8 (N, 28, 28) image arrays
+
+Images are uint8 (N, 28, 28), 0 = background, 255 = ink, everywhere in this module (what `sample -o X.npy`
+writes and `load_dataset` returns); arrays and tensors are both accepted.
+
+The evaluator is `DigitClassifier`, a small CNN trained by `train_evaluator` (scripts/train_evaluator.py)
+on the embedded digits, every fifth image held out. Its weights ship as assets/evaluator.pt and are checked
+against EVALUATOR_SHA256 when loaded. `features(x)` gives its 128 penultimate activations, `forward(x)` the
+10 logits. `rebuild_evaluator()` (`vanilla-gan evaluate --retrain-evaluator`) writes a fresh copy to the
+cache, used only when the shipped file is missing or damaged.
+
+The metrics (compute_metrics), on N generated images against the real training images:
+- fid, kid: Frechet and kernel (cubic polynomial kernel, unbiased MMD^2, mean of 50 subsets of up to 1,000)
+  distances between the classifier features of the generated and of all the real training images.
+- inception_score: exp(E_x KL(p(y|x) || p(y))) with the classifier's p(y|x), mean over 10 splits (max 10).
+- class_histogram, modes (classes above 2% of the images), kl_uniform (KL of the histogram to uniform).
+- precision, recall: Kynkaanniemi et al. 2019, k = 3 nearest neighbours in feature space, against a fixed
+  subset of min(N, all) real training images (the two sets should be the same size).
+- parzen_ll, parzen_se, parzen_sigma: Goodfellow et al. 2014's Parzen window on pixels in [0, 1]: a Gaussian
+  kernel on each generated image, sigma from logspace(-1, 0, 10) chosen by the mean log-likelihood of 1,000
+  validation images, then the mean and standard error of the log-likelihood (nats) of the test images.
+  Validation images are a fixed 1,000 training images; test images are the data set's test split when
+  there is one (MNIST's official 10,000: comparable with the paper's 225 +- 2), otherwise (`digits`) a
+  fixed other 1,000 training images, which the GAN has seen: compare such numbers only with each other.
+- real_floor: the same metrics with real images in place of the generated ones: two disjoint halves A and B
+  of the training images (min(N, what is left) each, none of the Parzen validation or test images), A
+  playing the generated images and B the real ones (FID, KID, precision, recall of A against B; IS, modes
+  and histogram of A; Parzen with A's images as the kernel centres). A model cannot be expected to beat it.
+"Fixed" subsets come from `fixed_order`, a shuffle that uses no random number generator.
+
+Nothing here touches the global random generators (KID draws its subsets from its own seeded generator),
+so evaluating during training does not change the training run. The real images' features, mean and
+covariance, and the real floor are computed once and cached in `default_cache_dir() / "eval"`, keyed by
+the SHA-256 of the real images and of the evaluator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vanilla_gan import checkpoint
+from vanilla_gan.config import ModelConfig, from_dict
+from vanilla_gan.data import default_cache_dir, load_dataset, load_split
+from vanilla_gan.errors import CheckpointError, DataError, UsageError
+
+# SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
+EVALUATOR_SHA256 = "f8c11f7cb7ecd627a6dedfa495390f03b430773181fd32fccab25ed29e67668c"
+FEATURE_DIM = 128
+NUM_CLASSES = 10
+METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
+METRIC_KEYS = ("fid", "kid", "inception_score", "modes", "kl_uniform", "class_histogram",
+               "precision", "recall", "parzen_ll", "parzen_se", "parzen_sigma")
+MODE_THRESHOLD = 0.02  # a class is a covered mode above this fraction of the images
+PR_NEIGHBOURS = 3
+KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
+PARZEN_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))
+PARZEN_VALIDATION = PARZEN_TEST = 1000
+MIN_SAMPLES = 20
+_FIX = "reinstall vanilla-gan or run `vanilla-gan evaluate --retrain-evaluator`"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The evaluator
+
+
+class DigitClassifier(nn.Module):
+    """A small CNN: uint8 images (B, 28, 28) -> 128 features (penultimate, after ReLU) -> 10 logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 7, 7)
+            nn.Flatten(), nn.Linear(32 * 7 * 7, FEATURE_DIM), nn.ReLU(),  # (B, 128)
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURE_DIM, NUM_CLASSES)
+        self.sha256: str | None = None  # of the weights file it was loaded from
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations (B, 128) of images (B, 28, 28) with pixel values 0..255 (any dtype)."""
+        return self.body(images.reshape(-1, 1, 28, 28).float() / 255)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, 10) of images (B, 28, 28) with pixel values 0..255."""
+        return self.head(self.dropout(self.features(images)))
+
+
+def evaluator_heldout(n: int) -> np.ndarray:
+    """The evaluator's held-out images: every fifth (index % 5 == 4), which stratifies class-sorted data."""
+    return np.arange(n) % 5 == 4
+
+
+def train_evaluator(images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, seed: int = 0,
+                    heldout: np.ndarray | None = None, epochs: int = 8, batch_size: int = 128,
+                    lr: float = 2e-3) -> tuple[DigitClassifier, float]:
+    """Train a DigitClassifier on the images outside `heldout` (a boolean mask; default evaluator_heldout).
+
+    Returns the model (in eval mode, on the CPU) and its accuracy on the held-out images. Deterministic on
+    a given machine and thread count: the seed fixes the initial weights, the batch order, the shifts and the
+    dropout; the global random generators are left as they were.
+    """
+    images, labels = torch.as_tensor(np.asarray(images)), torch.as_tensor(np.asarray(labels)).long()
+    mask = torch.as_tensor(evaluator_heldout(len(images)) if heldout is None else heldout)
+    train_x, train_y, test_x, test_y = images[~mask], labels[~mask], images[mask], labels[mask]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DigitClassifier()
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        steps = epochs * math.ceil(len(train_x) / batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+        model.train()
+        for _ in range(epochs):
+            for index in torch.randperm(len(train_x)).split(batch_size):
+                x = _jitter(train_x[index])
+                loss = F.cross_entropy(model(x), train_y[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+    model.eval()
+    with torch.no_grad():
+        predicted = torch.cat([model(x).argmax(1) for x in test_x.split(1000)])
+    return model, float((predicted == test_y).float().mean())
+
+
+def _jitter(images: torch.Tensor) -> torch.Tensor:
+    """Shift the batch by up to 2 pixels each way (zero fill), a cheap augmentation; uses the global RNG."""
+    padded = F.pad(images, (2, 2, 2, 2))  # (B, 32, 32)
+    dy, dx = torch.randint(0, 5, (2,)).tolist()  # one shift per batch keeps it a cheap slice
+    return padded[:, dy:dy + 28, dx:dx + 28]
+
+
+def save_evaluator(model: DigitClassifier, path: Path) -> str:
+    """Write the model's state dict to `path` (atomically) and return the file's SHA-256."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
+    data = buffer.getvalue()
+    _write_atomic(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_evaluator(device: str | torch.device = "cpu") -> DigitClassifier:
+    """The shipped evaluator (checked against EVALUATOR_SHA256), else a retrained copy from the cache.
+
+    A missing or damaged evaluator is a DataError saying how to get a good one.
+    """
+    asset = importlib.resources.files("vanilla_gan") / "assets" / "evaluator.pt"
+    with importlib.resources.as_file(asset) as shipped:
+        data = _read_or_none(shipped)
+        if data is not None and hashlib.sha256(data).hexdigest() == EVALUATOR_SHA256:
+            return _model_from_bytes(data, EVALUATOR_SHA256, shipped).to(device)
+        retrained = retrained_evaluator_path()
+        copy, recorded = _read_or_none(retrained), _read_or_none(retrained.with_suffix(".sha256"))
+        if copy is not None and recorded is not None and hashlib.sha256(copy).hexdigest() == recorded.decode().strip():
+            return _model_from_bytes(copy, recorded.decode().strip(), retrained).to(device)
+        problem = "is missing" if data is None else "fails its SHA-256 check (damaged)"
+        raise DataError(f"the evaluator's weights {shipped} {problem}: {_FIX}")
+
+
+def retrained_evaluator_path(cache_dir: Path | None = None) -> Path:
+    """Where `rebuild_evaluator` writes its weights (the SHA-256 goes beside them, in evaluator.sha256)."""
+    return (default_cache_dir() / "eval" if cache_dir is None else Path(cache_dir)) / "evaluator.pt"
+
+
+def rebuild_evaluator(out: Path | None = None, mnist: bool = False, seed: int = 0) -> tuple[Path, float, str]:
+    """Train the evaluator on the embedded digits (plus MNIST's 60,000 training digits if `mnist`).
+
+    Writes the weights to `out` (default: retrained_evaluator_path()) and their SHA-256 beside them; returns
+    (path, held-out accuracy, SHA-256). MNIST digits equal to a held-out digit are left out of training.
+    """
+    images, labels = (x.numpy() for x in load_dataset("digits"))
+    heldout = evaluator_heldout(len(images))
+    if mnist:
+        extra_images, extra_labels = (x.numpy() for x in load_dataset("mnist"))
+        seen = {image.tobytes() for image in images[heldout]}
+        keep = np.array([image.tobytes() not in seen for image in extra_images], dtype=bool)
+        images = np.concatenate([images, extra_images[keep]])
+        labels = np.concatenate([labels, extra_labels[keep]])
+        heldout = np.concatenate([heldout, np.zeros(int(keep.sum()), dtype=bool)])
+    model, accuracy = train_evaluator(images, labels, seed=seed, heldout=heldout)
+    path = retrained_evaluator_path() if out is None else Path(out)
+    sha = save_evaluator(model, path)
+    _write_atomic(path.with_suffix(".sha256"), (sha + "\n").encode())
+    return path, accuracy, sha
+
+
+def extract(model: DigitClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 1000,
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (N, 128) and logits (N, 10), float32 on the CPU, of uint8 images (N, 28, 28)."""
+    device = next(model.parameters()).device
+    features, logits = [], []
+    with torch.no_grad():
+        for batch in torch.as_tensor(images).split(batch_size):
+            f = model.features(batch.to(device))
+            features.append(f.cpu())
+            logits.append(model.head(f).cpu())
+    return torch.cat(features), torch.cat(logits)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The metrics, each on its own (features as float tensors (N, D); pixels as float tensors (N, 784) in [0, 1])
+
+
+def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (D,) and covariance (D, D), in float64."""
+    x = features.double()
+    return x.mean(0), torch.cov(x.T)
+
+
+def frechet_distance(mu1: torch.Tensor, cov1: torch.Tensor, mu2: torch.Tensor, cov2: torch.Tensor) -> float:
+    """||mu1 - mu2||^2 + tr(cov1 + cov2 - 2 (cov1 cov2)^(1/2)), with symmetric eigendecompositions only.
+
+    In NumPy float64 on the CPU: these 128 x 128 problems take a millisecond there, and torch's threaded
+    eigh can take a second on a busy CPU.
+    """
+    mu1, cov1, mu2, cov2 = (t.detach().cpu().double().numpy() for t in (mu1, cov1, mu2, cov2))
+    values, vectors = np.linalg.eigh(cov1)
+    root1 = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    # tr sqrt(cov1 cov2) = tr sqrt(root1 cov2 root1), a symmetric PSD matrix with the same eigenvalues.
+    middle = root1 @ cov2 @ root1
+    trace_root = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum()
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2 * trace_root)
+
+
+def kernel_distance(real: torch.Tensor, generated: torch.Tensor, subsets: int = KID_SUBSETS,
+                    subset_size: int = KID_SUBSET_SIZE, seed: int = 0) -> float:
+    """KID: the unbiased MMD^2 with k(x, y) = (x.y / D + 1)^3, averaged over random subsets of both sets.
+
+    Subsets of m = min(subset_size, len(real), len(generated)) points, drawn without replacement by a
+    NumPy generator seeded with `seed`, generated first; ten subsets at a time go through one batched product.
+    """
+    m = min(subset_size, len(real), len(generated))
+    rng = np.random.default_rng(seed)
+    draws = [(rng.choice(len(generated), m, replace=False), rng.choice(len(real), m, replace=False))
+             for _ in range(subsets)]
+    generated_index = torch.from_numpy(np.stack([i for i, _ in draws])).to(generated.device)  # (subsets, m)
+    real_index = torch.from_numpy(np.stack([j for _, j in draws])).to(real.device)
+    total = 0.0
+    for start in range(0, subsets, 10):
+        x = generated[generated_index[start:start + 10]].float()  # (S, m, D)
+        y = real[real_index[start:start + 10]].float()
+        # float32 kernels (S, m, m), summed in float64: the rounding errors average out over m^2 terms.
+        k_xx, k_yy, k_xy = ((a @ b.mT / x.shape[2] + 1).pow_(3) for a, b in ((x, x), (y, y), (x, y)))
+        within = sum(k.sum(dtype=torch.float64) - k.diagonal(dim1=1, dim2=2).sum(dtype=torch.float64)
+                     for k in (k_xx, k_yy))
+        total += float(within / (m * (m - 1)) - 2 * k_xy.sum(dtype=torch.float64) / m**2)
+    return total / subsets
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10) -> float:
+    """exp(E_x KL(p(y|x) || p(y))), p(y) the mean over each split; the mean over `splits` contiguous splits."""
+    log_p = logits.double().log_softmax(1)
+    scores = []
+    for part in log_p.chunk(min(splits, len(log_p))):
+        log_marginal = part.exp().mean(0).log()
+        scores.append(float((part.exp() * (part - log_marginal)).sum(1).mean().exp()))
+    return float(np.mean(scores))
+
+
+def class_statistics(logits: torch.Tensor) -> tuple[list[float], int, float]:
+    """The predicted classes' histogram (10 fractions), modes above MODE_THRESHOLD, KL(histogram || uniform)."""
+    histogram = torch.bincount(logits.argmax(1), minlength=NUM_CLASSES).double() / len(logits)
+    present = histogram[histogram > 0]
+    kl = float((present * (present * NUM_CLASSES).log()).sum())
+    return histogram.tolist(), int((histogram > MODE_THRESHOLD).sum()), kl
+
+
+def precision_recall(real: torch.Tensor, generated: torch.Tensor, k: int = PR_NEIGHBOURS,
+                     chunk: int = 1000) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019): the share of generated points inside the
+    real manifold (the union of balls reaching each real point's k-th nearest real neighbour) and the share
+    of real points inside the generated manifold."""
+    real_radii, generated_radii = _knn_sq_radius(real, k, chunk), _knn_sq_radius(generated, k, chunk)
+    precise = torch.zeros(len(generated), dtype=torch.bool, device=generated.device)
+    recalled = torch.zeros(len(real), dtype=torch.bool, device=real.device)
+    for start in range(0, len(generated), chunk):  # one pass over the (generated, real) distances serves both
+        sq = _sq_dists(generated[start:start + chunk], real)  # (c, R)
+        precise[start:start + chunk] = (sq <= real_radii).any(1)
+        recalled |= (sq <= generated_radii[start:start + chunk, None]).any(0)
+    return float(precise.double().mean()), float(recalled.double().mean())
+
+
+def parzen_log_likelihood(samples: torch.Tensor, validation: torch.Tensor, test: torch.Tensor,
+                          sigmas: tuple[float, ...] = PARZEN_SIGMAS) -> tuple[float, float, float]:
+    """Goodfellow et al. 2014: a Gaussian Parzen window on `samples` (N, 784); sigma is the one of `sigmas`
+    with the best mean log-likelihood of `validation`. Returns the mean log-likelihood of `test` (nats),
+    its standard error, and sigma."""
+    best = int(np.argmax(_parzen_ll(samples, validation, sigmas).mean(1)))
+    ll = _parzen_ll(samples, test, (sigmas[best],))[0]
+    return float(ll.mean()), float(ll.std() / math.sqrt(len(ll))), sigmas[best]
+
+
+def _parzen_ll(samples: torch.Tensor, points: torch.Tensor, sigmas: tuple[float, ...],
+               chunk: int = 500) -> np.ndarray:
+    """log p(point) under the Parzen window for each sigma: an array (len(sigmas), len(points)), float64."""
+    n, dim = samples.shape
+    out = np.empty((len(sigmas), len(points)))
+    for start in range(0, len(points), chunk):
+        sq = _sq_dists(points[start:start + chunk], samples)  # (c, N)
+        for i, sigma in enumerate(sigmas):
+            log_kernel = (-sq / (2 * sigma**2)).logsumexp(1).double()
+            out[i, start:start + len(sq)] = (log_kernel - math.log(n)
+                                             - dim / 2 * math.log(2 * math.pi * sigma**2)).cpu().numpy()
+    return out
+
+
+def _sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances (len(a), len(b)), never negative."""
+    return ((a * a).sum(1, keepdim=True) + (b * b).sum(1) - 2 * a @ b.T).clamp(min=0)
+
+
+def _knn_sq_radius(x: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
+    """The squared distance from each point to its k-th nearest other point."""
+    radii = []
+    for start in range(0, len(x), chunk):
+        sq = _sq_dists(x[start:start + chunk], x)
+        rows = torch.arange(len(sq), device=sq.device)
+        sq[rows, rows + start] = -1  # the point itself is always the nearest: skip it
+        radii.append(sq.topk(k + 1, dim=1, largest=False).values[:, k])
+    return torch.cat(radii)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# All the metrics of a set of images, beside the real floor
+
+
+def fixed_order(n: int) -> np.ndarray:
+    """A fixed shuffle of range(n), the same on every machine: indices sorted by Knuth's multiplicative hash.
+
+    Any prefix spreads evenly over the index range, so class-sorted data (the digits) gives balanced subsets.
+    """
+    keys = (np.arange(n, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return np.argsort(keys, kind="stable")
+
+
+def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray | torch.Tensor,
+                    real_heldout: np.ndarray | torch.Tensor | None = None, device: str | torch.device = "cpu",
+                    cache_dir: Path | None = None, evaluator: DigitClassifier | None = None) -> dict[str, Any]:
+    """Every metric (METRIC_KEYS) of `generated` against `real_train`, plus `real_floor` and `evaluator_sha256`.
+
+    All images are uint8 (N, 28, 28). `real_heldout` (the data set's test split, if any) holds the Parzen
+    test images; without it they are a fixed 1,000 of `real_train`. See the module docstring.
+    """
+    generated, real_train = _as_images(generated, "generated"), _as_images(real_train, "real")
+    heldout = None if real_heldout is None else _as_images(real_heldout, "held-out")
+    if len(generated) < MIN_SAMPLES or len(real_train) < 5 * MIN_SAMPLES:
+        raise UsageError(f"evaluation needs at least {MIN_SAMPLES} generated and {5 * MIN_SAMPLES} real images, "
+                         f"got {len(generated)} and {len(real_train)}")
+    model = load_evaluator(device) if evaluator is None else evaluator
+    device = next(model.parameters()).device
+    model_id = model.sha256 or _weights_sha256(model)
+    cache = default_cache_dir() / "eval" if cache_dir is None else Path(cache_dir)
+    data_sha = hashlib.sha256(real_train.numpy().tobytes()).hexdigest()
+    heldout_sha = "" if heldout is None else hashlib.sha256(heldout.numpy().tobytes()).hexdigest()
+
+    real_features, mu, cov = _real_statistics(model, real_train, cache, f"{data_sha}-{model_id}")
+    real_features = real_features.to(device)
+    order = fixed_order(len(real_train))
+    n_validation = min(PARZEN_VALIDATION, len(real_train) // 5)
+    n_test = 0 if heldout is not None else min(PARZEN_TEST, len(real_train) // 5)
+    validation = _pixels(real_train[order[:n_validation]], device)
+    test = _pixels(heldout if heldout is not None else real_train[order[n_validation:n_validation + n_test]], device)
+
+    features, logits = (t.to(device) for t in extract(model, generated))
+    result = _metrics(features, logits, _pixels(generated, device), real_features, mu, cov,
+                      real_features[order[:len(generated)]], validation, test)
+
+    pool = order[n_validation + n_test:]
+    half = min(len(generated), len(pool) // 2)
+    floor_key = hashlib.sha256(f"{data_sha}-{heldout_sha}-{model_id}-{half}-{METRICS_VERSION}".encode())
+    floor_path = cache / f"floor-{floor_key.hexdigest()[:24]}.json"
+    floor = _read_json(floor_path)
+    if floor is None:
+        a, b = pool[:half], pool[half:2 * half]
+        mu_b, cov_b = gaussian_stats(real_features[b])
+        logits_a = extract(model, real_train[a])[1].to(device)  # the logits are not cached, the features are
+        floor = _metrics(real_features[a], logits_a, _pixels(real_train[a], device), real_features[b], mu_b, cov_b,
+                         real_features[b], validation, test)
+        _write_atomic(floor_path, json.dumps(floor).encode(), ignore_errors=True)
+    return {**result, "real_floor": floor, "evaluator_sha256": model_id}
+
+
+def _metrics(features: torch.Tensor, logits: torch.Tensor, pixels: torch.Tensor, real_features: torch.Tensor,
+             real_mu: torch.Tensor, real_cov: torch.Tensor, pr_reference: torch.Tensor,
+             parzen_validation: torch.Tensor, parzen_test: torch.Tensor) -> dict[str, Any]:
+    """The METRIC_KEYS of one set of images (features, logits, pixels) against the real reference."""
+    histogram, modes, kl = class_statistics(logits)
+    precision, recall = precision_recall(pr_reference, features)
+    parzen_ll, parzen_se, sigma = parzen_log_likelihood(pixels, parzen_validation, parzen_test)
+    return {
+        "fid": frechet_distance(*gaussian_stats(features), real_mu, real_cov),
+        "kid": kernel_distance(real_features, features),
+        "inception_score": inception_score(logits),
+        "modes": modes,
+        "kl_uniform": kl,
+        "class_histogram": histogram,
+        "precision": precision,
+        "recall": recall,
+        "parzen_ll": parzen_ll,
+        "parzen_se": parzen_se,
+        "parzen_sigma": sigma,
+    }
+
+
+def _real_statistics(model: DigitClassifier, real: torch.Tensor, cache: Path, key: str,
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The real images' features (N, 128), their mean and covariance: from the cache, else computed and cached."""
+    path = cache / f"real-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            features, mu, cov = (torch.from_numpy(npz[name]) for name in ("features", "mu", "cov"))
+        if features.shape == (len(real), FEATURE_DIM):
+            return features, mu, cov
+    except (OSError, ValueError, KeyError, EOFError):
+        pass  # absent or unreadable: compute it again
+    features, _ = extract(model, real)
+    mu, cov = gaussian_stats(features)
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features.numpy(), mu=mu.numpy(), cov=cov.numpy())
+    _write_atomic(path, buffer.getvalue(), ignore_errors=True)
+    return features, mu, cov
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A checkpoint's samples, and the table
+
+
+def sample_images(generator: nn.Module, num: int, seed: int = 0, device: str | torch.device = "cpu",
+                  batch_size: int = 1000) -> np.ndarray:
+    """`num` images (uint8 (num, 28, 28)) from `generator`, with noise from a torch.Generator seeded by `seed`."""
+    from vanilla_gan.report import to_uint8
+
+    generator.to(device).eval()
+    noise_rng = torch.Generator().manual_seed(seed)
+    batches = []
+    with torch.no_grad():
+        for start in range(0, num, batch_size):
+            z = torch.randn(min(batch_size, num - start), generator.config.latent_dim, generator=noise_rng)
+            batches.append(to_uint8(generator(z.to(device))))
+    return np.concatenate(batches)
+
+
+def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int = 0, device: str | torch.device = "cpu",
+                        cache_dir: Path | None = None) -> dict[str, Any]:
+    """compute_metrics of `num_samples` images from a checkpoint (or run folder), plus epoch and num_samples.
+
+    Uses the EMA weights when the run kept them. The real images are the run's whole training set (its
+    `--limit` is ignored, so runs stay comparable) and, where the data set has one, its test split (for
+    mnist and fashion-mnist it is downloaded if not cached). `device` is "cpu", "cuda" or a torch.device.
+    """
+    from vanilla_gan.models import Generator
+
+    state = checkpoint.load(path)
+    generator = Generator(from_dict(ModelConfig, state["model_config"]))
+    weights = state["generator"] if state.get("generator_ema") is None else state["generator_ema"]
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: the generator's weights do not fit its config") from exc
+    images = sample_images(generator, num_samples, seed, device)
+    dataset = state["train_config"]["dataset"]
+    real, _ = load_dataset(dataset)
+    try:
+        heldout: torch.Tensor | None = load_split(dataset, "test")[0]
+    except DataError:
+        heldout = None  # the digits, or a folder without t10k files: Parzen tests on training images
+    result = compute_metrics(images, real, heldout, device=device, cache_dir=cache_dir)
+    return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
+
+
+_TABLE = (  # key, label, format, what it means
+    ("fid", "FID", "{:.2f}", "lower is better"),
+    ("kid", "KID", "{:.4f}", "lower is better"),
+    ("inception_score", "Inception Score", "{:.2f}", "of 10; higher is better"),
+    ("modes", "Modes covered", "{:d}", "of 10 classes above 2%"),
+    ("kl_uniform", "KL to uniform", "{:.3f}", "class balance; 0 is even"),
+    ("precision", "Precision", "{:.3f}", "share of samples that look real"),
+    ("recall", "Recall", "{:.3f}", "share of real data covered"),
+)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A plain-text table: each metric beside its real-data floor, e.g. `FID  4.10   (real data: 1.30)`."""
+    floor = result.get("real_floor", {})
+    head = []
+    if "epoch" in result:
+        head.append(f"epoch {result['epoch']}, {result['num_samples']:,} samples, data set {result['dataset']}")
+    rows = []
+    for key, label, fmt, meaning in _TABLE:
+        value = fmt.format(result[key])
+        real = fmt.format(floor[key]) if key in floor else "?"
+        rows.append((label, value, f"(real data: {real})", meaning))
+    parzen = f"{result['parzen_ll']:.1f} ± {result['parzen_se']:.1f}"
+    real_parzen = f"{floor['parzen_ll']:.1f} ± {floor['parzen_se']:.1f}" if "parzen_ll" in floor else "?"
+    rows.append(("Parzen log-likelihood", parzen, f"(real data: {real_parzen})",
+                 f"nats, sigma {result['parzen_sigma']:.3f}; higher is better"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}   {c:<{widths[2]}}   {d}" for a, b, c, d in rows]
+    histogram = " ".join(f"{i}:{p:.0%}" for i, p in enumerate(result["class_histogram"]))
+    return "\n".join([*head, *lines, f"Classes: {histogram}"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _as_images(images: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
+    """A uint8 CPU tensor (N, 28, 28), or a UsageError saying what was wrong."""
+    images = torch.as_tensor(images).cpu()
+    if images.dtype != torch.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise UsageError(f"the {what} images are {images.dtype} {tuple(images.shape)}, expected uint8 (N, 28, 28)")
+    return images
+
+
+def _pixels(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float32 (N, 784) in [0, 1] on `device`."""
+    return images.to(device).reshape(len(images), -1).float() / 255
+
+
+def _weights_sha256(model: nn.Module) -> str:
+    """A SHA-256 of a model's weights, for a model not loaded from a file (one just trained)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _model_from_bytes(data: bytes, sha: str, where: Path) -> DigitClassifier:
+    model = DigitClassifier()
+    try:
+        model.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    except Exception as exc:  # torch raises many types for foreign files
+        raise DataError(f"the evaluator's weights {where} cannot be loaded ({type(exc).__name__}): {_FIX}") from exc
+    model.sha256 = sha
+    return model.eval()
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_atomic(path: Path, data: bytes, ignore_errors: bool = False) -> None:
+    """Write `data` to a temporary file beside `path`, then rename it over `path`; a cache may ignore errors."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        if not ignore_errors:
+            raise
+    finally:
+        tmp.unlink(missing_ok=True)
