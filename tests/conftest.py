@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 # A small model and data slice: the CLI tests exercise the real code paths in seconds.
-TINY = ["--latent-dim", "8", "--g-hidden", "32,32", "--d-hidden", "32,32", "--limit", "512", "--batch-size", "64"]
+TINY = ["--eval-every", "0", "--latent-dim", "8", "--g-hidden", "32,32", "--d-hidden", "32,32", "--limit", "512",
+        "--batch-size", "64"]
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):

@@ -171,3 +171,74 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     result = run_cli("sample", tmp_path / "missing.pt", "--debug")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+EVAL_KEYS = {"fid", "kid", "inception_score", "modes", "kl_uniform", "precision", "recall", "parzen_ll", "parzen_se"}
+
+
+def test_evaluate_json_has_every_metric_and_its_real_floor(tiny_run):
+    result = run_cli("evaluate", tiny_run, "-n", "1000", "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert EVAL_KEYS <= scores.keys() and EVAL_KEYS <= scores["real_floor"].keys()
+    assert scores["real_floor"]["fid"] < scores["fid"], "a 2-epoch tiny model is far from real data"
+    table = run_cli("evaluate", tiny_run, "-n", "1000")
+    assert table.returncode == 0 and "FID" in table.stdout and "(real data:" in table.stdout
+
+
+def test_eval_every_logs_metrics_and_keeps_the_best_checkpoint(tmp_path):
+    run = tmp_path / "r"
+    tiny = [a for a in TINY if a not in ("--eval-every", "0")]
+    result = run_cli("train", *tiny, "--epochs", "2", "--seed", "2", "--eval-every", "1", "--eval-samples", "1000",
+                     "--out", run)
+    assert result.returncode == 0, result.stderr
+    assert "FID" in result.stdout
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(EVAL_KEYS <= r.keys() for r in records)
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert best["metrics"][-1]["fid"] == min(r["fid"] for r in records)
+
+
+def test_evaluate_errors(tiny_run, tmp_path):
+    assert_one_line_error(run_main("evaluate"), 2)
+    assert_one_line_error(run_main("evaluate", tiny_run, "-n", "5"), 2)
+    assert_one_line_error(run_main("evaluate", tmp_path / "missing"), 2)
+
+
+# ----------------------------------------------------------------------------- torchrun
+
+def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "vanilla_gan", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
+    """gloo on CPU: 2 ranks shard each step, end with identical replicas, and resume from rank 0's checkpoint."""
+    run = tmp_path / "ddp"
+    args = [*TINY, "--seed", "4", "--out", run]
+    first = torchrun("train", *args, "--epochs", "1")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "x 2 processes" in first.stdout and "replicas' weights are identical" in first.stdout
+    assert first.stdout.count("epoch 1/1") == 1, "only rank 0 reports"
+    config = json.loads((run / "config.json").read_text())
+    assert config["world_size"] == 2 and config["steps_per_epoch"] == 512 // (64 * 2)
+
+    resumed = torchrun("train", "--out", run, "--resume", "--epochs", "2")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming" in resumed.stdout and "replicas' weights are identical" in resumed.stdout
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert state["epoch"] == 2 and len(state["rng"]) == 2
+
+    # The same run, straight: a resumed distributed run continues exactly.
+    straight = torchrun("train", *[a if a != run else tmp_path / "straight" for a in args], "--epochs", "2")
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    other = torch.load(tmp_path / "straight" / "checkpoints" / "last.pt", weights_only=True)
+    assert all(torch.equal(state["generator"][k], other["generator"][k]) for k in state["generator"])
+
+    # A single process cannot resume a 2-process run: its per-rank RNG states would not fit.
+    line = assert_one_line_error(run_cli("train", "--out", run, "--resume", "--epochs", "3"), 2)
+    assert "--nproc_per_node=2" in line

@@ -24,7 +24,7 @@ def images():
 
 
 def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, **train):
-    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cpu", **train})
+    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cpu", "eval_every": 0, **train})
     return Trainer(copy.deepcopy(model), config, tmp_path / name, images)
 
 
@@ -109,6 +109,16 @@ def test_resume_after_an_epoch_is_bit_exact(tmp_path, images):
     assert_same_weights(weights(straight.D), weights(resumed.D))
     logged = [json.loads(line) for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert losses(logged) == losses(straight.metrics)
+
+
+def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path, images):
+    plain = make_trainer(tmp_path, images, "plain", epochs=2)
+    plain.train()
+    evaluated = make_trainer(tmp_path, images, "evaluated", epochs=2, eval_every=1, eval_samples=1000)
+    evaluated.train()
+    assert "fid" in evaluated.metrics[0]
+    assert_same_weights(weights(plain.G), weights(evaluated.G))
+    assert losses(plain.metrics) == losses(evaluated.metrics)
 
 
 def test_resume_in_the_middle_of_an_epoch_is_bit_exact(tmp_path, images):

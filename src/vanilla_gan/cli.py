@@ -1,8 +1,9 @@
-"""The `vanilla-gan` command line: `train` and `sample` (one small function each).
+"""The `vanilla-gan` command line: `train`, `sample` and `evaluate` (one small function each).
 
     vanilla-gan train --epochs 2 --seed 1 --out runs/try
     vanilla-gan train --out runs/try --resume --epochs 4
     vanilla-gan sample runs/try -n 1000 -o digits.npy
+    vanilla-gan evaluate runs/try --json
 
 Errors the user can act on are printed as one `error:` line: exit 2 for bad usage or input, 1 for
 other failures, 130 when interrupted. `--debug` shows the traceback instead.
@@ -11,19 +12,19 @@ other failures, 130 when interrupted. `--debug` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from vanilla_gan import __version__, checkpoint
+from vanilla_gan import __version__, checkpoint, distributed
 from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig, from_dict
 from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
 
 # Options that may differ from the run's config when resuming it.
-RESUME_OVERRIDES = ("epochs", "device", "precision", "log_every", "checkpoint_every")
+RESUME_OVERRIDES = ("epochs", "device", "precision", "log_every", "checkpoint_every", "eval_every", "eval_samples")
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,6 +83,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int,
                    help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
+    p.add_argument("--eval-every", type=int,
+                   help=f"evaluate (FID, IS, precision/recall, ...) every K epochs and at the end, keeping "
+                        f"checkpoints/best.pt by FID; 0 = never (default: {t.eval_every})")
+    p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation (default: {t.eval_samples})")
     p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
     p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
     p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
@@ -98,9 +103,20 @@ def given(args: argparse.Namespace, config_cls: type) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from vanilla_gan.data import load_dataset
-    from vanilla_gan.train import Trainer, draw_seed
+    """Train, or resume; under torchrun every process runs this, and rank 0 alone prints and writes."""
+    if distributed.launched_by_torchrun():
+        distributed.setup(args.device or "auto")
+    try:
+        return train_or_resume(args)
+    finally:
+        distributed.teardown()
 
+
+def train_or_resume(args: argparse.Namespace) -> int:
+    from vanilla_gan.data import load_dataset
+    from vanilla_gan.train import Interrupted, Trainer
+
+    say = print if distributed.is_main() else (lambda *_, **__: None)
     if args.resume:
         if args.out is None:
             raise UsageError("--resume needs --out RUN_DIR, the run to continue")
@@ -112,50 +128,61 @@ def cmd_train(args: argparse.Namespace) -> int:
                      and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
         if conflicts:
             flags = ", ".join("--" + name.replace("_", "-") for name in conflicts)
-            raise UsageError(f"{flags} differ from the run being resumed; only --epochs, --device, --precision, "
-                             f"--log-every and --checkpoint-every may change (start a new run with another --out)")
+            allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OVERRIDES)
+            raise UsageError(f"{flags} differ from the run being resumed; only {allowed} may change "
+                             f"(start a new run with another --out)")
         epochs = overrides.get("epochs", state["train_config"]["epochs"])
         if epochs < state["epoch"]:
             raise UsageError(f"--epochs {epochs} is fewer than the {state['epoch']} epochs the run already has")
         if epochs == state["epoch"] and not state["batch_in_epoch"]:
-            print(f"{args.out} already has {epochs} epochs; pass --epochs N (more than {epochs}) to train further")
+            say(f"{args.out} already has {epochs} epochs; pass --epochs N (more than {epochs}) to train further")
             return 0
         images, _ = load_dataset(state["train_config"]["dataset"])
         limit = state["train_config"]["limit"]
         trainer = Trainer.resume(state, args.out, images[:limit] if limit else images,
                                  {k: overrides[k] for k in RESUME_OVERRIDES if k in overrides})
-        print(f"resuming {args.out} at epoch {trainer.epoch + 1}, step {trainer.step} "
-              f"(seed {trainer.config.seed})", flush=True)
+        say(f"resuming {args.out} at epoch {trainer.epoch + 1}, step {trainer.step} "
+            f"(seed {trainer.config.seed})", flush=True)
     else:
         model_config = ModelConfig(**given(args, ModelConfig))
         train_config = TrainConfig(**given(args, TrainConfig))
         model_config.validate()
         train_config.validate()
-        out = args.out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
-        if (out / "config.json").exists() or (out / "checkpoints").exists():
-            raise UsageError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-        if train_config.seed is None:
-            train_config.seed = draw_seed()
-            print(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
+        # Decided once, on rank 0, so that every process agrees (and checked before anything is written).
+        out, train_config.seed = distributed.on_main(lambda: new_run(args.out, train_config.seed))
+        if given(args, TrainConfig).get("seed") is None:
+            say(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
         images, _ = load_dataset(train_config.dataset)
         if train_config.limit:
             images = images[:train_config.limit]
         trainer = Trainer(model_config, train_config, out, images)
-        print(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
-              f"{train_config.batch_size} per epoch, {train_config.epochs} epochs on {trainer.device}; "
-              f"run folder {out}", flush=True)
-
-    from vanilla_gan.train import Interrupted
+        processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
+        say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
+            f"{train_config.batch_size}{processes} per epoch, {train_config.epochs} epochs on {trainer.device}; "
+            f"run folder {out}", flush=True)
 
     try:
         trainer.train()
     except Interrupted as stop:
-        print(stop, file=sys.stderr)
+        if distributed.is_main():
+            print(stop, file=sys.stderr)
         return 130
+    if trainer.world > 1:
+        say(f"the {trainer.world} replicas' weights are identical (SHA-256 {trainer.replicas_sha256[:16]}…)")
     last = trainer.grid_path(trainer.epoch)
-    print(f"done: {trainer.epoch} epochs in {trainer.elapsed:.0f} s of training; last grid {last}\n"
-          f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
+    say(f"done: {trainer.epoch} epochs in {trainer.elapsed:.0f} s of training; last grid {last}\n"
+        f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
     return 0
+
+
+def new_run(out: Path | None, seed: int | None) -> tuple[Path, int]:
+    """The run folder (refusing one that holds a run) and the seed (drawn when not given)."""
+    from vanilla_gan.train import draw_seed
+
+    out = out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+    if (out / "config.json").exists() or (out / "checkpoints").exists():
+        raise UsageError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    return out, draw_seed() if seed is None else seed
 
 
 # ----------------------------------------------------------------------------- sample
@@ -176,8 +203,9 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    from vanilla_gan.evaluate import sample_images
     from vanilla_gan.models import Generator
-    from vanilla_gan.report import save_grid, to_uint8
+    from vanilla_gan.report import save_grid
     from vanilla_gan.train import resolve_device
 
     if args.num < 1:
@@ -193,20 +221,49 @@ def cmd_sample(args: argparse.Namespace) -> int:
         generator.load_state_dict(weights)
     except RuntimeError as exc:
         raise CheckpointError(f"{args.checkpoint}: the generator's weights do not fit its config") from exc
-    generator.to(device).eval()
-    noise_rng = torch.Generator().manual_seed(args.seed)
-    batches = []
-    with torch.no_grad():
-        for start in range(0, args.num, 1000):
-            z = torch.randn(min(1000, args.num - start), generator.config.latent_dim, generator=noise_rng)
-            batches.append(to_uint8(generator(z.to(device))))
-    images = np.concatenate(batches)  # (N, 28, 28) uint8
+    images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
         np.save(args.output, images)
     else:
         save_grid(images, args.output)
     print(f"wrote {len(images)} digits to {args.output} (epoch {state['epoch']} of {args.checkpoint})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", parents=[common_options()], help="measure a generator (FID, IS, ...)",
+                              description="Score N generated digits with the bundled digit classifier: FID, KID, "
+                                          "Inception Score, modes, precision/recall and the Parzen "
+                                          "log-likelihood, each beside its real-data floor.")
+    p.add_argument("checkpoint", type=Path, nargs="?", help="a checkpoint file or a run folder")
+    p.add_argument("-n", "--num", type=int, default=10_000, help="generated digits to score (default: 10000)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: auto)")
+    p.add_argument("--retrain-evaluator", action="store_true",
+                   help="rebuild the evaluator's classifier from the embedded digits (about a minute)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from vanilla_gan import evaluate
+    from vanilla_gan.train import resolve_device
+
+    if args.retrain_evaluator:
+        path, accuracy, sha = evaluate.rebuild_evaluator()
+        print(f"evaluator retrained: held-out accuracy {accuracy:.2%}, written to {path} (SHA-256 {sha})")
+        if args.checkpoint is None:
+            return 0
+    if args.checkpoint is None:
+        raise UsageError("evaluate needs a checkpoint or run folder (or --retrain-evaluator)")
+    if args.num < evaluate.MIN_SAMPLES:
+        raise UsageError(f"-n must be at least {evaluate.MIN_SAMPLES}, got {args.num}")
+    result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
+                                          device=resolve_device(args.device))
+    print(json.dumps(result) if args.json else evaluate.format_table(result))
     return 0
 
 
@@ -218,6 +275,7 @@ def build_parser() -> Parser:
     subparsers = parser.add_subparsers(title="commands", parser_class=Parser)
     add_train_parser(subparsers)
     add_sample_parser(subparsers)
+    add_evaluate_parser(subparsers)
     return parser
 
 

@@ -54,6 +54,8 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
+    eval_every: int = 25  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
+    eval_samples: int = 10_000  # generated images per evaluation
     log_every: int = 50  # steps between reading losses back from the device (progress bar)
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
 
@@ -65,6 +67,10 @@ class TrainConfig:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
+        if self.eval_every < 0:
+            raise UsageError(f"--eval-every must be >= 0 (0 = never), got {self.eval_every}")
+        if self.eval_samples < 1000:
+            raise UsageError(f"--eval-samples must be at least 1000, got {self.eval_samples}")
         if self.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
         if not self.lr > 0:

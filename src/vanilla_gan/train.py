@@ -11,6 +11,7 @@ every `log_every` steps, so the hot loop never waits on the host.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import random
@@ -24,15 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vanilla_gan import __version__, checkpoint
+from vanilla_gan import __version__, checkpoint, distributed
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, from_dict, to_dict
+from vanilla_gan.data import load_dataset, load_split
 from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
 from vanilla_gan.models import Discriminator, Generator
 from vanilla_gan.report import save_grid, to_uint8
 
 STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
+EVAL_KEYS = ("fid", "kid", "inception_score", "modes", "kl_uniform", "precision", "recall", "parzen_ll",
+             "parzen_se", "class_histogram")
 
 
 class Interrupted(Exception):
@@ -58,9 +63,11 @@ def draw_seed() -> int:
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return resolve_device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if name == "cuda" and distributed.world_size() > 1:
+        return torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (distributed.setup)
     return torch.device(name)
 
 
@@ -99,11 +106,13 @@ class Trainer:
         self.model_config, self.config = model_config, train_config
         self.run_dir = Path(run_dir)
         self.device = resolve_device(train_config.device)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
         self.num_images = images.shape[0]
-        if train_config.batch_size > self.num_images:
-            raise UsageError(f"--batch-size {train_config.batch_size} is larger than the data set "
-                             f"({self.num_images} images): choose a smaller one")
-        self.steps_per_epoch = self.num_images // train_config.batch_size  # the last partial batch is dropped
+        if train_config.batch_size * self.world > self.num_images:
+            raise UsageError(f"--batch-size {train_config.batch_size} x {self.world} process(es) is larger than "
+                             f"the data set ({self.num_images} images): choose a smaller one")
+        # Each step takes batch_size images per process; the last partial step of an epoch is dropped.
+        self.steps_per_epoch = self.num_images // (train_config.batch_size * self.world)
 
         set_seed(train_config.seed)
         self.images = images.reshape(self.num_images, IMAGE_PIXELS).to(self.device)  # uint8 (N, 784)
@@ -112,6 +121,16 @@ class Trainer:
         adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        # The epoch permutation has its own generator: identical on every rank, whatever each rank draws.
+        self.permutation_rng = torch.Generator(self.device).manual_seed(train_config.seed)
+        if self.world > 1:  # same initial weights (set above), but each rank its own noise and dropout
+            torch.manual_seed(train_config.seed + self.rank)
+        # What the training step calls: the plain modules, or DDP wrappers that average gradients.
+        self.g_train, self.d_train = self.G, self.D.net
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_train = DistributedDataParallel(self.G, device_ids=ids)
+            self.d_train = DistributedDataParallel(self.D.net, device_ids=ids)
         # An exponential moving average of G's weights, for sampling only: it changes no training step.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if train_config.ema_decay else None
         if self.G_ema is not None:
@@ -130,6 +149,8 @@ class Trainer:
         self.epoch_time = 0.0  # seconds of training steps in the current epoch
         self.elapsed = 0.0  # seconds of training, all epochs and resumes
         self.metrics: list[dict[str, Any]] = []
+        self.best_fid = math.inf
+        self._evaluation: tuple | None = None  # (evaluator, real images, held-out images), loaded once
         self._stop_requested = False
 
     # ------------------------------------------------------------------ paths
@@ -137,6 +158,10 @@ class Trainer:
     @property
     def checkpoint_path(self) -> Path:
         return self.run_dir / "checkpoints" / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "best.pt"
 
     def grid_path(self, epoch: int) -> Path:
         return self.run_dir / "samples" / f"epoch_{epoch:04d}.png"
@@ -148,10 +173,12 @@ class Trainer:
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
 
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
+        # One D pass over real and fake together: D has no batch statistics and draws its dropout masks
+        # element by element, so this is the same computation as two passes, with larger matrix products.
         with self._autocast():
-            fake = self.G(z)  # (B, 784)
-            logit_real = self.D.logits(real)
-            logit_fake = self.D.logits(fake.detach())
+            fake = self.g_train(z)  # (B, 784)
+            logits = self.d_train(torch.cat([real, fake.detach()])).squeeze(1)  # (2B,)
+            logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
             loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
                       + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
         self.opt_d.zero_grad(set_to_none=True)
@@ -159,7 +186,8 @@ class Trainer:
         self.opt_d.step()
 
         # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
-        # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here.
+        # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
+        # the plain module is used: D's replicas are identical and nothing of D is to be averaged.
         self.D.requires_grad_(False)
         with self._autocast():
             logit_gen = self.D.logits(fake)
@@ -197,31 +225,48 @@ class Trainer:
 
     def train(self) -> None:
         """Train to `config.epochs`; raises Interrupted (after saving) on SIGINT/SIGTERM."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_config()
-        self._rewrite_metrics()
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_config()
+            self._rewrite_metrics()
         previous = self._install_signal_handlers()
         try:
             while self.epoch < self.config.epochs:
                 self._run_epoch()
+            if self.world > 1:
+                self.check_replicas()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
+    def check_replicas(self) -> str:
+        """Every rank's weights hash to the same SHA-256 (a collective); returns it, or raises."""
+        digest = hashlib.sha256()
+        for module in (self.G, self.D):
+            for tensor in module.state_dict().values():
+                digest.update(tensor.detach().cpu().numpy().tobytes())
+        digests = distributed.gather(digest.hexdigest())
+        if len(set(digests)) != 1:
+            raise TrainingError(f"the {self.world} replicas' weights differ after training: {digests}")
+        self.replicas_sha256 = digests[0]
+        return digests[0]
+
     def _run_epoch(self) -> None:
         config, epoch = self.config, self.epoch + 1
         if self.batch_in_epoch == 0:
-            self.permutation = torch.randperm(self.num_images, device=self.device)
+            self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng, device=self.device)
             self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
             self.epoch_time = 0.0
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
-                   unit="step", leave=False, dynamic_ncols=True, disable=None)
+                   unit="step", leave=False, dynamic_ncols=True, disable=None if self.rank == 0 else True)
+        step_images = config.batch_size * self.world
         read_upto = self.batch_in_epoch
         start = time.perf_counter()
         self.G.train()
         self.D.train()
         for b in range(self.batch_in_epoch, self.steps_per_epoch):
-            index = self.permutation[b * config.batch_size:(b + 1) * config.batch_size]
+            first = (b * self.world + self.rank) * config.batch_size  # this rank's shard of step b
+            index = self.permutation[first:first + config.batch_size]
             real = self.images[index].float().div_(127.5).sub_(1)  # (B, 784) in [-1, 1]
             self.epoch_stats[b] = self.gan_step(real)
             self.batch_in_epoch, self.step = b + 1, self.step + 1
@@ -232,8 +277,11 @@ class Trainer:
                 bar.update(len(rows))
                 bar.set_postfix(loss_D=f"{rows[-1][0]:.3f}", loss_G=f"{rows[-1][1]:.3f}",
                                 D_x=f"{rows[-1][2]:.2f}", D_G_z=f"{rows[-1][3]:.2f}",
-                                img_s=f"{self.batch_in_epoch * config.batch_size / seconds:.0f}")
-            if self._stop_requested:
+                                img_s=f"{self.batch_in_epoch * step_images / seconds:.0f}")
+                if self.world > 1 and distributed.any_rank(self._stop_requested):
+                    self._stop_requested = True  # every rank stops at the same step
+                    break
+            if self._stop_requested and self.world == 1:
                 break
         self._read_stats(read_upto, self.batch_in_epoch, epoch)
         bar.close()
@@ -252,31 +300,65 @@ class Trainer:
     def _read_stats(self, lo: int, hi: int, epoch: int) -> list[list[float]]:
         """Copy stats rows [lo, hi) to the host (the only sync) and stop on the first non-finite loss."""
         rows = self.epoch_stats[lo:hi].tolist()
-        for i, row in enumerate(rows):
-            if not all(math.isfinite(v) for v in row[:2]):
-                step = self.step - self.batch_in_epoch + lo + i + 1
-                kept = (f"the last good checkpoint {self.checkpoint_path} (epoch {self.epoch}) is kept"
-                        if self.checkpoint_path.exists() else "no checkpoint was written yet")
-                raise TrainingError(f"the losses became non-finite (loss_D {row[0]}, loss_G {row[1]}) at epoch "
-                                    f"{epoch}, step {step}; {kept}; try a lower --lr")
+        bad = [i for i, row in enumerate(rows) if not all(math.isfinite(v) for v in row[:2])]
+        if distributed.any_rank(bool(bad)):
+            i = bad[0] if bad else len(rows) - 1
+            losses = f"loss_D {rows[i][0]}, loss_G {rows[i][1]}" if bad else "on another process"
+            step = self.step - self.batch_in_epoch + lo + i + 1
+            kept = (f"the last good checkpoint {self.checkpoint_path} (epoch {self.epoch}) is kept"
+                    if self.checkpoint_path.exists() else "no checkpoint was written yet")
+            raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
+                                f"try a lower --lr")
         return rows
 
     def _end_epoch(self, epoch: int) -> None:
-        """Log the epoch, draw its fixed-noise grid and checkpoint it (atomically)."""
+        """Log the epoch, draw its fixed-noise grid, evaluate when due, and checkpoint it (atomically)."""
         means = self.epoch_stats.mean(0).tolist()
         record = {"epoch": epoch, "step": self.step, **dict(zip(STAT_NAMES, means, strict=True)),
-                  "images_per_s": self.steps_per_epoch * self.config.batch_size / self.epoch_time,
+                  "images_per_s": self.steps_per_epoch * self.config.batch_size * self.world / self.epoch_time,
                   "elapsed_s": self.elapsed}
+        every = self.config.eval_every
+        if self.rank == 0 and every and (epoch % every == 0 or epoch == self.config.epochs):
+            start = time.perf_counter()
+            record.update(self.evaluate())
+            record["eval_s"] = time.perf_counter() - start
         self.metrics.append(record)
+        improved = record.get("fid", math.inf) < self.best_fid
+        self.best_fid = min(self.best_fid, record.get("fid", math.inf))
+        state = self.state_dict()  # a collective: every rank takes part, rank 0 writes
+        if self.rank != 0:
+            return
         save_grid(self.generate_fixed(), self.grid_path(epoch))
-        self.save_checkpoint()
+        checkpoint.save(self.checkpoint_path, state)
+        if improved:
+            checkpoint.save(self.best_path, state)
         if self.config.checkpoint_every and epoch % self.config.checkpoint_every == 0:
-            checkpoint.save(self.checkpoint_path.with_name(f"epoch_{epoch:04d}.pt"), self.state_dict())
+            checkpoint.save(self.checkpoint_path.with_name(f"epoch_{epoch:04d}.pt"), state)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        fid = f"  FID {record['fid']:.2f} (best {self.best_fid:.2f})" if "fid" in record else ""
         tqdm.write(f"epoch {epoch}/{self.config.epochs}  loss_D {record['loss_d']:.3f}  "
                    f"loss_G {record['loss_g']:.3f}  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "
-                   f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s", file=sys.stdout)
+                   f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}", file=sys.stdout)
+
+    def evaluate(self) -> dict[str, Any]:
+        """The evaluation metrics of the sampling generator on `eval_samples` images (no training RNG used)."""
+        from vanilla_gan import evaluate
+
+        # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            if self._evaluation is None:
+                real, _ = load_dataset(self.config.dataset)
+                try:
+                    heldout = load_split(self.config.dataset, "test")[0]
+                except VanillaGanError:  # no test split (the digits), or not available offline
+                    heldout = None
+                self._evaluation = (evaluate.load_evaluator(self.device), real, heldout)
+            evaluator, real, heldout = self._evaluation
+            images = evaluate.sample_images(self.sampler, self.config.eval_samples, seed=0, device=self.device)
+            result = evaluate.compute_metrics(images, real, heldout, device=self.device, evaluator=evaluator)
+        return {key: result[key] for key in EVAL_KEYS}
 
     @torch.no_grad()
     def generate_fixed(self) -> np.ndarray:
@@ -308,7 +390,7 @@ class Trainer:
     def _write_config(self) -> None:
         config = {"package_version": __version__, "model": to_dict(self.model_config),
                   "train": to_dict(self.config), "num_images": self.num_images,
-                  "steps_per_epoch": self.steps_per_epoch, "device": str(self.device)}
+                  "steps_per_epoch": self.steps_per_epoch, "device": str(self.device), "world_size": self.world}
         (self.run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
     def _rewrite_metrics(self) -> None:
@@ -318,7 +400,10 @@ class Trainer:
         tmp.replace(self.run_dir / "metrics.jsonl")
 
     def save_checkpoint(self) -> None:
-        checkpoint.save(self.checkpoint_path, self.state_dict())
+        """Every rank calls this (the RNG states are gathered); rank 0 writes."""
+        state = self.state_dict()
+        if self.rank == 0:
+            checkpoint.save(self.checkpoint_path, state)
 
     def state_dict(self) -> dict[str, Any]:
         mid_epoch = self.batch_in_epoch > 0
@@ -339,10 +424,12 @@ class Trainer:
             "epoch_stats": self.epoch_stats.cpu() if mid_epoch else None,
             "epoch_time": self.epoch_time,
             "elapsed": self.elapsed,
-            "rng": rng_state(),
+            "rng": distributed.gather(rng_state()),  # one per rank
+            "permutation_rng": self.permutation_rng.get_state(),
             "fixed_noise": self.fixed_noise,
             "seed": self.config.seed,
             "metrics": self.metrics,
+            "best_fid": self.best_fid,
         }
 
     @classmethod
@@ -372,5 +459,10 @@ class Trainer:
         trainer.epoch_time, trainer.elapsed = state["epoch_time"], state["elapsed"]
         trainer.fixed_noise = state["fixed_noise"]
         trainer.metrics = list(state["metrics"])
-        set_rng_state(state["rng"])
+        trainer.best_fid = state.get("best_fid", math.inf)
+        if len(state["rng"]) != trainer.world:
+            raise UsageError(f"the run was trained by {len(state['rng'])} process(es): resume it with as many "
+                             f"(torchrun --nproc_per_node={len(state['rng'])}), not {trainer.world}")
+        set_rng_state(state["rng"][trainer.rank])
+        trainer.permutation_rng.set_state(state["permutation_rng"])
         return trainer
