@@ -31,52 +31,64 @@ from torch.utils.data import DataLoader, Dataset
 
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.models import Discriminator, Generator
 from vanilla_gan.train import Trainer
 
 # ----------------------------------------------------------------------------- the tutorial-style loop
 
 
 class PilDigits(Dataset):
-    """Per-sample transforms as torchvision's ToTensor + Normalize((0.5,), (0.5,)) would do them."""
+    """torchvision's MNIST + Compose([ToTensor(), Normalize((0.5,), (0.5,))]), step for step, without torchvision:
+    each item is a PIL image turned into a (1, 28, 28) float tensor in [-1, 1], returned with its label."""
 
-    def __init__(self, images: np.ndarray):
-        self.images = images
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
+        self.images, self.labels = torch.from_numpy(images), torch.from_numpy(labels)
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        picture = Image.fromarray(self.images[i])
-        x = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
-        return ((x - 0.5) / 0.5).view(IMAGE_PIXELS)
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        picture = Image.fromarray(self.images[i].numpy(), mode="L")  # as torchvision.datasets.MNIST
+        x = torch.from_numpy(np.array(picture, np.uint8, copy=True))  # ToTensor
+        x = x.view(picture.size[1], picture.size[0], 1).permute((2, 0, 1)).contiguous().to(torch.float32).div(255)
+        mean = torch.as_tensor((0.5,), dtype=x.dtype)  # Normalize
+        std = torch.as_tensor((0.5,), dtype=x.dtype)
+        return x.sub_(mean[:, None, None]).div_(std[:, None, None]), int(self.labels[i])
+
+
+def tutorial_models() -> tuple[nn.Module, nn.Module]:
+    """The seed's G and D as notebooks write them: nn.Sequential, nn.Dropout, a Sigmoid inside D."""
+    G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
+                      nn.Linear(512, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 1024), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                      nn.Linear(1024, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+                      nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Linear(256, 1), nn.Sigmoid())
+    return G, D
 
 
 class TutorialLoop:
-    def __init__(self, images: np.ndarray, batch_size: int, device: torch.device):
-        config = ModelConfig()
-        self.device, self.latent = device, config.latent_dim
-        self.G, self.D = Generator(config).to(device), Discriminator(config).to(device)
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, device: torch.device):
+        self.device, self.latent = device, 100
+        self.G, self.D = (model.to(device) for model in tutorial_models())
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4)
-        self.loader = DataLoader(PilDigits(images), batch_size=batch_size, shuffle=True, drop_last=True)
+        self.loader = DataLoader(PilDigits(images, labels), batch_size=batch_size, shuffle=True, drop_last=True)
         self.bce = nn.BCELoss()
 
     def epoch(self) -> float:
         """One pass over the data; returns images/s."""
         start, seen, losses = time.perf_counter(), 0, []
-        for real in self.loader:
-            real = real.to(self.device)
+        for real, _ in self.loader:
+            real = real.view(-1, 784).to(self.device)
             b = real.shape[0]
             ones, zeros = torch.ones(b, device=self.device), torch.zeros(b, device=self.device)
             self.D.zero_grad()
             fake = self.G(torch.randn(b, self.latent, device=self.device))
-            loss_d = self.bce(self.D(real), ones) + self.bce(self.D(fake.detach()), zeros)
+            loss_d = self.bce(self.D(real).squeeze(1), ones) + self.bce(self.D(fake.detach()).squeeze(1), zeros)
             loss_d.backward()
             self.opt_d.step()
             self.G.zero_grad()
             fake = self.G(torch.randn(b, self.latent, device=self.device))  # a second G pass, fresh noise
-            loss_g = self.bce(self.D(fake), ones)  # D's weight gradients computed too
+            loss_g = self.bce(self.D(fake).squeeze(1), ones)  # D's weight gradients computed too
             loss_g.backward()
             self.opt_g.step()
             losses.append((loss_d.item(), loss_g.item()))  # a host sync every step
@@ -145,8 +157,8 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    images, _ = load_dataset("digits")
-    loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), args.batch_size, device)}
+    images, labels = load_dataset("digits")
+    loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), labels.numpy(), args.batch_size, device)}
     with tempfile.TemporaryDirectory() as tmp:
         loops["vanilla-gan fp32"] = ProjectLoop(images, args.batch_size, args.device, "fp32", Path(tmp) / "fp32")
         if not args.no_bf16:

@@ -29,7 +29,7 @@ def test_default_layers_follow_the_seed():
     assert [m.p for m in D.net if isinstance(m, nn.Dropout)] == [0.3] * 3
     assert isinstance(G.net[-1], nn.Tanh)
     # Each of D's hidden Linear layers is followed by LeakyReLU then Dropout.
-    kinds = [type(m) for m in D.net]
+    kinds = [next(k for k in (nn.Linear, nn.LeakyReLU, nn.Dropout) if isinstance(m, k)) for m in D.net]
     assert kinds == [nn.Linear, nn.LeakyReLU, nn.Dropout] * 3 + [nn.Linear]
 
 
@@ -72,3 +72,19 @@ def test_logits_with_bce_with_logits_equal_sigmoid_with_bce():
     # The literal minimax G loss, log(1 - D(G(z))), is -BCE with target 0.
     torch.testing.assert_close(-F.binary_cross_entropy_with_logits(D.logits(x), torch.zeros(32)),
                                torch.log(1 - D(x)).mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_keeps_the_expected_share_and_scale():
+    """The fast Dropout is nn.Dropout's function: P(zero) = p, survivors scaled by 1/(1-p), off in eval."""
+    from vanilla_gan.models import Dropout
+
+    torch.manual_seed(0)
+    layer = Dropout(0.3)
+    x = torch.ones(1000, 1000, requires_grad=True)
+    y = layer(x)
+    zeroed = (y == 0).float().mean().item()
+    assert abs(zeroed - 0.3) < 0.003  # 1e6 draws: the standard error is 0.00046
+    torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())  # the gradient flows through the same mask and scale
+    assert torch.equal(layer.eval()(x), x)

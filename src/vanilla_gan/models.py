@@ -15,6 +15,18 @@ from torch import nn
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig
 
 
+class Dropout(nn.Dropout):
+    """nn.Dropout (zero each value with probability p, scale the rest by 1/(1-p)), with its mask drawn as
+    uniform < 1-p: on CPU `torch.rand` is about 3x faster than the `bernoulli_` that nn.Dropout calls, and
+    dropout was 15% of a training step. The same distribution, to float32's resolution of p."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, device=x.device) >= self.p
+        return x * keep.to(x.dtype).mul_(1 / (1 - self.p))
+
+
 class Generator(nn.Module):
     """z -> three (by default) Linear + LeakyReLU layers -> Linear -> Tanh, 784 pixels in (-1, 1)."""
 
@@ -42,7 +54,7 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = []
         width = IMAGE_PIXELS
         for hidden in config.d_hidden:
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.slope), nn.Dropout(config.dropout)]
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.slope), Dropout(config.dropout)]
             width = hidden
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
