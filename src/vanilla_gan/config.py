@@ -44,8 +44,8 @@ class ModelConfig:
 class TrainConfig:
     dataset: str = "digits"
     limit: int | None = None  # train on the first N images only (quick trials)
-    epochs: int = 100
-    batch_size: int = 64
+    epochs: int = 140
+    batch_size: int = 32
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
@@ -54,7 +54,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
-    eval_every: int = 25  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
+    eval_every: int = 35  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation
     log_every: int = 50  # steps between reading losses back from the device (progress bar)
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
