@@ -3,6 +3,7 @@
     save(path, state)        # temp file in the same folder, fsync, rename over the old one
     state = load(path)       # validated: a vanilla-gan checkpoint of a known format version
     state = load(resolve(path_or_run_dir))
+    G = load_generator(state)   # for sampling: the EMA weights when kept
 
 The dict holds: format, format_version, package_version, model_config, train_config (plain dicts),
 generator, discriminator (state dicts), opt_g, opt_d (optimizer states), epoch, step,
@@ -17,7 +18,9 @@ from typing import Any
 
 import torch
 
+from vanilla_gan.config import ModelConfig, from_dict
 from vanilla_gan.errors import CheckpointError
+from vanilla_gan.models import Generator
 
 FORMAT = "vanilla-gan-checkpoint"
 FORMAT_VERSION = 1
@@ -50,6 +53,17 @@ def resolve(path: Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"no such checkpoint or run folder: {path}")
     return path
+
+
+def load_generator(state: dict[str, Any], raw: bool = False) -> Generator:
+    """The checkpoint's generator for sampling: its moving average when the run kept one, unless `raw`."""
+    generator = Generator(from_dict(ModelConfig, state["model_config"]))
+    weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
+    try:
+        generator.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError("the checkpoint's generator weights do not fit its model config") from exc
+    return generator.eval()
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from vanilla_gan import __version__, checkpoint, distributed
-from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig, from_dict
-from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
+from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.errors import UsageError, VanillaGanError
 
 # Options that may differ from the run's config when resuming it.
 RESUME_OVERRIDES = ("epochs", "device", "precision", "log_every", "checkpoint_every", "eval_every", "eval_samples")
@@ -204,7 +204,6 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from vanilla_gan.evaluate import sample_images
-    from vanilla_gan.models import Generator
     from vanilla_gan.report import save_grid
     from vanilla_gan.train import resolve_device
 
@@ -215,12 +214,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: the output must end in .png (a grid) or .npy (an array)")
     state = checkpoint.load(args.checkpoint)
     device = resolve_device(args.device)
-    generator = Generator(from_dict(ModelConfig, state["model_config"]))
-    weights = state["generator"] if args.raw or state.get("generator_ema") is None else state["generator_ema"]
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{args.checkpoint}: the generator's weights do not fit its config") from exc
+    generator = checkpoint.load_generator(state, raw=args.raw)
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":

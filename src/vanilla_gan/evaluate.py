@@ -56,9 +56,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from vanilla_gan import checkpoint
-from vanilla_gan.config import ModelConfig, from_dict
 from vanilla_gan.data import default_cache_dir, load_dataset, load_split
-from vanilla_gan.errors import CheckpointError, DataError, UsageError
+from vanilla_gan.errors import DataError, UsageError
 
 # SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
 EVALUATOR_SHA256 = "f8c11f7cb7ecd627a6dedfa495390f03b430773181fd32fccab25ed29e67668c"
@@ -466,15 +465,8 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
     `--limit` is ignored, so runs stay comparable) and, where the data set has one, its test split (for
     mnist and fashion-mnist it is downloaded if not cached). `device` is "cpu", "cuda" or a torch.device.
     """
-    from vanilla_gan.models import Generator
-
     state = checkpoint.load(path)
-    generator = Generator(from_dict(ModelConfig, state["model_config"]))
-    weights = state["generator"] if state.get("generator_ema") is None else state["generator_ema"]
-    try:
-        generator.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: the generator's weights do not fit its config") from exc
+    generator = checkpoint.load_generator(state)
     images = sample_images(generator, num_samples, seed, device)
     dataset = state["train_config"]["dataset"]
     real, _ = load_dataset(dataset)
