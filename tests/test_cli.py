@@ -242,3 +242,8 @@ def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
     # A single process cannot resume a 2-process run: its per-rank RNG states would not fit.
     line = assert_one_line_error(run_cli("train", "--out", run, "--resume", "--epochs", "3"), 2)
     assert "--nproc_per_node=2" in line
+
+
+def test_no_command_prints_the_commands():
+    result = run_main()
+    assert result.returncode == 0 and all(c in result.stdout for c in ("train", "sample", "evaluate"))

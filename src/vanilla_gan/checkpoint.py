@@ -72,7 +72,8 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        # torch's messages run on ("This is an internal miniz error. If you are seeing…"): keep the first clause.
+        reason = str(exc).strip().splitlines()[0].split(". ")[0][:160] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is damaged or not a vanilla-gan checkpoint ({reason})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vanilla-gan checkpoint")

@@ -129,7 +129,7 @@ def train_or_resume(args: argparse.Namespace) -> int:
         if conflicts:
             flags = ", ".join("--" + name.replace("_", "-") for name in conflicts)
             allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OVERRIDES)
-            raise UsageError(f"{flags} differ from the run being resumed; only {allowed} may change "
+            raise UsageError(f"{flags}: must match the run being resumed; only {allowed} may change "
                              f"(start a new run with another --out)")
         epochs = overrides.get("epochs", state["train_config"]["epochs"])
         if epochs < state["epoch"]:
@@ -150,9 +150,9 @@ def train_or_resume(args: argparse.Namespace) -> int:
         train_config.validate()
         # Decided once, on rank 0, so that every process agrees (and checked before anything is written).
         out, train_config.seed = distributed.on_main(lambda: new_run(args.out, train_config.seed))
+        images, _ = load_dataset(train_config.dataset)
         if given(args, TrainConfig).get("seed") is None:
             say(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
-        images, _ = load_dataset(train_config.dataset)
         if train_config.limit:
             images = images[:train_config.limit]
         trainer = Trainer(model_config, train_config, out, images)
@@ -170,7 +170,8 @@ def train_or_resume(args: argparse.Namespace) -> int:
     if trainer.world > 1:
         say(f"the {trainer.world} replicas' weights are identical (SHA-256 {trainer.replicas_sha256[:16]}…)")
     last = trainer.grid_path(trainer.epoch)
-    say(f"done: {trainer.epoch} epochs in {trainer.elapsed:.0f} s of training; last grid {last}\n"
+    epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
+    say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
         f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
     return 0
 
@@ -276,9 +277,9 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not hasattr(args, "func"):  # no command given
+    if not hasattr(args, "func"):  # no command given: say what there is
         parser.print_help()
-        return 2
+        return 0
     try:
         return args.func(args)
     except VanillaGanError as exc:

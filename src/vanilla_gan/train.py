@@ -378,7 +378,7 @@ class Trainer:
         if self._stop_requested:  # a second Ctrl-C: stop now (the checkpoint on disk is still whole)
             raise KeyboardInterrupt
         self._stop_requested = True
-        tqdm.write("stopping after this step and saving a checkpoint (Ctrl-C again to quit at once)",
+        tqdm.write("stopping after this step and saving a checkpoint (a second signal quits at once)",
                    file=sys.stderr)
 
     def _interrupt_message(self, epoch: int) -> str:
