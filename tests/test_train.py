@@ -13,7 +13,8 @@ from torch import nn
 from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.train import Trainer, TrainingError
+from vanilla_gan.errors import UsageError
+from vanilla_gan.train import Interrupted, Trainer, TrainingError
 
 SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
 
@@ -137,7 +138,7 @@ def test_resume_in_the_middle_of_an_epoch_is_bit_exact(tmp_path, images):
         return original_step(real)
 
     stopped.gan_step = step_then_stop
-    with pytest.raises(Exception, match="interrupted in epoch 1 at step 3"):
+    with pytest.raises(Interrupted, match="interrupted in epoch 1 at step 3"):
         stopped.train()
     state = checkpoint.load(tmp_path / "stopped")
     assert (state["epoch"], state["step"], state["batch_in_epoch"]) == (0, 3, 3)
@@ -171,7 +172,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, imag
 
 
 def test_batch_larger_than_the_data_is_a_usage_error(tmp_path, images):
-    with pytest.raises(Exception, match="larger than the data set"):
+    with pytest.raises(UsageError, match="larger than the data set"):
         make_trainer(tmp_path, images[:10], batch_size=64)
 
 
