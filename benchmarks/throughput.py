@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py                 # batch 100, 3 alternating rounds of one epoch each
     python benchmarks/throughput.py --rounds 5 --batch-size 64 --device cuda
+    python benchmarks/throughput.py --device cuda --repeat 6 --project-batch-size 1024   # a 60,000-image epoch
 
 The tutorial-style loop is what notebooks do: a DataLoader with per-sample PIL -> tensor -> normalise,
 Sigmoid + BCELoss, a second G forward with fresh noise for the G step, D's weight gradients computed (and
@@ -9,6 +10,7 @@ thrown away) in the G step, and `.item()` on the losses every step. Both train t
 lr 2e-4 on the embedded digits. After one warm-up epoch each, the loops alternate for --rounds epochs; the
 medians are printed with their ratio and the project's useful GFLOP/s against a matmul peak measured here.
 The trainer's figure is its own `images_per_s` (training steps only), the number `metrics.jsonl` logs.
+On CUDA the trainer is also timed without its CUDA graph, to show what the graph is worth.
 """
 
 from __future__ import annotations
@@ -100,9 +102,10 @@ class TutorialLoop:
 
 
 class ProjectLoop:
-    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, run_dir: Path):
+    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, run_dir: Path,
+                 cuda_graph: bool = True):
         config = TrainConfig(batch_size=batch_size, device=device, precision=precision, seed=0, epochs=1,
-                             log_every=10**9)
+                             log_every=10**9, cuda_graph=cuda_graph)
         self.trainer = Trainer(ModelConfig(), config, run_dir, images)
 
     def epoch(self) -> float:
@@ -154,17 +157,28 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=100, help="images per step for both (default: 100)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--no-bf16", action="store_true", help="skip the --precision bf16 trainer")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="tile the 10,000 embedded digits this many times, for a longer epoch (default: 1)")
+    parser.add_argument("--project-batch-size", type=int,
+                        help="the trainer's batch, if not --batch-size (the tutorial keeps --batch-size)")
     args = parser.parse_args()
 
     device = torch.device(args.device)
     images, labels = load_dataset("digits")
+    images, labels = images.repeat(args.repeat, 1, 1), labels.repeat(args.repeat)
+    batch = args.project_batch_size or args.batch_size
     loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), labels.numpy(), args.batch_size, device)}
     with tempfile.TemporaryDirectory() as tmp:
-        loops["vanilla-gan fp32"] = ProjectLoop(images, args.batch_size, args.device, "fp32", Path(tmp) / "fp32")
+        loops["vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32", Path(tmp) / "fp32")
         if not args.no_bf16:
-            loops["vanilla-gan bf16"] = ProjectLoop(images, args.batch_size, args.device, "bf16", Path(tmp) / "bf16")
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, "
-              f"batch {args.batch_size}, {len(images):,} images per epoch", flush=True)
+            loops["vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16", Path(tmp) / "bf16")
+        if device.type == "cuda":
+            loops["vanilla-gan fp32, no CUDA graph"] = ProjectLoop(images, batch, args.device, "fp32",
+                                                                   Path(tmp) / "eager", cuda_graph=False)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
+              f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
+              f"tutorial batch {args.batch_size}, vanilla-gan batch {batch}, {len(images):,} images per epoch",
+              flush=True)
         for loop in loops.values():  # warm-up
             loop.epoch()
         rates: dict[str, list[float]] = {name: [] for name in loops}

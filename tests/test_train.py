@@ -194,3 +194,60 @@ def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path, images):
     resumed = Trainer.resume(checkpoint.load(tmp_path / "run"), tmp_path / "run", images, {"epochs": 2})
     resumed.train()
     assert resumed.epoch == 2 and next(resumed.G.parameters()).is_cuda
+
+
+def test_resume_takes_capturable_from_this_machine_not_the_checkpoint(tmp_path, images):
+    """A checkpoint written by a CUDA-graph run (capturable Adam) resumes on CPU with plain Adam, and back."""
+    trainer = make_trainer(tmp_path, images, epochs=1)
+    trainer.train()
+    state = checkpoint.load(tmp_path / "run")
+    for name in ("opt_g", "opt_d"):
+        for group in state[name]["param_groups"]:
+            group["capturable"] = True
+    resumed = Trainer.resume(state, tmp_path / "run", images, {"epochs": 2})
+    assert not resumed.graphed
+    assert not any(g["capturable"] for g in resumed.opt_g.param_groups + resumed.opt_d.param_groups)
+    resumed.train()
+    assert resumed.epoch == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_step_matches_the_eager_step(tmp_path, images):
+    """Dropout 0 (no RNG inside the step), the same z: the replayed graph gives the eager step's weights."""
+    model = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32), dropout=0.0)
+    trained = {}
+    for graph in (False, True):
+        trainer = make_trainer(tmp_path, images, f"graph-{graph}", model=model, device="cuda", cuda_graph=graph)
+        noise = torch.Generator().manual_seed(3)
+        for step in range(8):  # 3 warm-up steps, the capture, then replays
+            real = images[step * 64:(step + 1) * 64].reshape(64, 784).cuda().float() / 127.5 - 1
+            z = torch.randn(64, 16, generator=noise).cuda()
+            stats = trainer._graph_step(real, z) if graph else trainer._step(real, z)
+            assert torch.isfinite(stats).all()
+        assert (trainer._graph is not None) == graph
+        trained[graph] = trainer
+    for module in ("G", "D"):
+        eager, graphed = (getattr(trained[g], module).state_dict() for g in (False, True))
+        for name in eager:
+            torch.testing.assert_close(graphed[name], eager[name], rtol=1e-4, atol=1e-6, msg=f"{module}.{name}")
+    fresh = make_trainer(tmp_path, images, "fresh", model=model, device="cuda")
+    assert not torch.equal(trained[True].G.net[0].weight, fresh.G.net[0].weight)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_graph_training_with_dropout_learns_and_resumes_on_cpu(tmp_path, images, precision):
+    trainer = make_trainer(tmp_path, images, device="cuda", precision=precision, epochs=2, eval_every=2,
+                           eval_samples=1000)
+    before = weights(trainer.G)
+    trainer.train()
+    assert trainer.graphed and trainer._graph is not None
+    assert trainer.metrics[-1]["fid"] > 0 and trainer.best_path.exists()  # the evaluation ran on the GPU
+    assert all(abs(m["loss_d"]) < 10 and abs(m["loss_g"]) < 10 for m in trainer.metrics)
+    assert not torch.equal(before["net.0.weight"], trainer.G.net[0].weight)
+    resumed = Trainer.resume(checkpoint.load(tmp_path / "run"), tmp_path / "run", images,
+                             {"epochs": 3, "device": "cpu"})
+    resumed.train()
+    assert resumed.epoch == 3 and not resumed.graphed

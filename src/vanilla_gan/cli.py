@@ -24,7 +24,8 @@ from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, Train
 from vanilla_gan.errors import UsageError, VanillaGanError
 
 # Options that may differ from the run's config when resuming it.
-RESUME_OVERRIDES = ("epochs", "device", "precision", "log_every", "checkpoint_every", "eval_every", "eval_samples")
+RESUME_OVERRIDES = ("epochs", "device", "precision", "cuda_graph", "log_every", "checkpoint_every", "eval_every",
+                    "eval_samples")
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,6 +80,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help=f"fp32, or bf16 autocast for the forward passes (default: {t.precision})")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
+                   help="on one CUDA GPU, capture the training step once and replay it as a CUDA graph "
+                        "(default: on; no effect on CPU or under torchrun)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int,

@@ -53,6 +53,7 @@ class TrainConfig:
     seed: int | None = None
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
+    cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
     eval_every: int = 35  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation

@@ -118,7 +118,12 @@ class Trainer:
         self.images = images.reshape(self.num_images, IMAGE_PIXELS).to(self.device)  # uint8 (N, 784)
         self.G = Generator(model_config).to(self.device)
         self.D = Discriminator(model_config).to(self.device)
-        adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True}
+        # On one GPU the step is captured once and replayed as a CUDA graph: one launch instead of ~100.
+        self.graphed = train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_warmups = 0
+        adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True,
+                "capturable": self.graphed}
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
         # The epoch permutation has its own generator: identical on every rank, whatever each rank draws.
@@ -171,7 +176,13 @@ class Trainer:
     def gan_step(self, real: torch.Tensor) -> torch.Tensor:
         """One D update then one G update on a real batch (B, 784) in (-1, 1); returns the 4 stats."""
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
+        stats = self._graph_step(real, z) if self.graphed else self._step(real, z)
+        if self.G_ema is not None:
+            self._update_ema()
+        return stats
 
+    def _step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The seed's step for real images (B, 784) and noise z (B, latent); returns loss_D, loss_G, D(x), D(G(z))."""
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
         # One D pass over real and fake together: D has no batch statistics and draws its dropout masks
         # element by element, so this is the same computation as two passes, with larger matrix products.
@@ -199,16 +210,40 @@ class Trainer:
         loss_g.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
-        if self.G_ema is not None:
-            self._update_ema()
 
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(),
                                 torch.sigmoid(logit_fake).mean()])
 
+    def _graph_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """`_step` replayed from a CUDA graph: the same kernels on fixed input buffers, launched at once.
+
+        A few eager steps on a side stream come first (cuBLAS and Adam's state must exist before a capture);
+        the capture records the step without running it, so the step it was captured on is then replayed."""
+        if self._graph is None and self._graph_warmups < 3:
+            self._graph_warmups += 1
+            side, main = torch.cuda.Stream(self.device), torch.cuda.current_stream(self.device)
+            side.wait_stream(main)
+            with torch.cuda.stream(side):
+                stats = self._step(real, z)
+            main.wait_stream(side)
+            return stats
+        if self._graph is None:
+            self._graph_inputs = (real.clone(), z.clone())
+            self._graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self._graph):
+                self._graph_stats = self._step(*self._graph_inputs)
+        else:
+            self._graph_inputs[0].copy_(real)
+            self._graph_inputs[1].copy_(z)
+        self._graph.replay()
+        return self._graph_stats
+
     def _autocast(self) -> torch.autocast:
-        """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+        """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32.
+        (A CUDA graph needs autocast's cast cache off; each weight is cast once per step either way.)"""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16",
+                              cache_enabled=not self.graphed)
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -449,6 +484,8 @@ class Trainer:
                 trainer.G_ema.load_state_dict(state["generator_ema"])
             trainer.opt_g.load_state_dict(state["opt_g"])
             trainer.opt_d.load_state_dict(state["opt_d"])
+            for group in trainer.opt_g.param_groups + trainer.opt_d.param_groups:
+                group["capturable"] = trainer.graphed  # the saved flag is the saving machine's
         except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
             raise CheckpointError(f"the checkpoint's weights do not fit its model config ({exc})") from exc
         trainer.epoch, trainer.step = state["epoch"], state["step"]
