@@ -3,6 +3,7 @@
     python benchmarks/quality.py                                    # the defaults, at 2, 5 and 10 minutes
     python benchmarks/quality.py --batch-size 100 --betas 0.9,0.999 --ema-decay 0   # the tutorial's settings
     python benchmarks/quality.py --minutes 1,3 --batch-size 32
+    python benchmarks/quality.py --at-epochs 50,100 --batch-size 16 --device cuda --seed 2   # marks in epochs
 
 Minutes count training steps only (evaluation and checkpoint time are excluded); each evaluation happens at
 the first epoch boundary past its mark, with `vanilla-gan evaluate`'s metrics on 10,000 samples. Prints one
@@ -29,14 +30,18 @@ def main() -> None:
     parser.add_argument("--betas", default=",".join(map(str, TrainConfig.betas)))
     parser.add_argument("--ema-decay", type=float, default=TrainConfig.ema_decay)
     parser.add_argument("--precision", default=TrainConfig.precision)
+    parser.add_argument("--at-epochs", help="marks in epochs instead of minutes (e.g. 50,100): device-independent")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu; minutes are this CPU's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     args = parser.parse_args()
 
-    marks = [float(m) * 60 for m in args.minutes.split(",")]
+    by_epoch = args.at_epochs is not None
+    marks = ([int(m) for m in args.at_epochs.split(",")] if by_epoch
+             else [float(m) * 60 for m in args.minutes.split(",")])
     config = TrainConfig(batch_size=args.batch_size, betas=tuple(float(b) for b in args.betas.split(",")),
                          ema_decay=args.ema_decay, precision=args.precision, seed=args.seed, epochs=1, eval_every=0,
-                         device="cpu")
+                         device=args.device)
     trainer = Trainer(ModelConfig(), config, args.out, load_dataset("digits")[0])
     print(f"batch {config.batch_size}, betas {config.betas}, ema {config.ema_decay}, {config.precision}, "
           f"seed {config.seed}", flush=True)
@@ -47,7 +52,7 @@ def main() -> None:
         trainer.config.epochs = trainer.epoch + 1
         with contextlib.redirect_stdout(io.StringIO()):
             trainer.train()
-        if trainer.elapsed >= marks[0]:
+        if (trainer.epoch if by_epoch else trainer.elapsed) >= marks[0]:
             marks.pop(0)
             m = trainer.evaluate()
             results.append({"minutes": trainer.elapsed / 60, "epoch": trainer.epoch, **m})
