@@ -206,6 +206,7 @@ def test_resume_takes_capturable_from_this_machine_not_the_checkpoint(tmp_path, 
             group["capturable"] = True
     resumed = Trainer.resume(state, tmp_path / "run", images, {"epochs": 2})
     assert not resumed.graphed
+    assert resumed.permutation_rng.device.type == "cpu"  # a CPU generator everywhere: a GPU run resumes here
     assert not any(g["capturable"] for g in resumed.opt_g.param_groups + resumed.opt_d.param_groups)
     resumed.train()
     assert resumed.epoch == 2

@@ -126,8 +126,9 @@ class Trainer:
                 "capturable": self.graphed}
         self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
-        # The epoch permutation has its own generator: identical on every rank, whatever each rank draws.
-        self.permutation_rng = torch.Generator(self.device).manual_seed(train_config.seed)
+        # The epoch permutation has its own generator: identical on every rank, whatever each rank draws. It is
+        # a CPU generator on every device, so a run started on a GPU resumes on a CPU and the other way round.
+        self.permutation_rng = torch.Generator().manual_seed(train_config.seed)
         if self.world > 1:  # same initial weights (set above), but each rank its own noise and dropout
             torch.manual_seed(train_config.seed + self.rank)
         # What the training step calls: the plain modules, or DDP wrappers that average gradients.
@@ -289,7 +290,7 @@ class Trainer:
     def _run_epoch(self) -> None:
         config, epoch = self.config, self.epoch + 1
         if self.batch_in_epoch == 0:
-            self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng, device=self.device)
+            self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng).to(self.device)
             self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
             self.epoch_time = 0.0
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
@@ -501,5 +502,8 @@ class Trainer:
             raise UsageError(f"the run was trained by {len(state['rng'])} process(es): resume it with as many "
                              f"(torchrun --nproc_per_node={len(state['rng'])}), not {trainer.world}")
         set_rng_state(state["rng"][trainer.rank])
-        trainer.permutation_rng.set_state(state["permutation_rng"])
+        try:
+            trainer.permutation_rng.set_state(state["permutation_rng"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"the checkpoint's permutation RNG state does not fit this version ({exc})") from exc
         return trainer
