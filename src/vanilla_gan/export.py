@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from vanilla_gan import checkpoint
-from vanilla_gan.errors import UsageError, VanillaGanError
+from vanilla_gan.errors import UsageError
 
 FORMATS = ("onnx", "torchscript")
 ONNX_OPSET = 17
@@ -58,7 +58,11 @@ def export_generator(state: dict[str, Any], path: Path, fmt: str, raw: bool = Fa
 
 
 def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
-    # The TorchScript-based exporter needs no extra package; torch's newer exporter needs onnxscript.
+    # torch writes the file with the onnx package (the TorchScript-based exporter; the newer one needs onnxscript).
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise UsageError("ONNX export needs the onnx package: pip install 'vanilla-gan[onnx]'") from exc
     try:
         torch.onnx.export(model, (example,), str(path), input_names=["z"], output_names=["images"],
                           dynamic_axes={"z": {0: "batch"}, "images": {0: "batch"}}, opset_version=ONNX_OPSET,
@@ -67,4 +71,4 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
         torch.onnx.export(model, (example,), str(path), input_names=["z"], output_names=["images"],
                           dynamic_axes={"z": {0: "batch"}, "images": {0: "batch"}}, opset_version=ONNX_OPSET)
     except ModuleNotFoundError as exc:
-        raise VanillaGanError(f"ONNX export needs {exc.name}: pip install 'vanilla-gan[onnx]'") from exc
+        raise UsageError(f"ONNX export needs {exc.name}: pip install 'vanilla-gan[onnx]' onnxscript") from exc
