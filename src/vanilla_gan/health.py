@@ -68,8 +68,12 @@ def grid_diversity(run: Run) -> tuple[np.ndarray, np.ndarray]:
     return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)
 
 
-def health_notes(run: Run, real_diversity: float | None = None) -> list[Note]:
-    """The notes for a run, problems first; an 'ok' note when nothing was found."""
+def health_notes(run: Run, real_diversity: float | None = None, data_classes: list[int] | None = None) -> list[Note]:
+    """The notes for a run, problems first; an 'ok' note when nothing was found.
+
+    `real_diversity` is `diversity` of 64 training digits; `data_classes` the digit classes present in the
+    training data (all 10 when None): a class the data lacks is not counted as missing from the samples.
+    """
     notes: list[Note] = []
     if run.stop:
         notes.append(Note(
@@ -82,7 +86,16 @@ def health_notes(run: Run, real_diversity: float | None = None) -> list[Note]:
     if epochs == 0:
         return notes + [Note("info", "No complete epoch yet", "The run has no epoch in metrics.jsonl.")]
     notes += _d_winning(run)
-    notes += _collapse(run, real_diversity)
+    notes += _collapse(run, real_diversity, data_classes)
+    if data_classes is not None and len(data_classes) < 10:
+        train = run.config.get("train", {})
+        why = (" (the embedded digits are sorted by class, so --limit keeps the first classes only)"
+               if train.get("dataset") == "digits" and train.get("limit") else "")
+        notes.append(Note(
+            "info", f"The training data holds {len(data_classes)} of the 10 classes: "
+                    f"{', '.join(map(str, data_classes))}",
+            f"G can only learn the classes it is shown{why}; the class checks count these alone.",
+            "Train on all the data (no --limit) for all ten digits."))
     if epochs < MIN_EPOCHS:
         notes.append(Note(
             "info", f"Too early to judge: {epochs} epoch{'s' if epochs != 1 else ''}",
@@ -118,7 +131,7 @@ def _d_winning(run: Run) -> list[Note]:
         "(--dropout 0.5, --d-hidden 512,256,128) or lower --lr; keep the non-saturating --g-loss.")]
 
 
-def _collapse(run: Run, real_diversity: float | None) -> list[Note]:
+def _collapse(run: Run, real_diversity: float | None, data_classes: list[int] | None) -> list[Note]:
     notes = []
     epochs, values = grid_diversity(run) if run.grids else (np.array([]), np.array([]))
     if len(values) >= 3:
@@ -134,16 +147,18 @@ def _collapse(run: Run, real_diversity: float | None) -> list[Note]:
                 f"similar digits (mode collapse), often followed by D winning and G jumping to another mode.",
                 "Use an earlier checkpoint; for a new run lower --lr, use --betas 0.5,0.999, or try another "
                 "--seed: a vanilla GAN has no remedy for collapse built in."))
-    _, modes = run.series("modes")
     histograms = [m["class_histogram"] for m in run.metrics if m.get("class_histogram")]
-    if len(modes) and histograms:
-        share = max(histograms[-1])
-        if modes[-1] < 10 or share > 0.25:
-            missing = [str(d) for d, p in enumerate(histograms[-1]) if p <= 0.02]
+    if histograms:
+        classes = data_classes or list(range(10))
+        histogram = histograms[-1]
+        missing = [str(d) for d in classes if histogram[d] <= 0.02]
+        share, crowded = max(histogram), max(0.25, 2.5 / len(classes))
+        if missing or share > crowded:
+            where = "" if len(classes) == 10 else " in its data"
             notes.append(Note(
-                "warning", f"G draws {int(modes[-1])} of the 10 digit classes"
+                "warning", f"G draws {len(classes) - len(missing)} of the {len(classes)} digit classes{where}"
                 + (f" (missing: {', '.join(missing)})" if missing else "")
-                + (f"; one class holds {share:.0%}" if share > 0.25 else ""),
+                + (f"; one class holds {share:.0%}" if share > crowded else ""),
                 "In the last evaluation the digit classifier put 2% or less of the samples in some classes, "
                 "or far more than a tenth in one: G covers only part of the data (partial mode collapse), "
                 "or it is still early and some digits have not formed yet.",

@@ -106,9 +106,10 @@ def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation
     walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device),
                                                          run.run_dir / "interpolation.gif",
                                                          run.run_dir / "interpolation.png"))
-    real = attempt("real digits", lambda: _training_images(state))
+    real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
     real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
-    notes = health_notes(run, real_diversity)
+    classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
+    notes = health_notes(run, real_diversity, classes)
     memo = None
     if real is not None:
         memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,
@@ -124,13 +125,14 @@ def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation
     return Report(path, notes, memo, skipped)
 
 
-def _training_images(state: dict[str, Any]) -> np.ndarray:
+def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The run's training images (its --limit applied) and their labels when the data set has them."""
     from vanilla_gan.data import load_dataset
 
     config = state["train_config"]
-    images, _ = load_dataset(config["dataset"])
-    images = images[:config["limit"]] if config.get("limit") else images
-    return np.asarray(images)
+    images, labels = load_dataset(config["dataset"])
+    limit = config.get("limit") or len(images)
+    return np.asarray(images[:limit]), None if labels is None else np.asarray(labels[:limit])
 
 
 def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:
@@ -289,7 +291,7 @@ def _html(run: Any, state: dict[str, Any], figures: dict[str, Path], progress: P
                      f"{escape(memo.verdict)}</strong></div>{histogram}"
                      f'<div class="cols">{"".join(pairs)}</div></section>')
 
-    parts.append(f"<section><details><summary><h2 style='display:inline'>Configuration</h2></summary>"
+    parts.append(f"<section><details open><summary><h2 style='display:inline'>Configuration</h2></summary>"
                  f"{_table(_config_rows(config))}</details></section>")
     if skipped:
         items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
