@@ -79,6 +79,10 @@ def _step_figure(run: Run, keys: tuple[str, ...], title: str, ylabel: str, path:
     if equilibrium:
         ax.axhline(0.5, color="#555555", linestyle="--", linewidth=1, label="0.5: D cannot tell")
         ax.set_ylim(-0.02, 1.02)
+    elif per_step and window > 1:  # a few wild raw steps must not flatten the curves: clip at the 99.5th percentile
+        top = max(float(np.percentile(np.concatenate([series[k] for k in keys]), 99.5)),
+                  *(float(smooth(series[k], window).max()) for k in keys))
+        ax.set_ylim(bottom=min(0.0, *(float(series[k].min()) for k in keys)), top=top * 1.05)
     _epoch_axis(ax, run)
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)

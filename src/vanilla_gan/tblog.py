@@ -6,8 +6,9 @@
     logger.close()
 
 Per epoch (x axis: epoch): epoch/loss_d, epoch/loss_g, epoch/d_real, epoch/d_fake, epoch/images_per_s, every
-numeric evaluation metric as eval/NAME, and the fixed-noise grid as the image `samples`. Per step (x axis:
-step): step/loss_d, step/loss_g, step/d_real, step/d_fake. View with `tensorboard --logdir RUN/tensorboard`.
+numeric evaluation metric as eval/NAME, and the fixed-noise grid as the image `samples`. Per `--log-every`
+steps (x axis: step; the mean of those steps, which keeps the event file small): step/loss_d, step/loss_g,
+step/d_real, step/d_fake. View with `tensorboard --logdir RUN/tensorboard`.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ class TensorBoardLogger:
                 self.writer.add_scalar(f"eval/{key}", record[key], epoch)
         stats = trainer.epoch_stats.cpu().numpy()  # (steps_per_epoch, 4)
         first = record["step"] - len(stats) + 1
-        for i, row in enumerate(stats):
-            for key, value in zip(STAT_NAMES, row, strict=True):
-                self.writer.add_scalar(f"step/{key}", float(value), first + i)
+        block = trainer.config.log_every
+        for start in range(0, len(stats), block):
+            means = stats[start:start + block].mean(0)
+            last_step = first + min(start + block, len(stats)) - 1
+            for key, value in zip(STAT_NAMES, means, strict=True):
+                self.writer.add_scalar(f"step/{key}", float(value), last_step)
         picture = np.asarray(grid(trainer.generate_fixed(), scale=2))  # uint8 (H, W)
         self.writer.add_image("samples", picture, epoch, dataformats="HW")
         self.writer.flush()
