@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -109,6 +110,20 @@ def test_report_without_matplotlib_leaves_the_plots_out(tiny_run, tmp_path, monk
     assert any(s.startswith("plots: ") and "pip install matplotlib" in s for s in report.skipped), report.skipped
     page = report.path.read_text()
     assert "Left out" in page and "Memorisation check" in page and "Curves" not in page
+
+
+def test_a_run_without_steps_csv_is_plotted_from_epoch_means(tiny_run, tmp_path):
+    from vanilla_gan.plots import step_series
+    from vanilla_gan.report import write_report
+    from vanilla_gan.runfiles import load_run
+
+    older = tmp_path / "older"
+    shutil.copytree(tiny_run, older)
+    (older / "steps.csv").unlink()  # as in runs made before steps.csv existed
+    steps, series, per_step = step_series(load_run(older))
+    assert not per_step and list(steps) == [8, 16] and len(series["loss_d"]) == 2
+    report = write_report(older)
+    assert report.skipped == [] and (older / "plots" / "losses.png").is_file()
 
 
 def test_sample_interpolate_writes_gif_and_strip(tiny_run, tmp_path):
