@@ -1,9 +1,12 @@
-"""The `vanilla-gan` command line: `train`, `sample` and `evaluate` (one small function each).
+"""The `vanilla-gan` command line: `train`, `sample`, `evaluate`, `report` and `export` (one small function each).
 
     vanilla-gan train --epochs 2 --seed 1 --out runs/try
     vanilla-gan train --out runs/try --resume --epochs 4
     vanilla-gan sample runs/try -n 1000 -o digits.npy
+    vanilla-gan sample runs/try --interpolate -o walk.gif      # also walk.png
     vanilla-gan evaluate runs/try --json
+    vanilla-gan report runs/try                                # runs/try/report.html
+    vanilla-gan export runs/try --format onnx -o generator.onnx
 
 Errors the user can act on are printed as one `error:` line: exit 2 for bad usage or input, 1 for
 other failures, 130 when interrupted. `--debug` shows the traceback instead.
@@ -16,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,6 +101,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
     p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
     p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log scalars and the grid per epoch to RUN/tensorboard (needs vanilla-gan[tensorboard])")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html when training ends")
     p.set_defaults(func=cmd_train)
 
 
@@ -118,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def train_or_resume(args: argparse.Namespace) -> int:
     from vanilla_gan.data import load_dataset
-    from vanilla_gan.train import Interrupted, Trainer
+    from vanilla_gan.train import Interrupted, Trainer, TrainingError
 
     say = print if distributed.is_main() else (lambda *_, **__: None)
     if args.resume:
@@ -165,19 +172,63 @@ def train_or_resume(args: argparse.Namespace) -> int:
             f"{train_config.batch_size}{processes} per epoch, {train_config.epochs} epochs on {trainer.device}; "
             f"run folder {out}", flush=True)
 
+    logger = None
+    if args.tensorboard and distributed.is_main():
+        from vanilla_gan.tblog import TensorBoardLogger
+
+        logger = TensorBoardLogger(trainer.run_dir / "tensorboard")
+        trainer.epoch_hooks.append(logger)
+    stop_file = trainer.run_dir / "stop.json"
     try:
         trainer.train()
     except Interrupted as stop:
         if distributed.is_main():
             print(stop, file=sys.stderr)
         return 130
+    except TrainingError as failure:  # the losses became non-finite: say so in the report, then fail
+        if distributed.is_main() and trainer.run_dir.exists():
+            stop_file.write_text(json.dumps({"epoch": trainer.epoch + 1, "message": str(failure)}) + "\n")
+            if not args.no_report:
+                end_of_training_report(trainer.run_dir, trainer.device)
+        raise
+    finally:
+        if logger is not None:
+            logger.close()
+    if distributed.is_main():
+        stop_file.unlink(missing_ok=True)
     if trainer.world > 1:
         say(f"the {trainer.world} replicas' weights are identical (SHA-256 {trainer.replicas_sha256[:16]}…)")
     last = trainer.grid_path(trainer.epoch)
     epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
     say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
         f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
+    if distributed.is_main() and not args.no_report:
+        end_of_training_report(trainer.run_dir, trainer.device)
     return 0
+
+
+def end_of_training_report(run_dir: Path, device: object) -> None:
+    """Write report.html and print the health notes; a failure here is a warning, never a lost run."""
+    from vanilla_gan.report import write_report
+
+    try:
+        report = write_report(run_dir, device=device)
+    except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
+        print(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
+              f"try: vanilla-gan report {run_dir}", file=sys.stderr)
+        return
+    print_report_summary(report)
+
+
+def print_report_summary(report: Any) -> None:
+    from vanilla_gan.health import format_notes
+
+    print("training health:\n" + format_notes(report.notes))
+    if report.memorisation is not None:
+        print(f"memorisation: {report.memorisation.verdict}")
+    for panel in report.skipped:
+        print(f"note: left out of the report: {panel}")
+    print(f"report: {report.path}")
 
 
 def new_run(out: Path | None, seed: int | None) -> tuple[Path, int]:
@@ -195,11 +246,17 @@ def new_run(out: Path | None, seed: int | None) -> tuple[Path, int]:
 def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sample", parents=[common_options()], help="draw digits from a checkpoint or run folder",
                               description="Generate digits: -o X.png writes a grid, -o X.npy a uint8 array "
-                                          "(N, 28, 28), 0 = background, 255 = ink, like MNIST.")
+                                          "(N, 28, 28), 0 = background, 255 = ink, like MNIST. --interpolate "
+                                          "writes walks through the latent space as X.gif and X.png.")
     p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
-    p.add_argument("-n", "--num", type=int, default=64, help="how many digits (default: 64)")
-    p.add_argument("-o", "--output", type=Path, default=Path("samples.png"),
-                   help="OUT.png (a grid) or OUT.npy (uint8 array) (default: samples.png)")
+    p.add_argument("-n", "--num", type=int,
+                   help="how many digits (default: 64), or with --interpolate how many walks (default: 8)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="OUT.png (a grid) or OUT.npy (uint8 array) (default: samples.png); with --interpolate "
+                        "OUT.gif and OUT.png are both written (default: interpolation.gif)")
+    p.add_argument("--interpolate", action="store_true",
+                   help="walk between random z (spherical interpolation): an animated GIF and a PNG strip")
+    p.add_argument("--frames", type=int, default=12, help="images per walk with --interpolate (default: 12)")
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run G (default: auto)")
     p.add_argument("--raw", action="store_true",
@@ -212,6 +269,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from vanilla_gan.report import save_grid
     from vanilla_gan.train import resolve_device
 
+    if args.interpolate:
+        return sample_walk(args)
+    args.num = 64 if args.num is None else args.num
+    args.output = args.output or Path("samples.png")
     if args.num < 1:
         raise UsageError(f"-n must be at least 1, got {args.num}")
     suffix = args.output.suffix.lower()
@@ -227,6 +288,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         save_grid(images, args.output)
     print(f"wrote {len(images)} digits to {args.output} (epoch {state['epoch']} of {args.checkpoint})")
+    return 0
+
+
+def sample_walk(args: argparse.Namespace) -> int:
+    from vanilla_gan.animation import latent_walk, write_walk
+    from vanilla_gan.train import resolve_device
+
+    walks = 8 if args.num is None else args.num
+    output = args.output or Path("interpolation.gif")
+    if walks < 1 or args.frames < 2:
+        raise UsageError(f"--interpolate needs -n of at least 1 and --frames of at least 2, got {walks}, {args.frames}")
+    if output.suffix.lower() not in (".gif", ".png"):
+        raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
+    state = checkpoint.load(args.checkpoint)
+    generator = checkpoint.load_generator(state, raw=args.raw)
+    frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
+    gif, png = write_walk(frames, output.with_suffix(".gif"), output.with_suffix(".png"))
+    print(f"wrote {walks} walks of {args.frames} digits to {gif} (animated) and {png} (a row per walk) "
+          f"(epoch {state['epoch']} of {args.checkpoint})")
     return 0
 
 
@@ -266,6 +346,59 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- report
+
+def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("report", parents=[common_options()], help="write RUN/report.html: plots, animations, "
+                                                                         "health notes, memorisation check",
+                              description="Write one self-contained RUN/report.html (images inlined, no network "
+                                          "requests) with the curves (RUN/plots/), progress.gif, a latent walk, "
+                                          "real next to generated digits, training-health notes and a "
+                                          "memorisation check; `train` writes it too when it ends.")
+    p.add_argument("run", type=Path, help="a run folder (the --out of `vanilla-gan train`)")
+    p.add_argument("--device", choices=DEVICES, default="cpu", help="where to run G (default: cpu)")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vanilla_gan.report import write_report
+    from vanilla_gan.train import resolve_device
+
+    print_report_summary(write_report(args.run, device=resolve_device(args.device)))
+    return 0
+
+
+# ----------------------------------------------------------------------------- export
+
+def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("export", parents=[common_options()], help="write G as ONNX or TorchScript",
+                              description="Export the generator (EMA weights when kept): z float32 (B, latent_dim) "
+                                          "-> images float32 (B, 28, 28) in [-1, 1]; run it without vanilla-gan.")
+    p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
+    p.add_argument("--format", choices=("onnx", "torchscript"),
+                   help="onnx or torchscript (default: from -o's suffix: .onnx, else .pt = torchscript; else onnx)")
+    p.add_argument("-o", "--output", type=Path, help="the file to write (default: generator.onnx or generator.pt)")
+    p.add_argument("--raw", action="store_true", help="export G's trained weights instead of their moving average")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from vanilla_gan.export import export_generator
+
+    fmt = args.format or ("torchscript" if args.output and args.output.suffix.lower() in (".pt", ".pth") else "onnx")
+    output = args.output or Path("generator.onnx" if fmt == "onnx" else "generator.pt")
+    source = checkpoint.resolve(args.checkpoint)
+    if output.resolve() == source.resolve() or output.resolve().parent.name == "checkpoints":
+        raise UsageError(f"-o {output}: never written into a checkpoints folder (it could replace a checkpoint); "
+                         f"choose another file")
+    state = checkpoint.load(source)
+    path = export_generator(state, output, fmt, raw=args.raw)
+    latent = state["model_config"]["latent_dim"]
+    print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, 28, 28) "
+          f"in [-1, 1]")
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 
 def build_parser() -> Parser:
@@ -275,6 +408,8 @@ def build_parser() -> Parser:
     add_train_parser(subparsers)
     add_sample_parser(subparsers)
     add_evaluate_parser(subparsers)
+    add_report_parser(subparsers)
+    add_export_parser(subparsers)
     return parser
 
 

@@ -1,16 +1,34 @@
-"""Pictures of a run: image grids (Pillow only, no torchvision).
+"""Pictures of a run: image grids (Pillow only, no torchvision), and the self-contained HTML report.
 
     save_grid(images_uint8, "grid.png")      # (N, 28, 28) uint8 -> a square-ish grid PNG
+    report = write_report(run_dir)           # RUN/report.html (+ plots/, progress.gif, interpolation.*)
+    report.notes, report.memorisation.verdict
+
+report.html has every image inlined (data: URIs) and a Content-Security-Policy that forbids any network
+request; it reads on a phone and on a desktop (one column below ~520 px). Sections: training health,
+generated next to real digits, progress.gif and a latent walk, the curves (plots.py), the final metrics,
+the memorisation check (memorisation.py), the configuration, and any panel that could not be made.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    from vanilla_gan.health import Note
+    from vanilla_gan.memorisation import Memorisation
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -19,10 +37,10 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return pixels.to(torch.uint8).reshape(-1, 28, 28).numpy()
 
 
-def grid(images: np.ndarray, pad: int = 2, scale: int = 1) -> Image.Image:
-    """Tile uint8 images (N, H, W) into rows of ceil(sqrt(N)), with `pad` dark pixels between them."""
+def grid(images: np.ndarray, pad: int = 2, scale: int = 1, cols: int | None = None) -> Image.Image:
+    """Tile uint8 images (N, H, W) into rows of `cols` (default ceil(sqrt(N))), `pad` dark pixels between them."""
     n, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 40, dtype=np.uint8)
     for i, image in enumerate(images):
@@ -42,3 +60,247 @@ def save_grid(images: np.ndarray, path: Path, scale: int = 2) -> None:
     tmp = path.with_name(path.name + ".tmp")
     grid(images, scale=scale).save(tmp, format="PNG")
     tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------- the HTML report
+
+@dataclass
+class Report:
+    """What `write_report` produced: the page, the health notes, the memorisation verdict, skipped panels."""
+
+    path: Path
+    notes: list[Note]
+    memorisation: Memorisation | None = None
+    skipped: list[str] = field(default_factory=list)  # "panel: reason", also shown in the page
+
+
+def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation_samples: int = 1000) -> Report:
+    """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png} and RUN/report.html.
+
+    The run folder and its checkpoint must be readable (else a UsageError); each panel that fails for
+    another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
+    """
+    from vanilla_gan import checkpoint
+    from vanilla_gan.evaluate import fixed_order
+    from vanilla_gan.health import diversity, health_notes
+    from vanilla_gan.memorisation import check_memorisation
+    from vanilla_gan.runfiles import load_run
+
+    run = load_run(run_dir)
+    state = checkpoint.load(run.run_dir)
+    generator = checkpoint.load_generator(state)
+    skipped: list[str] = []
+
+    def attempt(name: str, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except Exception as exc:  # a panel must never stop the report (or the end of training)
+            skipped.append(f"{name}: {exc}")
+            return None
+
+    from vanilla_gan import plots
+    from vanilla_gan.animation import latent_walk, write_progress_gif, write_walk
+
+    figures = attempt("plots", lambda: plots.write_plots(run)) or {}
+    progress = attempt("progress.gif", lambda: write_progress_gif(run.grids, run.run_dir / "progress.gif"))
+    walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device),
+                                                         run.run_dir / "interpolation.gif",
+                                                         run.run_dir / "interpolation.png"))
+    real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
+    real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
+    classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
+    notes = health_notes(run, real_diversity, classes)
+    memo = None
+    if real is not None:
+        memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,
+                                                                   device=device))
+    if memo is not None:
+        attempt("memorisation plot", lambda: figures.update(distances=plots.plot_distances(
+            memo.generated_distances, memo.real_distances, run.run_dir / "plots" / "memorisation.png")))
+    page = _html(run, state, figures, progress, walk, real, notes, memo, skipped)
+    path = run.run_dir / "report.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return Report(path, notes, memo, skipped)
+
+
+def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The run's training images (its --limit applied) and their labels when the data set has them."""
+    from vanilla_gan.data import load_dataset
+
+    config = state["train_config"]
+    images, labels = load_dataset(config["dataset"])
+    limit = config.get("limit") or len(images)
+    return np.asarray(images[:limit]), None if labels is None else np.asarray(labels[:limit])
+
+
+def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:
+    if isinstance(source, Image.Image):
+        buffer = io.BytesIO()
+        source.save(buffer, format="PNG")
+        data = buffer.getvalue()
+    else:
+        data = Path(source).read_bytes()
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _img(source: Path | Image.Image, alt: str, pixelated: bool = False, mime: str = "image/png") -> str:
+    cls = ' class="pix"' if pixelated else ""
+    return f'<img{cls} src="{_data_uri(source, mime)}" alt="{escape(alt)}">'
+
+
+def _table(rows: list[tuple[str, str]], head: tuple[str, str] | None = None) -> str:
+    cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    top = f"<tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr>" if head else ""
+    return f'<div class="scroll"><table>{top}{cells}</table></div>'
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = [(f"model.{k}", _format(v)) for k, v in config.get("model", {}).items()]
+    rows += [(f"train.{k}", _format(v)) for k, v in config.get("train", {}).items()]
+    rows += [(k, _format(v)) for k, v in config.items() if k not in ("model", "train")]
+    return rows
+
+
+METRIC_LABELS = (("fid", "FID"), ("kid", "KID"), ("inception_score", "Inception Score"), ("modes", "modes"),
+                 ("kl_uniform", "KL to uniform"), ("precision", "precision"), ("recall", "recall"),
+                 ("parzen_ll", "Parzen log-likelihood"))
+
+
+def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    last = metrics[-1]
+    rows = [("epoch", str(last["epoch"])), ("step", f"{last['step']:,}"), ("loss_D", f"{last['loss_d']:.3f}"),
+            ("loss_G", f"{last['loss_g']:.3f}"), ("D(x)", f"{last['d_real']:.3f}"),
+            ("D(G(z))", f"{last['d_fake']:.3f}"), ("images/s", f"{last['images_per_s']:,.0f}"),
+            ("training time", f"{last['elapsed_s']:,.0f} s")]
+    evaluated = [m for m in metrics if "fid" in m]
+    if evaluated:
+        final = evaluated[-1]
+        rows.append(("evaluated at epoch", str(final["epoch"])))
+        rows += [(label, _format(final[key])) for key, label in METRIC_LABELS if key in final]
+        if "class_histogram" in final:
+            rows.append(("class histogram", "  ".join(f"{d}: {p:.0%}" for d, p in enumerate(final["class_histogram"]))))
+        best = min(evaluated, key=lambda m: m["fid"])
+        rows.append(("best FID", f"{best['fid']:.2f} at epoch {best['epoch']}"))
+    return rows
+
+
+STYLE = """
+:root { color-scheme: light; --ink: #1d232b; --muted: #5b6675; --line: #d9dee5; --bg: #f6f7f9; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       background: var(--bg); }
+main { max-width: 1040px; margin: 0 auto; padding: 16px; }
+h1 { font-size: 1.5rem; margin: 0.2em 0; overflow-wrap: anywhere; }
+h2 { font-size: 1.2rem; margin: 0 0 0.6em; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin: 14px 0; }
+.muted, figcaption { color: var(--muted); font-size: 0.9rem; }
+img { max-width: 100%; height: auto; display: block; }
+img.pix { image-rendering: pixelated; width: 100%; max-width: 420px; }
+.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 16px; }
+figure { margin: 0; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.92rem; }
+th, td { text-align: left; padding: 3px 12px 3px 0; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; }
+.note { border-left: 5px solid #8a96a6; padding: 6px 12px; margin: 8px 0; background: #fafbfc; }
+.note.problem { border-color: #c62828; } .note.warning { border-color: #ef8f00; }
+.note.ok { border-color: #2e7d32; } .note.info { border-color: #1565c0; }
+.note p { margin: 0.3em 0; }
+.tag { font-size: 0.75rem; font-weight: 700; text-transform: uppercase; letter-spacing: 0.04em; }
+code { background: #eef1f4; padding: 0 4px; border-radius: 3px; overflow-wrap: anywhere; }
+"""
+
+
+def _html(run: Any, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
+          walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
+          skipped: list[str]) -> str:
+    from vanilla_gan.evaluate import fixed_order
+
+    config = run.config
+    train = config.get("train", {})
+    name = run.run_dir.resolve().name
+    epochs = len(run.metrics)
+    parts = [f"<h1>vanilla-gan run <code>{escape(name)}</code></h1>",
+             f'<p class="muted">{epochs} of {train.get("epochs", "?")} epochs on {escape(str(train.get("dataset")))} '
+             f'({config.get("num_images", 0):,} images, seed {train.get("seed")}), report written '
+             f'{time.strftime("%Y-%m-%d %H:%M")} by vanilla-gan {escape(str(config.get("package_version", "")))}.</p>']
+
+    body = "".join(f'<div class="note {n.level}"><span class="tag">{n.level}</span> <strong>{escape(n.title)}</strong>'
+                   f"<p>{escape(n.meaning)}</p>" + (f"<p><em>Try:</em> {escape(n.advice)}</p>" if n.advice else "")
+                   + "</div>" for n in notes)
+    parts.append(f"<section><h2>Training health</h2>{body}</section>")
+
+    samples = []
+    if run.grids:
+        epoch, last = run.grids[-1]
+        samples.append(f"<figure>{_img(last, f'generated digits, epoch {epoch}', True)}"
+                       f"<figcaption>Generated: the fixed noise at epoch {epoch} (the last grid)</figcaption></figure>")
+    if real is not None:
+        picks = real[fixed_order(len(real))[:train.get("grid_size", 64)]]
+        samples.append(f"<figure>{_img(grid(picks, scale=2), 'real training digits', True)}"
+                       f"<figcaption>Real: {len(picks)} training digits</figcaption></figure>")
+    if samples:
+        parts.append(f'<section><h2>Generated and real</h2><div class="cols">{"".join(samples)}</div></section>')
+
+    moving = []
+    if progress is not None:
+        moving.append(f"<figure>{_img(progress, 'the fixed-noise grid across epochs', True, 'image/gif')}"
+                      f"<figcaption>progress.gif: the same 64 noise vectors, epoch by epoch</figcaption></figure>")
+    if walk is not None:
+        moving.append(f"<figure>{_img(walk[0], 'latent-space walks', True, 'image/gif')}"
+                      f"<figcaption>interpolation.gif: 8 walks between random z (spherical interpolation)"
+                      f"</figcaption>{_img(walk[1], 'latent-space walks as rows', True)}"
+                      f"<figcaption>interpolation.png: each row one walk, left to right</figcaption></figure>")
+    if moving:
+        parts.append(f'<section><h2>Animations</h2><div class="cols">{"".join(moving)}</div></section>')
+
+    captions = {"losses": "Losses per step (raw values faint, moving average bold)",
+                "discriminator": "D(x) and D(G(z)) per step; at 0.5 D cannot tell real from generated",
+                "metrics": "Evaluation metrics per evaluated epoch", "speed": "Training images per second"}
+    shown = "".join(f"<figure>{_img(figures[key], caption)}<figcaption>{escape(caption)}</figcaption></figure>"
+                    for key, caption in captions.items() if key in figures)
+    if shown:
+        parts.append(f"<section><h2>Curves</h2>{shown}</section>")
+
+    if run.metrics:
+        parts.append(f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
+                     f'<p class="muted">Real-data floors and more samples: <code>vanilla-gan evaluate '
+                     f"{escape(str(run.run_dir))}</code>.</p></section>")
+
+    if memo is not None:
+        closest, randoms = memo.closest(10), np.arange(10)
+        pairs = []
+        for title, picks in (("The 10 samples closest to a training digit", closest), ("10 random samples", randoms)):
+            picture = grid(np.concatenate([memo.generated[picks], memo.nearest[picks]]), scale=3, cols=len(picks))
+            distances = ", ".join(f"{d:.2f}" for d in memo.generated_distances[picks])
+            pairs.append(f"<figure>{_img(picture, title, True)}<figcaption>{escape(title)}: generated (top row) "
+                         f"and the nearest training digit (bottom row); distances {distances}</figcaption></figure>")
+        histogram = (f"<figure>{_img(figures['distances'], 'nearest-neighbour distances')}</figure>"
+                     if "distances" in figures else "")
+        parts.append(f'<section><h2>Memorisation check</h2><div class="note {memo.level}"><strong>'
+                     f"{escape(memo.verdict)}</strong></div>{histogram}"
+                     f'<div class="cols">{"".join(pairs)}</div></section>')
+
+    parts.append(f"<section><details open><summary><h2 style='display:inline'>Configuration</h2></summary>"
+                 f"{_table(_config_rows(config))}</details></section>")
+    if skipped:
+        items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
+        parts.append(f"<section><h2>Left out</h2><p>These panels could not be made:</p><ul>{items}</ul></section>")
+    parts.append(f'<p class="muted">Regenerate with <code>vanilla-gan report {escape(str(run.run_dir))}</code>. '
+                 f"Checkpoint: epoch {state['epoch']}, step {state['step']:,}.</p>")
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<link rel="icon" href="data:,"><title>vanilla-gan report: {escape(name)}</title>'
+            f"<style>{STYLE}</style></head><body><main>{''.join(parts)}</main></body></html>\n")

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from vanilla_gan import __version__, checkpoint, distributed
+from vanilla_gan import __version__, checkpoint, distributed, runfiles
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, from_dict, to_dict
 from vanilla_gan.data import load_dataset, load_split
 from vanilla_gan.errors import CheckpointError, UsageError, VanillaGanError
@@ -158,6 +159,8 @@ class Trainer:
         self.best_fid = math.inf
         self._evaluation: tuple | None = None  # (evaluator, real images, held-out images), loaded once
         self._stop_requested = False
+        # Called on rank 0 after each epoch is logged and checkpointed, e.g. TensorBoard (cli.py).
+        self.epoch_hooks: list[Callable[[Trainer, dict[str, Any]], None]] = []
 
     # ------------------------------------------------------------------ paths
 
@@ -265,6 +268,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._write_config()
             self._rewrite_metrics()
+            runfiles.trim_steps(self.run_dir, self.epoch)  # steps.csv holds the checkpoint's epochs only
         previous = self._install_signal_handlers()
         try:
             while self.epoch < self.config.epochs:
@@ -365,6 +369,7 @@ class Trainer:
         if self.rank != 0:
             return
         save_grid(self.generate_fixed(), self.grid_path(epoch))
+        runfiles.append_steps(self.run_dir, epoch, self.step - self.steps_per_epoch + 1, self.epoch_stats.cpu().numpy())
         checkpoint.save(self.checkpoint_path, state)
         if improved:
             checkpoint.save(self.best_path, state)
@@ -372,6 +377,8 @@ class Trainer:
             checkpoint.save(self.checkpoint_path.with_name(f"epoch_{epoch:04d}.pt"), state)
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        for hook in self.epoch_hooks:
+            hook(self, record)
         fid = f"  FID {record['fid']:.2f} (best {self.best_fid:.2f})" if "fid" in record else ""
         tqdm.write(f"epoch {epoch}/{self.config.epochs}  loss_D {record['loss_d']:.3f}  "
                    f"loss_G {record['loss_g']:.3f}  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "

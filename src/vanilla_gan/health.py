@@ -1,0 +1,177 @@
+"""Training-health notes: what the metrics log says about a run, in words, with what users usually try.
+
+    notes = health_notes(load_run(run_dir), real_diversity=diversity(real_images[:64]))
+    print(format_notes(notes))           # also shown in report.html and printed at the end of `train`
+
+The checks (each note says what it found, what it means and what to try):
+- a NaN/inf stop (stop.json, written by `train` when the losses became non-finite);
+- D winning outright: D(G(z)) below 0.1 for the last many epochs while loss_G rises;
+- G collapsing: the fixed-noise samples' diversity (mean pairwise pixel distance of the 64 digits in each
+  epoch's grid) falling well below its peak and below real digits', or the evaluator's class histogram
+  missing classes or dominated by one;
+- too short to judge, and an all-clear when nothing was found.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vanilla_gan.runfiles import Run
+
+D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
+DIVERSITY_DROP = 0.75  # latest diversity below this share of its peak (and of real digits') = collapsing
+MIN_EPOCHS = 10  # fewer epochs than this: trends are not judged
+
+
+@dataclass
+class Note:
+    level: str  # "problem", "warning", "info" or "ok"
+    title: str
+    meaning: str
+    advice: str = ""
+
+    def line(self) -> str:
+        return f"[{self.level}] {self.title}"
+
+
+def diversity(images: np.ndarray) -> float:
+    """Mean pairwise L2 distance of uint8 images (N, 28, 28) with pixels scaled to [0, 1]."""
+    x = images.reshape(len(images), -1).astype(np.float64) / 255
+    sq = (x * x).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0)
+    n = len(x)
+    return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean()) if n > 1 else 0.0
+
+
+def split_grid(path: Path, n: int, pad: int = 2, scale: int = 2) -> np.ndarray:
+    """The `n` digits (uint8 (n, 28, 28)) of a grid PNG written by `report.save_grid`."""
+    with Image.open(path) as picture:
+        pixels = np.asarray(picture.convert("L"))[::scale, ::scale]
+    cols = math.ceil(math.sqrt(n))
+    tiles = []
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (28 + pad), pad + c * (28 + pad)
+        tiles.append(pixels[top:top + 28, left:left + 28])
+    return np.stack(tiles)
+
+
+def grid_diversity(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, diversity of that epoch's fixed-noise grid)."""
+    n = run.config.get("train", {}).get("grid_size", 64)
+    values = [(epoch, diversity(split_grid(path, n))) for epoch, path in run.grids]
+    return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)
+
+
+def health_notes(run: Run, real_diversity: float | None = None, data_classes: list[int] | None = None) -> list[Note]:
+    """The notes for a run, problems first; an 'ok' note when nothing was found.
+
+    `real_diversity` is `diversity` of 64 training digits; `data_classes` the digit classes present in the
+    training data (all 10 when None): a class the data lacks is not counted as missing from the samples.
+    """
+    notes: list[Note] = []
+    if run.stop:
+        notes.append(Note(
+            "problem", "Training stopped: the losses became NaN or infinite",
+            f"{run.stop.get('message', '')} A step produced a non-finite loss: the weights of D or G blew up, "
+            f"usually from too large a learning rate (or bf16 overflow); the checkpoint kept is the last good epoch.",
+            "Start a new run with a lower --lr (e.g. 0.0001), or --precision fp32 if the run used bf16; "
+            "`vanilla-gan sample` still works on the kept checkpoint."))
+    epochs = len(run.metrics)
+    if epochs == 0:
+        return notes + [Note("info", "No complete epoch yet", "The run has no epoch in metrics.jsonl.")]
+    notes += _d_winning(run)
+    notes += _collapse(run, real_diversity, data_classes)
+    if data_classes is not None and len(data_classes) < 10:
+        train = run.config.get("train", {})
+        why = (" (the embedded digits are sorted by class, so --limit keeps the first classes only)"
+               if train.get("dataset") == "digits" and train.get("limit") else "")
+        notes.append(Note(
+            "info", f"The training data holds {len(data_classes)} of the 10 classes: "
+                    f"{', '.join(map(str, data_classes))}",
+            f"G can only learn the classes it is shown{why}; the class checks count these alone.",
+            "Train on all the data (no --limit) for all ten digits."))
+    if epochs < MIN_EPOCHS:
+        notes.append(Note(
+            "info", f"Too early to judge: {epochs} epoch{'s' if epochs != 1 else ''}",
+            "The checks above look for trends over many epochs; after a few epochs the digits are still "
+            "forming (a default run trains 140 epochs; on the embedded digits they are legible after about 30).",
+            "Continue the run: vanilla-gan train --out RUN --resume --epochs N."))
+    if not any(n.level in ("problem", "warning") for n in notes):
+        d_fake = run.metrics[-1]["d_fake"]
+        d_real = run.metrics[-1]["d_real"]
+        notes.append(Note(
+            "ok", "No problem found",
+            f"D and G are still playing the game: in the last epoch D(x) averaged {d_real:.2f} and D(G(z)) "
+            f"{d_fake:.2f} (D is not rejecting every generated digit), and the samples are not collapsing."))
+    order = {"problem": 0, "warning": 1, "info": 2, "ok": 3}
+    return sorted(notes, key=lambda n: order[n.level])
+
+
+def _d_winning(run: Run) -> list[Note]:
+    epochs, d_fake = run.series("d_fake")
+    _, loss_g = run.series("loss_g")
+    stretch = 0  # trailing epochs with D(G(z)) below the threshold
+    while stretch < len(d_fake) and d_fake[-1 - stretch] < D_FAKE_LOW:
+        stretch += 1
+    needed = max(3, len(d_fake) // 10)
+    if len(d_fake) < 3 or stretch < needed or not loss_g[-1] > loss_g[-stretch]:
+        return []
+    return [Note(
+        "warning", f"D is winning outright: D(G(z)) below {D_FAKE_LOW} for the last {stretch} epochs",
+        f"Since epoch {epochs[-stretch]}, D has rejected nearly every generated digit (D(G(z)) "
+        f"{d_fake[-stretch:].mean():.3f} on average) while loss_G rose from {loss_g[-stretch]:.2f} to "
+        f"{loss_g[-1]:.2f}. G then learns little from D's verdicts, and the samples stop improving or get worse.",
+        "Pick an earlier checkpoint (checkpoints/best.pt with --eval-every); for a new run weaken D "
+        "(--dropout 0.5, --d-hidden 512,256,128) or lower --lr; keep the non-saturating --g-loss.")]
+
+
+def _collapse(run: Run, real_diversity: float | None, data_classes: list[int] | None) -> list[Note]:
+    notes = []
+    epochs, values = grid_diversity(run) if run.grids else (np.array([]), np.array([]))
+    if len(values) >= 3:
+        peak = int(values.argmax())
+        last = values[-1]
+        below_real = real_diversity is None or last < DIVERSITY_DROP * real_diversity
+        if peak < len(values) - 1 and last < DIVERSITY_DROP * values[peak] and below_real:
+            real = f" (real digits: {real_diversity:.2f})" if real_diversity is not None else ""
+            notes.append(Note(
+                "warning", "G may be collapsing: its samples are becoming alike",
+                f"The 64 fixed-noise digits' mean pairwise distance fell from {values[peak]:.2f} at epoch "
+                f"{epochs[peak]} to {last:.2f} at epoch {epochs[-1]}{real}: G is mapping different z to "
+                f"similar digits (mode collapse), often followed by D winning and G jumping to another mode.",
+                "Use an earlier checkpoint; for a new run lower --lr, use --betas 0.5,0.999, or try another "
+                "--seed: a vanilla GAN has no remedy for collapse built in."))
+    histograms = [m["class_histogram"] for m in run.metrics if m.get("class_histogram")]
+    if histograms:
+        classes = data_classes or list(range(10))
+        histogram = histograms[-1]
+        missing = [str(d) for d in classes if histogram[d] <= 0.02]
+        share, crowded = max(histogram), max(0.25, 2.5 / len(classes))
+        if missing or share > crowded:
+            where = "" if len(classes) == 10 else " in its data"
+            notes.append(Note(
+                "warning", f"G draws {len(classes) - len(missing)} of the {len(classes)} digit classes{where}"
+                + (f" (missing: {', '.join(missing)})" if missing else "")
+                + (f"; one class holds {share:.0%}" if share > crowded else ""),
+                "In the last evaluation the digit classifier put 2% or less of the samples in some classes, "
+                "or far more than a tenth in one: G covers only part of the data (partial mode collapse), "
+                "or it is still early and some digits have not formed yet.",
+                "Train longer if FID is still falling; otherwise try another --seed or a lower --lr."))
+    return notes
+
+
+def format_notes(notes: list[Note]) -> str:
+    """Plain text for the terminal: one block per note."""
+    blocks = []
+    for note in notes:
+        text = f"{note.line()}\n    {note.meaning}"
+        if note.advice:
+            text += f"\n    Try: {note.advice}"
+        blocks.append(text)
+    return "\n".join(blocks)
