@@ -566,3 +566,13 @@ def test_default_cache_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert default_cache_dir() == tmp_path / "xdg" / "vanilla-gan"
     monkeypatch.setenv("VANILLA_GAN_DATA", str(tmp_path / "data"))
     assert default_cache_dir() == tmp_path / "data"
+
+
+def test_limit_takes_a_fixed_subset_of_every_class():
+    """The embedded digits are sorted by class: --limit must not mean 'the first classes only'."""
+    images, labels = load_dataset("digits")
+    subset = data.limit_images(labels, 200)
+    assert len(subset) == 200 and torch.equal(subset, data.limit_images(labels, 200))  # fixed
+    counts = torch.bincount(subset.long(), minlength=10)
+    assert counts.min() >= 10, counts  # every class, roughly in proportion
+    assert data.limit_images(images, None) is images and len(data.limit_images(images, 10**6)) == len(images)

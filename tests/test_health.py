@@ -72,7 +72,7 @@ def test_missing_classes_are_noticed(tmp_path):
     histogram = [0.3, 0.3, 0.3, 0.1] + [0.0] * 6
     notes = health_notes(make_run(tmp_path, [0.4] * 12, [1.0] * 12, histogram=histogram))
     assert any("4 of the 10 digit classes (missing: 4, 5, 6, 7, 8, 9)" in n.title for n in notes), titles(notes)
-    # Data of classes 0-3 only (as --limit gives on the sorted embedded digits): nothing is missing.
+    # Data of classes 0-3 only (a folder of some classes, say): nothing is missing.
     notes = health_notes(make_run(tmp_path, [0.4] * 12, [1.0] * 12, histogram=histogram), data_classes=[0, 1, 2, 3])
     assert titles(notes) == ["info: The training data holds 4 of the 10 classes: 0, 1, 2, 3", "ok: No problem found"]
     skewed = [0.7, 0.1, 0.1, 0.1] + [0.0] * 6

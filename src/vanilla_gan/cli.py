@@ -71,7 +71,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     # Defaults are None so that `--resume` can tell which options the user gave.
     p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
                                      f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
-    p.add_argument("--limit", type=int, help="train on the first N images only, for quick trials (default: all)")
+    p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
+                                             "(default: all)")
     p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
     p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
@@ -124,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def train_or_resume(args: argparse.Namespace) -> int:
-    from vanilla_gan.data import load_dataset
+    from vanilla_gan.data import limit_images, load_dataset
     from vanilla_gan.train import Interrupted, Trainer, TrainingError
 
     say = print if distributed.is_main() else (lambda *_, **__: None)
@@ -148,9 +149,8 @@ def train_or_resume(args: argparse.Namespace) -> int:
         if epochs == state["epoch"] and not state["batch_in_epoch"]:
             say(f"{args.out} already has {epochs} epochs; pass --epochs N (more than {epochs}) to train further")
             return 0
-        images, _ = load_dataset(state["train_config"]["dataset"])
-        limit = state["train_config"]["limit"]
-        trainer = Trainer.resume(state, args.out, images[:limit] if limit else images,
+        images = limit_images(load_dataset(state["train_config"]["dataset"])[0], state["train_config"]["limit"])
+        trainer = Trainer.resume(state, args.out, images,
                                  {k: overrides[k] for k in RESUME_OVERRIDES if k in overrides})
         say(f"resuming {args.out} at epoch {trainer.epoch + 1}, step {trainer.step} "
             f"(seed {trainer.config.seed})", flush=True)
@@ -164,8 +164,7 @@ def train_or_resume(args: argparse.Namespace) -> int:
         images, _ = load_dataset(train_config.dataset)
         if given(args, TrainConfig).get("seed") is None:
             say(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
-        if train_config.limit:
-            images = images[:train_config.limit]
+        images = limit_images(images, train_config.limit)
         trainer = Trainer(model_config, train_config, out, images)
         processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
         say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "

@@ -145,6 +145,23 @@ def load_dataset(dataset: str, cache_dir: Path | None = None) -> tuple[torch.Ten
     return load_split(dataset, "train", cache_dir)
 
 
+def fixed_order(n: int) -> np.ndarray:
+    """A fixed shuffle of range(n), the same on every machine: indices sorted by Knuth's multiplicative hash.
+
+    Any prefix spreads evenly over the index range, so class-sorted data (the digits) gives balanced subsets.
+    """
+    keys = (np.arange(n, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return np.argsort(keys, kind="stable")
+
+
+def limit_images(images: torch.Tensor, limit: int | None) -> torch.Tensor:
+    """`--limit N`: N images spread evenly over the data set (a fixed subset, in file order), all of them for None.
+    The embedded digits are sorted by class, so their first N would be the first classes only."""
+    if not limit or limit >= len(images):
+        return images
+    return images[torch.from_numpy(np.sort(fixed_order(len(images))[:limit]))]
+
+
 def load_split(
     dataset: str, split: str = "train", cache_dir: Path | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -56,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vanilla_gan import checkpoint
-from vanilla_gan.data import default_cache_dir, load_dataset, load_split
+from vanilla_gan.data import default_cache_dir, fixed_order, load_dataset, load_split
 from vanilla_gan.errors import DataError, UsageError
 
 # SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
@@ -339,15 +339,6 @@ def _knn_sq_radius(x: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------------------
 # All the metrics of a set of images, beside the real floor
-
-
-def fixed_order(n: int) -> np.ndarray:
-    """A fixed shuffle of range(n), the same on every machine: indices sorted by Knuth's multiplicative hash.
-
-    Any prefix spreads evenly over the index range, so class-sorted data (the digits) gives balanced subsets.
-    """
-    keys = (np.arange(n, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
-    return np.argsort(keys, kind="stable")
 
 
 def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray | torch.Tensor,

@@ -89,8 +89,7 @@ def health_notes(run: Run, real_diversity: float | None = None, data_classes: li
     notes += _collapse(run, real_diversity, data_classes)
     if data_classes is not None and len(data_classes) < 10:
         train = run.config.get("train", {})
-        why = (" (the embedded digits are sorted by class, so --limit keeps the first classes only)"
-               if train.get("dataset") == "digits" and train.get("limit") else "")
+        why = " (a small --limit may leave some out)" if train.get("limit") else ""
         notes.append(Note(
             "info", f"The training data holds {len(data_classes)} of the 10 classes: "
                     f"{', '.join(map(str, data_classes))}",

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vanilla_gan.evaluate import fixed_order, sample_images
+from vanilla_gan.data import fixed_order
+from vanilla_gan.evaluate import sample_images
 
 PERCENTILE = 5.0
 COPY_FACTOR = 0.25

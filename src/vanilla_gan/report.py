@@ -81,7 +81,7 @@ def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation
     another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
     """
     from vanilla_gan import checkpoint
-    from vanilla_gan.evaluate import fixed_order
+    from vanilla_gan.data import fixed_order
     from vanilla_gan.health import diversity, health_notes
     from vanilla_gan.memorisation import check_memorisation
     from vanilla_gan.runfiles import load_run
@@ -127,12 +127,13 @@ def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation
 
 def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """The run's training images (its --limit applied) and their labels when the data set has them."""
-    from vanilla_gan.data import load_dataset
+    from vanilla_gan.data import limit_images, load_dataset
 
     config = state["train_config"]
     images, labels = load_dataset(config["dataset"])
-    limit = config.get("limit") or len(images)
-    return np.asarray(images[:limit]), None if labels is None else np.asarray(labels[:limit])
+    limit = config.get("limit")
+    return (np.asarray(limit_images(images, limit)),
+            None if labels is None else np.asarray(limit_images(labels, limit)))
 
 
 def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:
@@ -224,7 +225,7 @@ code { background: #eef1f4; padding: 0 4px; border-radius: 3px; overflow-wrap: a
 def _html(run: Any, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
           walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
           skipped: list[str]) -> str:
-    from vanilla_gan.evaluate import fixed_order
+    from vanilla_gan.data import fixed_order
 
     config = run.config
     train = config.get("train", {})
