@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vanilla_gan.config import TrainConfig
 from vanilla_gan.runfiles import Run
 
 D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
@@ -99,7 +100,8 @@ def health_notes(run: Run, real_diversity: float | None = None, data_classes: li
         notes.append(Note(
             "info", f"Too early to judge: {epochs} epoch{'s' if epochs != 1 else ''}",
             "The checks above look for trends over many epochs; after a few epochs the digits are still "
-            "forming (a default run trains 140 epochs; on the embedded digits they are legible after about 30).",
+            f"forming (a default run trains {TrainConfig.epochs} epochs; on the embedded digits they are legible "
+            f"after about 15).",
             "Continue the run: vanilla-gan train --out RUN --resume --epochs N."))
     if not any(n.level in ("problem", "warning") for n in notes):
         d_fake = run.metrics[-1]["d_fake"]
