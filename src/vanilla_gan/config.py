@@ -44,7 +44,7 @@ class ModelConfig:
 class TrainConfig:
     dataset: str = "digits"
     limit: int | None = None  # train on N images spread over the data set (quick trials)
-    epochs: int = 60
+    epochs: int = 56
     batch_size: int = 8
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -55,7 +55,7 @@ class TrainConfig:
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
-    eval_every: int = 15  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
+    eval_every: int = 14  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation
     log_every: int = 50  # steps between reading losses back from the device (progress bar)
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
