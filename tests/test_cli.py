@@ -218,7 +218,7 @@ def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
     """gloo on CPU: 2 ranks shard each step, end with identical replicas, and resume from rank 0's checkpoint."""
     run = tmp_path / "ddp"
-    args = [*TINY, "--seed", "4", "--out", run]
+    args = [*TINY, "--seed", "4", "--device", "cpu", "--out", run]
     first = torchrun("train", *args, "--epochs", "1")
     assert first.returncode == 0, first.stderr[-2000:]
     assert "x 2 processes" in first.stdout and "replicas' weights are identical" in first.stdout
@@ -242,6 +242,19 @@ def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
     # A single process cannot resume a 2-process run: its per-rank RNG states would not fit.
     line = assert_one_line_error(run_cli("train", "--out", run, "--resume", "--epochs", "3"), 2)
     assert "--nproc_per_node=2" in line
+
+
+def test_more_processes_than_gpus_is_a_clear_error_before_joining(monkeypatch):
+    """torchrun --nproc_per_node=2 on a one-GPU machine: every rank stops with the same message, none hangs."""
+    from vanilla_gan import distributed
+    from vanilla_gan.errors import UsageError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match=r"2 processes on this machine but it has 1 GPU\(s\): use --nproc_per_node=1"):
+        distributed.setup("auto")
+    assert not torch.distributed.is_initialized()
 
 
 def test_no_command_prints_the_commands():

@@ -32,6 +32,11 @@ def setup(device: str) -> str:
     use_cuda = device != "cpu" and torch.cuda.is_available()
     if device == "cuda" and not use_cuda:
         raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    # One GPU per process: checked by every rank before joining, so that all of them stop, none waits.
+    per_machine, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count() if use_cuda else 0
+    if use_cuda and per_machine > gpus:
+        raise UsageError(f"torchrun starts {per_machine} processes on this machine but it has {gpus} GPU(s): "
+                         f"use --nproc_per_node={gpus}, or --device cpu")
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
     if not use_cuda:
