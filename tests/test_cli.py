@@ -164,8 +164,10 @@ def test_sample_errors(tiny_run, tmp_path, case):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path):
-    line = assert_one_line_error(run_cli("train", *TINY, "--device", "cuda", "--out", tmp_path / "r"), 2)
+    result = run_cli("train", *TINY, "--device", "cuda", "--out", tmp_path / "r")
+    line = assert_one_line_error(result, 2)
     assert "--device cpu" in line
+    assert result.stdout == "" and not (tmp_path / "r").exists()  # said first: no seed line, no folder
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -46,6 +46,12 @@ def test_a_balanced_run_gets_an_all_clear(tmp_path):
     assert titles(notes) == ["ok: No problem found"]
 
 
+def test_a_short_run_is_too_early_to_judge_not_all_clear(tmp_path):
+    notes = health_notes(make_run(tmp_path, [0.45] * 3, [1.0] * 3))
+    assert titles(notes) == ["info: Too early to judge: 3 epochs"]
+    assert f"vanilla-gan train --out {tmp_path} --resume" in notes[0].advice  # the run's own folder, not RUN
+
+
 def test_d_winning_outright_is_noticed(tmp_path):
     d_fake = [0.4] * 10 + [0.03] * 10
     loss_g = [1.0] * 10 + list(np.linspace(2, 6, 10))

@@ -104,7 +104,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and the grid per epoch to RUN/tensorboard (needs vanilla-gan[tensorboard])")
-    p.add_argument("--no-report", action="store_true", help="do not write report.html when training ends")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not write report.html when training ends (this session only: a later --resume writes "
+                        "it unless given again)")
     p.set_defaults(func=cmd_train)
 
 
@@ -126,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def train_or_resume(args: argparse.Namespace) -> int:
     from vanilla_gan.data import limit_images, load_dataset
-    from vanilla_gan.train import Interrupted, Trainer, TrainingError
+    from vanilla_gan.train import Interrupted, Trainer, TrainingError, resolve_device
 
     say = print if distributed.is_main() else (lambda *_, **__: None)
     if args.resume:
@@ -160,6 +162,7 @@ def train_or_resume(args: argparse.Namespace) -> int:
         model_config.validate()
         train_config.validate()
         # Decided once, on rank 0, so that every process agrees (and checked before anything is written).
+        resolve_device(train_config.device)  # no CUDA for --device cuda: say so before anything else
         out, train_config.seed = distributed.on_main(lambda: new_run(args.out, train_config.seed))
         images, _ = load_dataset(train_config.dataset)
         if given(args, TrainConfig).get("seed") is None:
@@ -168,7 +171,8 @@ def train_or_resume(args: argparse.Namespace) -> int:
         trainer = Trainer(model_config, train_config, out, images)
         processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
         say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
-            f"{train_config.batch_size}{processes} per epoch, {train_config.epochs} epochs on {trainer.device}; "
+            f"{train_config.batch_size}{processes} per epoch, {train_config.epochs} "
+            f"epoch{'s' if train_config.epochs != 1 else ''} on {trainer.device}; "
             f"run folder {out}", flush=True)
 
     logger = None

@@ -102,8 +102,8 @@ def health_notes(run: Run, real_diversity: float | None = None, data_classes: li
             "The checks above look for trends over many epochs; after a few epochs the digits are still "
             f"forming (a default run trains {TrainConfig.epochs} epochs; on the embedded digits they are legible "
             f"after about 15).",
-            "Continue the run: vanilla-gan train --out RUN --resume --epochs N."))
-    if not any(n.level in ("problem", "warning") for n in notes):
+            f"Continue the run: vanilla-gan train --out {run.run_dir} --resume --epochs N."))
+    if not any(n.level in ("problem", "warning") for n in notes) and epochs >= MIN_EPOCHS:
         d_fake = run.metrics[-1]["d_fake"]
         d_real = run.metrics[-1]["d_real"]
         notes.append(Note(
