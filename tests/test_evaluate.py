@@ -18,13 +18,14 @@ from scipy import linalg, special, stats
 from scipy.spatial.distance import cdist
 
 from vanilla_gan import checkpoint
+from vanilla_gan import classifier as cl
 from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import DataError, UsageError
 from vanilla_gan.models import Generator
 
-SHIPPED = Path(ev.__file__).parent / "assets" / "evaluator.pt"
+SHIPPED = Path(cl.__file__).parent / "assets" / "evaluator.pt"
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,8 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def evaluator() -> ev.DigitClassifier:
-    return ev.load_evaluator()
+def evaluator() -> cl.DigitClassifier:
+    return cl.load_evaluator()
 
 
 @pytest.fixture(scope="module")
@@ -52,45 +53,45 @@ def correlated(rng: np.random.Generator, n: int, dim: int, shift: float = 0.0) -
 
 def test_shipped_evaluator_passes_its_sha256(evaluator):
     path = SHIPPED
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == ev.EVALUATOR_SHA256 == evaluator.sha256
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == cl.EVALUATOR_SHA256 == evaluator.sha256
     assert path.stat().st_size < 1_000_000
     assert not evaluator.training
 
 
 def test_damaged_evaluator_is_refused_and_a_retrained_copy_is_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("VANILLA_GAN_DATA", str(tmp_path))
-    monkeypatch.setattr(ev, "EVALUATOR_SHA256", "0" * 64)  # the shipped file now fails its check
+    monkeypatch.setattr(cl, "EVALUATOR_SHA256", "0" * 64)  # the shipped file now fails its check
     with pytest.raises(DataError, match="--retrain-evaluator") as error:
-        ev.load_evaluator()
+        cl.load_evaluator()
     assert "\n" not in str(error.value)
 
     # A retrained copy in the cache is used only if it matches the SHA-256 written beside it.
-    copy = ev.retrained_evaluator_path()
+    copy = cl.retrained_evaluator_path()
     copy.parent.mkdir(parents=True)
     shutil.copy(SHIPPED, copy)
     good_sha = hashlib.sha256(copy.read_bytes()).hexdigest()
     copy.with_suffix(".sha256").write_text(good_sha + "\n")
-    assert ev.load_evaluator().sha256 == good_sha
+    assert cl.load_evaluator().sha256 == good_sha
 
     data = bytearray(copy.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
     copy.write_bytes(bytes(data))
     with pytest.raises(DataError, match="SHA-256"):
-        ev.load_evaluator()
+        cl.load_evaluator()
 
 
 def test_heldout_accuracy_is_at_least_97_percent(evaluator, digits):
     images, labels = digits
-    mask = torch.from_numpy(ev.evaluator_heldout(len(images)))
+    mask = torch.from_numpy(cl.evaluator_heldout(len(images)))
     assert int(mask.sum()) == 2000 and torch.bincount(labels[mask].long()).min() >= 150  # every class held out
-    _, logits = ev.extract(evaluator, images[mask])
+    _, logits = cl.extract(evaluator, images[mask])
     accuracy = (logits.argmax(1) == labels[mask].long()).float().mean().item()
     assert accuracy >= 0.97, accuracy
 
 
 def test_features_and_logits_have_the_documented_shapes(evaluator, digits):
     images = digits[0][:5]
-    assert evaluator.features(images).shape == (5, ev.FEATURE_DIM)
+    assert evaluator.features(images).shape == (5, cl.FEATURE_DIM)
     assert evaluator(images).shape == (5, 10)
     torch.testing.assert_close(evaluator(images.float()), evaluator(images))  # pixels 0..255 in any dtype
 
@@ -98,8 +99,8 @@ def test_features_and_logits_have_the_documented_shapes(evaluator, digits):
 def test_train_evaluator_is_deterministic_and_leaves_the_global_rng_alone(digits):
     images, labels = digits[0][::10], digits[1][::10]  # 1,000 digits, 1 epoch: a second or two
     before = torch.get_rng_state()
-    first, accuracy = ev.train_evaluator(images, labels, seed=3, epochs=1)
-    second, _ = ev.train_evaluator(images, labels, seed=3, epochs=1)
+    first, accuracy = cl.train_evaluator(images, labels, seed=3, epochs=1)
+    second, _ = cl.train_evaluator(images, labels, seed=3, epochs=1)
     assert torch.equal(torch.get_rng_state(), before)
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
@@ -215,7 +216,7 @@ def test_real_digits_score_near_the_floor_and_the_rng_is_untouched(real_result):
     assert rng_untouched
     floor = result["real_floor"]
     assert set(ev.METRIC_KEYS) <= set(result) and set(ev.METRIC_KEYS) == set(floor)
-    assert result["evaluator_sha256"] == ev.EVALUATOR_SHA256
+    assert result["evaluator_sha256"] == cl.EVALUATOR_SHA256
     assert result["modes"] == floor["modes"] == 10
     assert result["fid"] < 5 and floor["fid"] < 5
     assert result["inception_score"] > 8.5 and result["kl_uniform"] < 0.05
@@ -245,7 +246,7 @@ def test_images_must_be_uint8_28_by_28(digits):
 def test_real_statistics_and_floor_come_from_the_cache(digits, evaluator, tmp_path, monkeypatch):
     real, generated = digits[0][::5], digits[0][1::50]  # 2,000 and 200 digits of every class
     sizes = []
-    real_extract = ev.extract
+    real_extract = cl.extract
     monkeypatch.setattr(ev, "extract", lambda model, x, *a: sizes.append(len(x)) or real_extract(model, x, *a))
     first = ev.compute_metrics(generated, real, cache_dir=tmp_path, evaluator=evaluator)
     assert sorted(sizes) == [200, 200, 2000]  # the generated images, the real ones, the floor's half A

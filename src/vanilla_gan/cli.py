@@ -332,10 +332,11 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vanilla_gan import evaluate
+    from vanilla_gan.classifier import rebuild_evaluator
     from vanilla_gan.train import resolve_device
 
     if args.retrain_evaluator:
-        path, accuracy, sha = evaluate.rebuild_evaluator()
+        path, accuracy, sha = rebuild_evaluator()
         print(f"evaluator retrained: held-out accuracy {accuracy:.2%}, written to {path} (SHA-256 {sha})")
         if args.checkpoint is None:
             return 0

@@ -8,11 +8,8 @@
 Images are uint8 (N, 28, 28), 0 = background, 255 = ink, everywhere in this module (what `sample -o X.npy`
 writes and `load_dataset` returns); arrays and tensors are both accepted.
 
-The evaluator is `DigitClassifier`, a small CNN trained by `train_evaluator` (scripts/train_evaluator.py)
-on the embedded digits, every fifth image held out. Its weights ship as assets/evaluator.pt and are checked
-against EVALUATOR_SHA256 when loaded. `features(x)` gives its 128 penultimate activations, `forward(x)` the
-10 logits. `rebuild_evaluator()` (`vanilla-gan evaluate --retrain-evaluator`) writes a fresh copy to the
-cache, used only when the shipped file is missing or damaged.
+The evaluator is `classifier.DigitClassifier`, a small CNN trained on the embedded digits and shipped with
+its SHA-256: its 128 penultimate activations are the features, its 10 logits the class probabilities.
 
 The metrics (compute_metrics), on N generated images against the real training images:
 - fid, kid: Frechet and kernel (cubic polynomial kernel, unbiased MMD^2, mean of 50 subsets of up to 1,000)
@@ -42,27 +39,29 @@ the SHA-256 of the real images and of the evaluator.
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vanilla_gan import checkpoint
+from vanilla_gan.classifier import (
+    FEATURE_DIM,
+    NUM_CLASSES,
+    DigitClassifier,
+    extract,
+    load_evaluator,
+    weights_sha256,
+    write_atomic,
+)
 from vanilla_gan.data import default_cache_dir, fixed_order, load_dataset, load_split
 from vanilla_gan.errors import DataError, UsageError
 
-# SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
-EVALUATOR_SHA256 = "f8c11f7cb7ecd627a6dedfa495390f03b430773181fd32fccab25ed29e67668c"
-FEATURE_DIM = 128
-NUM_CLASSES = 10
 METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
 METRIC_KEYS = ("fid", "kid", "inception_score", "modes", "kl_uniform", "class_histogram",
                "precision", "recall", "parzen_ll", "parzen_se", "parzen_sigma")
@@ -72,146 +71,6 @@ KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
 PARZEN_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))
 PARZEN_VALIDATION = PARZEN_TEST = 1000
 MIN_SAMPLES = 20
-_FIX = "reinstall vanilla-gan or run `vanilla-gan evaluate --retrain-evaluator`"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The evaluator
-
-
-class DigitClassifier(nn.Module):
-    """A small CNN: uint8 images (B, 28, 28) -> 128 features (penultimate, after ReLU) -> 10 logits."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, 14, 14)
-            nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 7, 7)
-            nn.Flatten(), nn.Linear(32 * 7 * 7, FEATURE_DIM), nn.ReLU(),  # (B, 128)
-        )
-        self.dropout = nn.Dropout(0.3)
-        self.head = nn.Linear(FEATURE_DIM, NUM_CLASSES)
-        self.sha256: str | None = None  # of the weights file it was loaded from
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations (B, 128) of images (B, 28, 28) with pixel values 0..255 (any dtype)."""
-        return self.body(images.reshape(-1, 1, 28, 28).float() / 255)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Class logits (B, 10) of images (B, 28, 28) with pixel values 0..255."""
-        return self.head(self.dropout(self.features(images)))
-
-
-def evaluator_heldout(n: int) -> np.ndarray:
-    """The evaluator's held-out images: every fifth (index % 5 == 4), which stratifies class-sorted data."""
-    return np.arange(n) % 5 == 4
-
-
-def train_evaluator(images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, seed: int = 0,
-                    heldout: np.ndarray | None = None, epochs: int = 8, batch_size: int = 128,
-                    lr: float = 2e-3) -> tuple[DigitClassifier, float]:
-    """Train a DigitClassifier on the images outside `heldout` (a boolean mask; default evaluator_heldout).
-
-    Returns the model (in eval mode, on the CPU) and its accuracy on the held-out images. Deterministic on
-    a given machine and thread count: the seed fixes the initial weights, the batch order, the shifts and the
-    dropout; the global random generators are left as they were.
-    """
-    images, labels = torch.as_tensor(np.asarray(images)), torch.as_tensor(np.asarray(labels)).long()
-    mask = torch.as_tensor(evaluator_heldout(len(images)) if heldout is None else heldout)
-    train_x, train_y, test_x, test_y = images[~mask], labels[~mask], images[mask], labels[mask]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = DigitClassifier()
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        steps = epochs * math.ceil(len(train_x) / batch_size)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
-        model.train()
-        for _ in range(epochs):
-            for index in torch.randperm(len(train_x)).split(batch_size):
-                x = _jitter(train_x[index])
-                loss = F.cross_entropy(model(x), train_y[index])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-    model.eval()
-    with torch.no_grad():
-        predicted = torch.cat([model(x).argmax(1) for x in test_x.split(1000)])
-    return model, float((predicted == test_y).float().mean())
-
-
-def _jitter(images: torch.Tensor) -> torch.Tensor:
-    """Shift the batch by up to 2 pixels each way (zero fill), a cheap augmentation; uses the global RNG."""
-    padded = F.pad(images, (2, 2, 2, 2))  # (B, 32, 32)
-    dy, dx = torch.randint(0, 5, (2,)).tolist()  # one shift per batch keeps it a cheap slice
-    return padded[:, dy:dy + 28, dx:dx + 28]
-
-
-def save_evaluator(model: DigitClassifier, path: Path) -> str:
-    """Write the model's state dict to `path` (atomically) and return the file's SHA-256."""
-    buffer = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
-    data = buffer.getvalue()
-    _write_atomic(Path(path), data)
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_evaluator(device: str | torch.device = "cpu") -> DigitClassifier:
-    """The shipped evaluator (checked against EVALUATOR_SHA256), else a retrained copy from the cache.
-
-    A missing or damaged evaluator is a DataError saying how to get a good one.
-    """
-    asset = importlib.resources.files("vanilla_gan") / "assets" / "evaluator.pt"
-    with importlib.resources.as_file(asset) as shipped:
-        data = _read_or_none(shipped)
-        if data is not None and hashlib.sha256(data).hexdigest() == EVALUATOR_SHA256:
-            return _model_from_bytes(data, EVALUATOR_SHA256, shipped).to(device)
-        retrained = retrained_evaluator_path()
-        copy, recorded = _read_or_none(retrained), _read_or_none(retrained.with_suffix(".sha256"))
-        if copy is not None and recorded is not None and hashlib.sha256(copy).hexdigest() == recorded.decode().strip():
-            return _model_from_bytes(copy, recorded.decode().strip(), retrained).to(device)
-        problem = "is missing" if data is None else "fails its SHA-256 check (damaged)"
-        raise DataError(f"the evaluator's weights {shipped} {problem}: {_FIX}")
-
-
-def retrained_evaluator_path(cache_dir: Path | None = None) -> Path:
-    """Where `rebuild_evaluator` writes its weights (the SHA-256 goes beside them, in evaluator.sha256)."""
-    return (default_cache_dir() / "eval" if cache_dir is None else Path(cache_dir)) / "evaluator.pt"
-
-
-def rebuild_evaluator(out: Path | None = None, mnist: bool = False, seed: int = 0) -> tuple[Path, float, str]:
-    """Train the evaluator on the embedded digits (plus MNIST's 60,000 training digits if `mnist`).
-
-    Writes the weights to `out` (default: retrained_evaluator_path()) and their SHA-256 beside them; returns
-    (path, held-out accuracy, SHA-256). MNIST digits equal to a held-out digit are left out of training.
-    """
-    images, labels = (x.numpy() for x in load_dataset("digits"))
-    heldout = evaluator_heldout(len(images))
-    if mnist:
-        extra_images, extra_labels = (x.numpy() for x in load_dataset("mnist"))
-        seen = {image.tobytes() for image in images[heldout]}
-        keep = np.array([image.tobytes() not in seen for image in extra_images], dtype=bool)
-        images = np.concatenate([images, extra_images[keep]])
-        labels = np.concatenate([labels, extra_labels[keep]])
-        heldout = np.concatenate([heldout, np.zeros(int(keep.sum()), dtype=bool)])
-    model, accuracy = train_evaluator(images, labels, seed=seed, heldout=heldout)
-    path = retrained_evaluator_path() if out is None else Path(out)
-    sha = save_evaluator(model, path)
-    _write_atomic(path.with_suffix(".sha256"), (sha + "\n").encode())
-    return path, accuracy, sha
-
-
-def extract(model: DigitClassifier, images: np.ndarray | torch.Tensor, batch_size: int = 1000,
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (N, 128) and logits (N, 10), float32 on the CPU, of uint8 images (N, 28, 28)."""
-    device = next(model.parameters()).device
-    features, logits = [], []
-    with torch.no_grad():
-        for batch in torch.as_tensor(images).split(batch_size):
-            f = model.features(batch.to(device))
-            features.append(f.cpu())
-            logits.append(model.head(f).cpu())
-    return torch.cat(features), torch.cat(logits)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -356,7 +215,7 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
                          f"got {len(generated)} and {len(real_train)}")
     model = load_evaluator(device) if evaluator is None else evaluator
     device = next(model.parameters()).device
-    model_id = model.sha256 or _weights_sha256(model)
+    model_id = model.sha256 or weights_sha256(model)
     cache = default_cache_dir() / "eval" if cache_dir is None else Path(cache_dir)
     data_sha = hashlib.sha256(real_train.numpy().tobytes()).hexdigest()
     heldout_sha = "" if heldout is None else hashlib.sha256(heldout.numpy().tobytes()).hexdigest()
@@ -384,7 +243,7 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
         logits_a = extract(model, real_train[a])[1].to(device)  # the logits are not cached, the features are
         floor = _metrics(real_features[a], logits_a, _pixels(real_train[a], device), real_features[b], mu_b, cov_b,
                          real_features[b], validation, test)
-        _write_atomic(floor_path, json.dumps(floor).encode(), ignore_errors=True)
+        write_atomic(floor_path, json.dumps(floor).encode(), ignore_errors=True)
     return {**result, "real_floor": floor, "evaluator_sha256": model_id}
 
 
@@ -425,7 +284,7 @@ def _real_statistics(model: DigitClassifier, real: torch.Tensor, cache: Path, ke
     mu, cov = gaussian_stats(features)
     buffer = io.BytesIO()
     np.savez(buffer, features=features.numpy(), mu=mu.numpy(), cov=cov.numpy())
-    _write_atomic(path, buffer.getvalue(), ignore_errors=True)
+    write_atomic(path, buffer.getvalue(), ignore_errors=True)
     return features, mu, cov
 
 
@@ -518,47 +377,8 @@ def _pixels(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     return images.to(device).reshape(len(images), -1).float() / 255
 
 
-def _weights_sha256(model: nn.Module) -> str:
-    """A SHA-256 of a model's weights, for a model not loaded from a file (one just trained)."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _model_from_bytes(data: bytes, sha: str, where: Path) -> DigitClassifier:
-    model = DigitClassifier()
-    try:
-        model.load_state_dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
-    except Exception as exc:  # torch raises many types for foreign files
-        raise DataError(f"the evaluator's weights {where} cannot be loaded ({type(exc).__name__}): {_FIX}") from exc
-    model.sha256 = sha
-    return model.eval()
-
-
-def _read_or_none(path: Path) -> bytes | None:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        return None
-
-
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, data: bytes, ignore_errors: bool = False) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`; a cache may ignore errors."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        if not ignore_errors:
-            raise
-    finally:
-        tmp.unlink(missing_ok=True)

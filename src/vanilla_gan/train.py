@@ -387,6 +387,7 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         """The evaluation metrics of the sampling generator on `eval_samples` images (no training RNG used)."""
         from vanilla_gan import evaluate
+        from vanilla_gan.classifier import load_evaluator
 
         # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
         cuda = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -397,7 +398,7 @@ class Trainer:
                     heldout = load_split(self.config.dataset, "test")[0]
                 except VanillaGanError:  # no test split (the digits), or not available offline
                     heldout = None
-                self._evaluation = (evaluate.load_evaluator(self.device), real, heldout)
+                self._evaluation = (load_evaluator(self.device), real, heldout)
             evaluator, real, heldout = self._evaluation
             images = evaluate.sample_images(self.sampler, self.config.eval_samples, seed=0, device=self.device)
             result = evaluate.compute_metrics(images, real, heldout, device=self.device, evaluator=evaluator)
