@@ -7,20 +7,20 @@
 
 Minutes count training steps only (evaluation and checkpoint time are excluded); each evaluation happens at
 the first epoch boundary past its mark, with `vanilla-gan evaluate`'s metrics on 10,000 samples. Prints one
-Markdown table row per mark and writes the run folder under --out for a look at its grids.
+Markdown table row per mark and writes the run folder --out (a new one) for a look at its grids.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 from pathlib import Path
 
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.train import Trainer
+from vanilla_gan.evaluate import Evaluator
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.trainer import Trainer
 
 
 def main() -> None:
@@ -42,16 +42,16 @@ def main() -> None:
     config = TrainConfig(batch_size=args.batch_size, betas=tuple(float(b) for b in args.betas.split(",")),
                          ema_decay=args.ema_decay, precision=args.precision, seed=args.seed, epochs=1, eval_every=0,
                          device=args.device)
-    trainer = Trainer(ModelConfig(), config, args.out, load_dataset("digits")[0])
+    trainer = Trainer(ModelConfig(), config, load_dataset("digits")[0], RunDir(args.out),
+                      evaluate=Evaluator("digits", args.device, 10_000))
     print(f"batch {config.batch_size}, betas {config.betas}, ema {config.ema_decay}, {config.precision}, "
           f"seed {config.seed}", flush=True)
     print("| minutes | epoch | FID | KID | IS | modes | min class | precision | recall | Parzen |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     results = []
     while marks:
-        trainer.config.epochs = trainer.epoch + 1
-        with contextlib.redirect_stdout(io.StringIO()):
-            trainer.train()
+        trainer.config.epochs = trainer.epoch + 1  # what the checkpoint records: the epochs trained so far
+        trainer.train_epoch()
         if (trainer.epoch if by_epoch else trainer.elapsed) >= marks[0]:
             marks.pop(0)
             m = trainer.evaluate()

@@ -6,7 +6,7 @@
 
 The tutorial-style loop is what notebooks do: a DataLoader with per-sample PIL -> tensor -> normalise,
 Sigmoid + BCELoss, a second G forward with fresh noise for the G step, D's weight gradients computed (and
-thrown away) in the G step, and `.item()` on the losses every step. Both train the seed's model with Adam at
+thrown away) in the G step, and `.item()` on the losses every step. Both train the original GAN's model with Adam at
 lr 2e-4 on the embedded digits. After one warm-up epoch each, the loops alternate for --rounds epochs; the
 medians are printed with their ratio and the project's useful GFLOP/s against a matmul peak measured here.
 The trainer's figure is its own `images_per_s` (training steps only), the number `metrics.jsonl` logs.
@@ -16,14 +16,10 @@ On CUDA the trainer is also timed without its CUDA graph, to show what the graph
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import resource
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.train import Trainer
+from vanilla_gan.trainer import Trainer
 
 # ----------------------------------------------------------------------------- the tutorial-style loop
 
@@ -58,7 +54,7 @@ class PilDigits(Dataset):
 
 
 def tutorial_models() -> tuple[nn.Module, nn.Module]:
-    """The seed's G and D as notebooks write them: nn.Sequential, nn.Dropout, a Sigmoid inside D."""
+    """The original G and D as notebooks write them: nn.Sequential, nn.Dropout, a Sigmoid inside D."""
     G = nn.Sequential(nn.Linear(100, 256), nn.LeakyReLU(0.2), nn.Linear(256, 512), nn.LeakyReLU(0.2),
                       nn.Linear(512, 1024), nn.LeakyReLU(0.2), nn.Linear(1024, 784), nn.Tanh())
     D = nn.Sequential(nn.Linear(784, 1024), nn.LeakyReLU(0.2), nn.Dropout(0.3),
@@ -102,24 +98,22 @@ class TutorialLoop:
 
 
 class ProjectLoop:
-    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, run_dir: Path,
-                 cuda_graph: bool = True):
-        config = TrainConfig(batch_size=batch_size, device=device, precision=precision, seed=0, epochs=1,
+    """The package's Trainer with no run folder: one `train_epoch()` per timed epoch."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, cuda_graph: bool = True):
+        config = TrainConfig(batch_size=batch_size, device=device, precision=precision, seed=0, epochs=10**6,
                              log_every=10**9, cuda_graph=cuda_graph)
-        self.trainer = Trainer(ModelConfig(), config, run_dir, images)
+        self.trainer = Trainer(ModelConfig(), config, images, progress=False)
 
     def epoch(self) -> float:
-        self.trainer.config.epochs = self.trainer.epoch + 1
-        with contextlib.redirect_stdout(io.StringIO()):  # the trainer's per-epoch lines
-            self.trainer.train()
-        return self.trainer.metrics[-1]["images_per_s"]
+        return self.trainer.train_epoch()["images_per_s"]
 
 
 # ----------------------------------------------------------------------------- FLOPs and peak
 
 
 def useful_flops_per_image(config: ModelConfig) -> float:
-    """FLOPs per image of the seed's step: what the algorithm needs, not what a loop happens to compute."""
+    """FLOPs per image of the original GAN's step: what the algorithm needs, not what a loop happens to compute."""
     g = [config.latent_dim, *config.g_hidden, IMAGE_PIXELS]
     d = [IMAGE_PIXELS, *config.d_hidden, 1]
     g_macs = sum(a * b for a, b in zip(g, g[1:], strict=False))
@@ -168,24 +162,22 @@ def main() -> None:
     images, labels = images.repeat(args.repeat, 1, 1), labels.repeat(args.repeat)
     batch = args.project_batch_size or args.batch_size
     loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), labels.numpy(), args.batch_size, device)}
-    with tempfile.TemporaryDirectory() as tmp:
-        loops["vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32", Path(tmp) / "fp32")
-        if not args.no_bf16:
-            loops["vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16", Path(tmp) / "bf16")
-        if device.type == "cuda":
-            loops["vanilla-gan fp32, no CUDA graph"] = ProjectLoop(images, batch, args.device, "fp32",
-                                                                   Path(tmp) / "eager", cuda_graph=False)
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
-              f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
-              f"tutorial batch {args.batch_size}, vanilla-gan batch {batch}, {len(images):,} images per epoch",
-              flush=True)
-        for loop in loops.values():  # warm-up
-            loop.epoch()
-        rates: dict[str, list[float]] = {name: [] for name in loops}
-        for r in range(args.rounds):
-            for name, loop in loops.items():
-                rates[name].append(loop.epoch())
-            print(f"round {r + 1}: " + "  ".join(f"{n} {v[-1]:,.0f}" for n, v in rates.items()), flush=True)
+    loops["vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32")
+    if not args.no_bf16:
+        loops["vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16")
+    if device.type == "cuda":
+        loops["vanilla-gan fp32, no CUDA graph"] = ProjectLoop(images, batch, args.device, "fp32", cuda_graph=False)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
+          f"tutorial batch {args.batch_size}, vanilla-gan batch {batch}, {len(images):,} images per epoch",
+          flush=True)
+    for loop in loops.values():  # warm-up
+        loop.epoch()
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for r in range(args.rounds):
+        for name, loop in loops.items():
+            rates[name].append(loop.epoch())
+        print(f"round {r + 1}: " + "  ".join(f"{n} {v[-1]:,.0f}" for n, v in rates.items()), flush=True)
 
     flops = useful_flops_per_image(ModelConfig())
     peak32 = matmul_peak_gflops(device, torch.float32)

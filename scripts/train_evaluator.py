@@ -5,7 +5,7 @@
 
 Trains `vanilla_gan.classifier.train_evaluator` on the embedded digits (every fifth held out) with seed 0,
 writes the state dict, and prints the held-out accuracy and the file's SHA-256. After retraining the shipped
-file, put the SHA-256 into `EVALUATOR_SHA256` in src/vanilla_gan/evaluate.py. Deterministic for a given
+file, put the SHA-256 into `EVALUATOR_SHA256` in src/vanilla_gan/classifier.py. Deterministic for a given
 machine and thread count: two runs write the same bytes (another thread count gives other bytes, same accuracy).
 """
 

@@ -1,15 +1,12 @@
-"""The evaluator and the metrics: the shipped weights and their check, each metric against an independent
-NumPy/SciPy computation, sanity on real and mode-collapsed images, the cache, the table, a checkpoint.
+"""The metrics (evaluate.py): each against an independent NumPy/SciPy computation, sanity on real and
+mode-collapsed images, the cache, the table, a checkpoint, the Evaluator. (The classifier: test_classifier.py.)
 
     python -m pytest tests/test_evaluate.py -q       (needs scipy, in the dev extra)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,15 +14,13 @@ import torch
 from scipy import linalg, special, stats
 from scipy.spatial.distance import cdist
 
-from vanilla_gan import checkpoint
+from vanilla_gan import checkpoint, schema
 from vanilla_gan import classifier as cl
 from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.data import load_dataset
-from vanilla_gan.errors import DataError, UsageError
+from vanilla_gan.errors import UsageError
 from vanilla_gan.models import Generator
-
-SHIPPED = Path(cl.__file__).parent / "assets" / "evaluator.pt"
 
 
 @pytest.fixture(scope="module")
@@ -47,64 +42,6 @@ def cache(tmp_path_factory):
 def correlated(rng: np.random.Generator, n: int, dim: int, shift: float = 0.0) -> np.ndarray:
     """n points in dim dimensions with a random covariance, like real features."""
     return rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim)) / np.sqrt(dim) + shift
-
-
-# ----------------------------------------------------------------------------- the evaluator
-
-def test_shipped_evaluator_passes_its_sha256(evaluator):
-    path = SHIPPED
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == cl.EVALUATOR_SHA256 == evaluator.sha256
-    assert path.stat().st_size < 1_000_000
-    assert not evaluator.training
-
-
-def test_damaged_evaluator_is_refused_and_a_retrained_copy_is_checked(tmp_path, monkeypatch):
-    monkeypatch.setenv("VANILLA_GAN_DATA", str(tmp_path))
-    monkeypatch.setattr(cl, "EVALUATOR_SHA256", "0" * 64)  # the shipped file now fails its check
-    with pytest.raises(DataError, match="--retrain-evaluator") as error:
-        cl.load_evaluator()
-    assert "\n" not in str(error.value)
-
-    # A retrained copy in the cache is used only if it matches the SHA-256 written beside it.
-    copy = cl.retrained_evaluator_path()
-    copy.parent.mkdir(parents=True)
-    shutil.copy(SHIPPED, copy)
-    good_sha = hashlib.sha256(copy.read_bytes()).hexdigest()
-    copy.with_suffix(".sha256").write_text(good_sha + "\n")
-    assert cl.load_evaluator().sha256 == good_sha
-
-    data = bytearray(copy.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle of the weights
-    copy.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="SHA-256"):
-        cl.load_evaluator()
-
-
-def test_heldout_accuracy_is_at_least_97_percent(evaluator, digits):
-    images, labels = digits
-    mask = torch.from_numpy(cl.evaluator_heldout(len(images)))
-    assert int(mask.sum()) == 2000 and torch.bincount(labels[mask].long()).min() >= 150  # every class held out
-    _, logits = cl.extract(evaluator, images[mask])
-    accuracy = (logits.argmax(1) == labels[mask].long()).float().mean().item()
-    assert accuracy >= 0.97, accuracy
-
-
-def test_features_and_logits_have_the_documented_shapes(evaluator, digits):
-    images = digits[0][:5]
-    assert evaluator.features(images).shape == (5, cl.FEATURE_DIM)
-    assert evaluator(images).shape == (5, 10)
-    torch.testing.assert_close(evaluator(images.float()), evaluator(images))  # pixels 0..255 in any dtype
-
-
-def test_train_evaluator_is_deterministic_and_leaves_the_global_rng_alone(digits):
-    images, labels = digits[0][::10], digits[1][::10]  # 1,000 digits, 1 epoch: a second or two
-    before = torch.get_rng_state()
-    first, accuracy = cl.train_evaluator(images, labels, seed=3, epochs=1)
-    second, _ = cl.train_evaluator(images, labels, seed=3, epochs=1)
-    assert torch.equal(torch.get_rng_state(), before)
-    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
-        assert torch.equal(a, b), name
-    assert 0.15 < accuracy <= 1.0  # better than chance after one short epoch
 
 
 # ----------------------------------------------------------------------------- each metric, independently
@@ -215,7 +152,7 @@ def test_real_digits_score_near_the_floor_and_the_rng_is_untouched(real_result):
     result, rng_untouched = real_result
     assert rng_untouched
     floor = result["real_floor"]
-    assert set(ev.METRIC_KEYS) <= set(result) and set(ev.METRIC_KEYS) == set(floor)
+    assert set(schema.METRIC_KEYS) <= set(result) and set(schema.METRIC_KEYS) == set(floor)
     assert result["evaluator_sha256"] == cl.EVALUATOR_SHA256
     assert result["modes"] == floor["modes"] == 10
     assert result["fid"] < 5 and floor["fid"] < 5
@@ -288,3 +225,12 @@ def test_evaluate_checkpoint_of_a_tiny_generator(tmp_path, cache):
     assert result["fid"] > 10 * result["real_floor"]["fid"]  # an untrained generator draws noise
     again = ev.evaluate_checkpoint(tmp_path / "checkpoints" / "last.pt", num_samples=200, cache_dir=cache)
     assert again == result  # seeded noise: the same samples, the same numbers
+
+
+def test_an_evaluator_scores_a_generator_and_loads_its_data_once(cache, monkeypatch):
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(latent_dim=8, g_hidden=(32,), d_hidden=(32,)))
+    evaluator = ev.Evaluator("digits", num_samples=200, cache_dir=cache)
+    first = evaluator(generator)
+    monkeypatch.setattr(ev, "load_dataset", lambda *a: pytest.fail("the data set was loaded again"))
+    assert evaluator(generator) == first and set(schema.METRIC_KEYS) <= set(first)

@@ -7,16 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error, run_main
+from helpers import assert_one_line_error, run_main
 
-from vanilla_gan import checkpoint
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.rundir import load_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 
 
 def reference_images(run, z: np.ndarray) -> np.ndarray:
     """What PyTorch's sampling generator (EMA weights) draws for z, shaped (B, 28, 28) in [-1, 1]."""
-    generator = checkpoint.load_generator(checkpoint.load(run))
+    generator = load_generator(load_checkpoint(run))
     with torch.no_grad():
         return generator(torch.from_numpy(z)).reshape(-1, 28, 28).numpy()
 
@@ -46,8 +47,8 @@ def test_torchscript_gives_pytorchs_images(tiny_run, tmp_path):
 
 def test_raw_exports_the_trained_weights(tiny_run, tmp_path):
     assert run_main("export", tiny_run, "--raw", "-o", tmp_path / "raw.pt").returncode == 0
-    state = checkpoint.load(tiny_run)
-    raw = checkpoint.load_generator(state, raw=True)
+    state = load_checkpoint(tiny_run)
+    raw = load_generator(state, raw=True)
     z = torch.randn(3, 8)
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(tmp_path / "raw.pt"))(z), raw(z).reshape(-1, 28, 28))

@@ -1,5 +1,5 @@
-"""Health notes, the memorisation check and latent walks, on made-up runs and generators where the answer
-is known. Run with `python -m pytest tests/test_health.py`.
+"""Health notes (report/health.py), on made-up runs where the answer is known, and a NaN stop end to end.
+Run with `python -m pytest tests/test_health.py`.
 """
 
 from __future__ import annotations
@@ -9,19 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import TINY, assert_one_line_error, run_main
+from helpers import TINY, assert_one_line_error, run_main
 
-from vanilla_gan.animation import slerp
-from vanilla_gan.config import ModelConfig
-from vanilla_gan.health import diversity, health_notes, split_grid
-from vanilla_gan.memorisation import check_memorisation
-from vanilla_gan.report import save_grid
-from vanilla_gan.runfiles import Run
+from vanilla_gan.images import save_grid
+from vanilla_gan.report.health import diversity, health_notes
+from vanilla_gan.rundir import RunRecord
 
 
 def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: list[np.ndarray] | None = None,
-             histogram: list[float] | None = None) -> Run:
+             histogram: list[float] | None = None) -> RunRecord:
     metrics = []
     for i, (fake, lg) in enumerate(zip(d_fake, loss_g, strict=True)):
         record = {"epoch": i + 1, "step": (i + 1) * 10, "loss_d": 1.0, "loss_g": lg, "d_real": 0.7, "d_fake": fake,
@@ -34,7 +30,7 @@ def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: li
         path = tmp_path / "samples" / f"epoch_{epoch:04d}.png"
         save_grid(images, path)
         paths.append((epoch, path))
-    return Run(tmp_path, {"train": {"grid_size": 64}}, metrics, None, paths)
+    return RunRecord(tmp_path, {"train": {"grid_size": 64}}, metrics, None, paths)
 
 
 def titles(notes) -> list[str]:
@@ -87,9 +83,9 @@ def test_missing_classes_are_noticed(tmp_path):
 
 
 def test_a_nan_stop_is_a_problem_note_and_in_the_report(tmp_path, monkeypatch):
-    from vanilla_gan.train import Trainer
+    from vanilla_gan.trainer import Trainer
 
-    original = Trainer.gan_step
+    original = Trainer.train_step
     calls = []
 
     def nan_in_epoch_two(self, real):
@@ -97,22 +93,16 @@ def test_a_nan_stop_is_a_problem_note_and_in_the_report(tmp_path, monkeypatch):
         stats = original(self, real)
         return stats * float("nan") if len(calls) == 11 else stats
 
-    monkeypatch.setattr(Trainer, "gan_step", nan_in_epoch_two)
+    monkeypatch.setattr(Trainer, "train_step", nan_in_epoch_two)
     run = tmp_path / "run"
     result = run_main("train", *TINY, "--epochs", 3, "--seed", 1, "--out", run)
     assert "non-finite" in assert_one_line_error(result, 1)
     assert json.loads((run / "stop.json").read_text())["epoch"] == 2
     assert "[problem] Training stopped: the losses became NaN or infinite" in result.stdout
     assert "NaN or infinite" in (run / "report.html").read_text()
-    monkeypatch.setattr(Trainer, "gan_step", original)
+    monkeypatch.setattr(Trainer, "train_step", original)
     assert run_main("train", "--out", run, "--resume", "--no-report").returncode == 0
     assert not (run / "stop.json").exists()
-
-
-def test_split_grid_undoes_save_grid(tmp_path):
-    images = np.random.default_rng(1).integers(0, 256, (64, 28, 28), dtype=np.uint8)
-    save_grid(images, tmp_path / "g.png")
-    np.testing.assert_array_equal(split_grid(tmp_path / "g.png", 64), images)
 
 
 def test_diversity_is_the_mean_pairwise_distance():
@@ -120,50 +110,3 @@ def test_diversity_is_the_mean_pairwise_distance():
     images[1, 0, 0] = 255  # distance 1 from image 0
     images[2, 0, :4] = 255  # distance 2 from image 0, sqrt(3) from image 1
     assert diversity(images) == pytest.approx((1 + 2 + np.sqrt(3)) / 3)
-
-
-class Copier(torch.nn.Module):
-    """A 'generator' that returns training images (memorised) or noise, chosen by z."""
-
-    def __init__(self, images: np.ndarray, copy: bool):
-        super().__init__()
-        self.config = ModelConfig(latent_dim=4)
-        self.images = torch.from_numpy(images).float().reshape(len(images), -1) / 127.5 - 1
-        self.copy = copy
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if self.copy:
-            index = (z[:, 0].abs() * 1000).long() % len(self.images)
-            return self.images[index]
-        return torch.tanh(torch.randn(len(z), 784, generator=torch.Generator().manual_seed(int(z.sum() * 1e3) % 999)))
-
-
-@pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    from vanilla_gan.data import load_dataset
-
-    return np.asarray(load_dataset("digits")[0][:3000])
-
-
-def test_memorisation_flags_a_copier(digits):
-    result = check_memorisation(Copier(digits, copy=True), digits, num=300)
-    assert result.level == "warning" and result.verdict.startswith("Possible memorisation")
-    assert result.copies == 300 and result.generated_distances.max() < 0.05  # cdist's rounding, not 0
-    assert np.abs(result.generated.astype(int) - result.nearest).max() <= 1  # each shown beside its original
-
-
-def test_memorisation_clears_samples_unlike_any_training_digit(digits):
-    result = check_memorisation(Copier(digits, copy=False), digits, num=300)
-    assert result.level == "ok" and result.verdict.startswith("No sign of memorisation"), result.verdict
-    assert result.copies == 0 and np.median(result.real_distances) < np.median(result.generated_distances)
-
-
-def test_slerp_keeps_the_ends_and_stays_on_the_sphere():
-    z = torch.randn(2, 5, 100, generator=torch.Generator().manual_seed(0))
-    z0, z1 = z[0] / z[0].norm(dim=1, keepdim=True) * 10, z[1] / z[1].norm(dim=1, keepdim=True) * 10
-    path = slerp(z0, z1, torch.linspace(0, 1, 7))
-    torch.testing.assert_close(path[0], z0)
-    torch.testing.assert_close(path[-1], z1)
-    torch.testing.assert_close(path.norm(dim=2), torch.full((7, 5), 10.0))  # a straight line would dip to ~7
-    same = slerp(z0, z0, torch.linspace(0, 1, 3))  # parallel vectors: no division by zero
-    assert torch.isfinite(same).all()

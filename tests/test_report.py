@@ -1,22 +1,22 @@
-"""The run's report: files written by `train`, report.html in a real browser, `report`, `sample --interpolate`,
-TensorBoard. Run with `python -m pytest tests/test_report.py`; the browser tests skip without Chromium
-(`apt-get install chromium`), the TensorBoard test without `pip install 'vanilla-gan[tensorboard]'`.
+"""The run's report (report/__init__.py): the files `train` writes, report.html self-contained and in a real
+browser, the `report` command, its errors, and a panel left out. Run with `python -m pytest tests/test_report.py`;
+the browser tests skip without Chromium (`apt-get install chromium`).
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from browser import find_chromium, load_page
-from conftest import TINY, assert_one_line_error, run_cli, run_main
+from helpers import TINY, assert_one_line_error, run_cli, run_main
 from PIL import Image
+
+from vanilla_gan.report import write_report
 
 EPOCHS = 3
 
@@ -41,17 +41,6 @@ def test_train_writes_the_report_and_its_pictures(evaluated_run):
     assert "training health:" in stdout and "memorisation: " in stdout and f"report: {run / 'report.html'}" in stdout
 
 
-def test_steps_csv_has_every_step_once(evaluated_run):
-    run, _ = evaluated_run
-    table = np.loadtxt(run / "steps.csv", delimiter=",", skiprows=1)
-    steps_per_epoch = 512 // 64
-    assert table.shape == (EPOCHS * steps_per_epoch, 6)
-    np.testing.assert_array_equal(table[:, 1], np.arange(1, EPOCHS * steps_per_epoch + 1))
-    np.testing.assert_array_equal(table[:, 0], np.repeat(np.arange(1, EPOCHS + 1), steps_per_epoch))
-    first = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
-    assert table[:steps_per_epoch, 2].mean() == pytest.approx(first["loss_d"], rel=1e-3)
-
-
 def test_report_is_self_contained(evaluated_run):
     run, _ = evaluated_run
     page = (run / "report.html").read_text()
@@ -64,19 +53,6 @@ def test_report_is_self_contained(evaluated_run):
                     "Memorisation check", "Configuration"):
         assert heading in page, heading
     assert "image/gif" in page and 'name="viewport"' in page
-
-
-def test_steps_csv_matches_across_resume(tmp_path):
-    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    args = [*TINY, "--seed", "2", "--no-report"]
-    assert run_cli("train", *args, "--epochs", 2, "--out", straight).returncode == 0
-    assert run_cli("train", *args, "--epochs", 1, "--out", resumed).returncode == 0
-    # A row of an epoch the checkpoint does not hold (as after a crash before the checkpoint): dropped on resume.
-    with open(resumed / "steps.csv", "a") as f:
-        f.write("2,9,1,1,0.5,0.5\n")
-    assert run_cli("train", "--out", resumed, "--resume", "--epochs", 2, "--no-report").returncode == 0
-    assert (straight / "steps.csv").read_text() == (resumed / "steps.csv").read_text()
-    assert not (straight / "report.html").exists()
 
 
 def test_report_command_rewrites_the_report(evaluated_run, tmp_path):
@@ -103,61 +79,11 @@ def test_report_errors_are_one_line(tmp_path, tiny_run):
 
 
 def test_report_without_matplotlib_leaves_the_plots_out(tiny_run, tmp_path, monkeypatch):
-    from vanilla_gan.report import write_report
-
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
     report = write_report(tiny_run)
     assert any(s.startswith("plots: ") and "pip install matplotlib" in s for s in report.skipped), report.skipped
     page = report.path.read_text()
     assert "Left out" in page and "Memorisation check" in page and "Curves" not in page
-
-
-def test_a_run_without_steps_csv_is_plotted_from_epoch_means(tiny_run, tmp_path):
-    from vanilla_gan.plots import step_series
-    from vanilla_gan.report import write_report
-    from vanilla_gan.runfiles import load_run
-
-    older = tmp_path / "older"
-    shutil.copytree(tiny_run, older)
-    (older / "steps.csv").unlink()  # as in runs made before steps.csv existed
-    steps, series, per_step = step_series(load_run(older))
-    assert not per_step and list(steps) == [8, 16] and len(series["loss_d"]) == 2
-    report = write_report(older)
-    assert report.skipped == [] and (older / "plots" / "losses.png").is_file()
-
-
-def test_sample_interpolate_writes_gif_and_strip(tiny_run, tmp_path):
-    result = run_main("sample", tiny_run, "--interpolate", "-n", 3, "--frames", 5, "-o", tmp_path / "walk.gif")
-    assert result.returncode == 0, result.stderr
-    with Image.open(tmp_path / "walk.gif") as gif:
-        assert gif.n_frames == 5 + 3  # there and back: 5 frames out, the 3 inner ones back
-    with Image.open(tmp_path / "walk.png") as strip:
-        assert strip.size == ((5 * 30 + 2) * 2, (3 * 30 + 2) * 2)  # a row per walk, a column per frame
-    bad = run_main("sample", tiny_run, "--interpolate", "-o", tmp_path / "walk.npy")
-    assert ".gif or .png" in assert_one_line_error(bad)
-
-
-def test_tensorboard_event_files_hold_scalars_and_grids(tmp_path):
-    pytest.importorskip("tensorboard", reason="needs pip install 'vanilla-gan[tensorboard]'")
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    run = tmp_path / "tb"
-    result = run_cli("train", *TINY, "--epochs", 2, "--seed", 1, "--tensorboard", "--no-report", "--log-every", 3,
-                     "--out", run)
-    assert result.returncode == 0, result.stderr
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0, "images": 0}).Reload()
-    assert [e.step for e in events.Scalars("epoch/loss_d")] == [1, 2]
-    assert [e.step for e in events.Scalars("step/loss_g")] == [3, 6, 8, 11, 14, 16]  # every 3 steps, epochs of 8
-    assert [e.step for e in events.Images("samples")] == [1, 2]
-    metrics = (run / "metrics.jsonl").read_text().splitlines()
-    assert events.Scalars("epoch/d_fake")[-1].value == pytest.approx(json.loads(metrics[-1])["d_fake"], rel=1e-5)
-
-
-def test_tensorboard_missing_is_one_line_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
-    result = run_main("train", *TINY, "--epochs", 1, "--seed", 1, "--tensorboard", "--out", tmp_path / "run")
-    assert "pip install 'vanilla-gan[tensorboard]'" in assert_one_line_error(result)
-    assert not (tmp_path / "run").exists()
 
 
 # ----------------------------------------------------------------------------- in a real browser

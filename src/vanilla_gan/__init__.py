@@ -1,10 +1,27 @@
-"""vanilla-gan: the classic GAN (Goodfellow et al. 2014) on handwritten digits, done right.
+"""vanilla-gan: the original GAN (Goodfellow et al., 2014) in its classic MLP form, on handwritten digits.
 
-    from vanilla_gan.config import ModelConfig
-    from vanilla_gan.models import Generator, Discriminator
-    G, D = Generator(ModelConfig()), Discriminator(ModelConfig())
+    import vanilla_gan as vg
+    run = vg.train(epochs=5, out="runs/nb", seed=1)      # the same Trainer and run folder as the CLI
+    images = run.sample(64, seed=0)                      # uint8 (64, 28, 28)
+    run.grid(images)                                     # a PIL image: shows itself in Jupyter
+    vg.load("runs/nb").evaluate(n=10_000)                # a dict, the keys of `vanilla-gan evaluate --json`
 
-The command-line tool is `vanilla-gan` (see `vanilla-gan --help`).
+The command-line tool is `vanilla-gan` (see `vanilla-gan --help`); both are documented in the README.
+The modules, lowest first: errors, config, schema, fileio -> data, models, images, sampling, runtime,
+distributed, checkpoint -> rundir -> trainer -> classifier, evaluate -> report, export -> api -> cli.
 """
 
-__version__ = "0.1.0"
+from vanilla_gan._version import __version__
+from vanilla_gan.api import Run, Training, load, train
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.data import load_dataset
+from vanilla_gan.errors import CheckpointError, DataError, Interrupted, TrainingError, UsageError, VanillaGanError
+from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.trainer import Trainer
+
+__all__ = [
+    "__version__", "train", "load", "Run", "Training", "Trainer", "RunDir", "ModelConfig", "TrainConfig",
+    "Generator", "Discriminator", "load_dataset", "VanillaGanError", "UsageError", "DataError", "CheckpointError",
+    "TrainingError", "Interrupted",
+]

@@ -1,74 +1,47 @@
 """Checkpoints: one file, a plain dict, written atomically and loaded as data (`weights_only=True`).
 
-    save(path, state)        # temp file in the same folder, fsync, rename over the old one
-    state = load(path)       # validated: a vanilla-gan checkpoint of a known format version
-    state = load(resolve(path_or_run_dir))
+    save(path, state)           # temp file in the same folder, fsync, rename over the old one
+    state = load(path)          # validated: a vanilla-gan checkpoint of a known format version
     G = load_generator(state)   # for sampling: the EMA weights when kept
 
+A run folder's checkpoints are found by `rundir.RunDir` (and `rundir.load_checkpoint(file_or_run_folder)`).
+
 The dict holds: format, format_version, package_version, model_config, train_config (plain dicts),
-generator, discriminator (state dicts), opt_g, opt_d (optimizer states), epoch, step,
-batch_in_epoch, permutation, epoch_stats, rng (every RNG state), fixed_noise, seed, metrics.
+generator, generator_ema, discriminator (state dicts), opt_g, opt_d (optimizer states), epoch, step,
+batch_in_epoch, num_images, permutation, epoch_stats, epoch_time, elapsed, rng (every RNG state, one per
+process), permutation_rng, fixed_noise, seed, metrics, best_fid, and `modules` (the classes of G and D,
+where a run used its own).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from vanilla_gan.config import ModelConfig, from_dict
-from vanilla_gan.errors import CheckpointError
+from vanilla_gan.errors import CheckpointError, UsageError
+from vanilla_gan.fileio import atomic_write
 from vanilla_gan.models import Generator
 
 FORMAT = "vanilla-gan-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("model_config", "train_config", "generator", "discriminator", "epoch", "step")
+BUILTIN_GENERATOR = f"{Generator.__module__}.{Generator.__qualname__}"
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
     """Write `state` to `path` so that a crash at any moment leaves either the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def resolve(path: Path) -> Path:
-    """A checkpoint file, or a run folder (its checkpoints/last.pt)."""
-    path = Path(path)
-    if path.is_dir():
-        candidate = path / "checkpoints" / "last.pt"
-        if not candidate.is_file():
-            raise CheckpointError(f"{path} is a folder without checkpoints/last.pt: is it a vanilla-gan run folder?")
-        return candidate
-    if not path.exists():
-        raise CheckpointError(f"no such checkpoint or run folder: {path}")
-    return path
-
-
-def load_generator(state: dict[str, Any], raw: bool = False) -> Generator:
-    """The checkpoint's generator for sampling: its moving average when the run kept one, unless `raw`."""
-    generator = Generator(from_dict(ModelConfig, state["model_config"]))
-    weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
-    try:
-        generator.load_state_dict(weights)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError("the checkpoint's generator weights do not fit its model config") from exc
-    return generator.eval()
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, f))
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Load and validate a checkpoint on the CPU; any problem is a one-line CheckpointError."""
-    path = resolve(path)
+    """Load and validate a checkpoint file on the CPU; any problem is a one-line CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no such checkpoint: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files
@@ -86,3 +59,28 @@ def load(path: Path) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{path} is incomplete: missing {', '.join(missing)}")
     return state
+
+
+def class_name(module: nn.Module) -> str:
+    """`package.module.Class` of a network, as recorded in a checkpoint's `modules`."""
+    return f"{type(module).__module__}.{type(module).__qualname__}"
+
+
+def load_generator(state: dict[str, Any], raw: bool = False, generator: nn.Module | None = None) -> nn.Module:
+    """The checkpoint's generator for sampling: its moving average when the run kept one, unless `raw`.
+
+    A run trained with its own generator module needs an instance of it as `generator` (its weights are
+    loaded into it); otherwise the package's Generator is built from the checkpoint's model config.
+    """
+    recorded = state.get("modules", {}).get("generator", BUILTIN_GENERATOR)
+    if generator is None:
+        if recorded != BUILTIN_GENERATOR:
+            raise UsageError(f"this run trained its own generator ({recorded}): load it from Python with "
+                             f"vanilla_gan.load(RUN, generator=YourGenerator(...))")
+        generator = Generator(from_dict(ModelConfig, state["model_config"]))
+    weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
+    try:
+        generator.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
+        raise CheckpointError("the checkpoint's generator weights do not fit its generator") from exc
+    return generator.eval()

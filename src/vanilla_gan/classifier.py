@@ -16,7 +16,6 @@ import hashlib
 import importlib.resources
 import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from torch import nn
 
 from vanilla_gan.data import default_cache_dir, load_dataset
 from vanilla_gan.errors import DataError
+from vanilla_gan.fileio import atomic_write
 
 # SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
 EVALUATOR_SHA256 = "f8c11f7cb7ecd627a6dedfa495390f03b430773181fd32fccab25ed29e67668c"
@@ -106,7 +106,7 @@ def save_evaluator(model: DigitClassifier, path: Path) -> str:
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
     data = buffer.getvalue()
-    write_atomic(Path(path), data)
+    atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -151,7 +151,7 @@ def rebuild_evaluator(out: Path | None = None, mnist: bool = False, seed: int = 
     model, accuracy = train_evaluator(images, labels, seed=seed, heldout=heldout)
     path = retrained_evaluator_path() if out is None else Path(out)
     sha = save_evaluator(model, path)
-    write_atomic(path.with_suffix(".sha256"), (sha + "\n").encode())
+    atomic_write(path.with_suffix(".sha256"), (sha + "\n").encode())
     return path, accuracy, sha
 
 
@@ -166,8 +166,6 @@ def extract(model: DigitClassifier, images: np.ndarray | torch.Tensor, batch_siz
             features.append(f.cpu())
             logits.append(model.head(f).cpu())
     return torch.cat(features), torch.cat(logits)
-
-
 
 
 def weights_sha256(model: nn.Module) -> str:
@@ -193,17 +191,3 @@ def _read_or_none(path: Path) -> bytes | None:
         return Path(path).read_bytes()
     except OSError:
         return None
-
-
-def write_atomic(path: Path, data: bytes, ignore_errors: bool = False) -> None:
-    """Write `data` to a temporary file beside `path`, then rename it over `path`; a cache may ignore errors."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        if not ignore_errors:
-            raise
-    finally:
-        tmp.unlink(missing_ok=True)

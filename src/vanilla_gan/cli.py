@@ -8,8 +8,10 @@
     vanilla-gan report runs/try                                # runs/try/report.html
     vanilla-gan export runs/try --format onnx -o generator.onnx
 
-Errors the user can act on are printed as one `error:` line: exit 2 for bad usage or input, 1 for
-other failures, 130 when interrupted. `--debug` shows the traceback instead.
+This module only parses, prints and maps errors: the work is done by the Python API (`api.Training`) and
+the modules it names. Errors the user can act on are printed as one `error:` line with the exit status of
+their type (errors.py): 2 for bad usage or input, 1 for other failures, 130 when interrupted. `--debug`
+shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -17,19 +19,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from vanilla_gan import __version__, checkpoint, distributed
+from vanilla_gan import distributed, evaluate
+from vanilla_gan._version import __version__
+from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.classifier import rebuild_evaluator
 from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig
-from vanilla_gan.errors import UsageError, VanillaGanError
-
-# Options that may differ from the run's config when resuming it.
-RESUME_OVERRIDES = ("epochs", "device", "precision", "cuda_graph", "log_every", "checkpoint_every", "eval_every",
-                    "eval_samples")
+from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
+from vanilla_gan.export import export_generator
+from vanilla_gan.images import save_grid
+from vanilla_gan.report import write_report
+from vanilla_gan.report.animation import write_walk
+from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
+from vanilla_gan.runtime import resolve_device
+from vanilla_gan.sampling import latent_walk, sample_images
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,8 +74,9 @@ def float_pair(text: str) -> tuple[float, float]:
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     m, t = ModelConfig(), TrainConfig()
     p = subparsers.add_parser("train", parents=[common_options()], help="train a GAN into a run folder",
-                              description="Train the seed's GAN; every epoch writes a grid, a metrics line "
-                                          "and checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
+                              description="Train the original GAN (Goodfellow et al., 2014) in its classic MLP form "
+                                          "on handwritten digits; every epoch writes a grid, a metrics line and "
+                                          "checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
     # Defaults are None so that `--resume` can tell which options the user gave.
     p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
                                      f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
@@ -110,138 +119,51 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def given(args: argparse.Namespace, config_cls: type) -> dict:
-    """The options of `config_cls` that the user gave on the command line."""
-    names = config_cls.__dataclass_fields__
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, or resume; under torchrun every process runs this, and rank 0 alone prints and writes."""
-    if distributed.launched_by_torchrun():
-        distributed.setup(args.device or "auto")
-    try:
-        return train_or_resume(args)
-    finally:
-        distributed.teardown()
-
-
-def train_or_resume(args: argparse.Namespace) -> int:
-    from vanilla_gan.data import limit_images, load_dataset
-    from vanilla_gan.train import Interrupted, Trainer, TrainingError, resolve_device
-
-    say = print if distributed.is_main() else (lambda *_, **__: None)
-    if args.resume:
-        if args.out is None:
-            raise UsageError("--resume needs --out RUN_DIR, the run to continue")
-        state = checkpoint.load(args.out / "checkpoints" / "last.pt")
-        overrides = given(args, TrainConfig)
-        saved = {**state["train_config"], **state["model_config"]}
-        requested = {**overrides, **given(args, ModelConfig)}
-        conflicts = [name for name, value in requested.items() if name not in RESUME_OVERRIDES
-                     and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
-        if conflicts:
-            flags = ", ".join("--" + name.replace("_", "-") for name in conflicts)
-            allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OVERRIDES)
-            raise UsageError(f"{flags}: must match the run being resumed; only {allowed} may change "
-                             f"(start a new run with another --out)")
-        epochs = overrides.get("epochs", state["train_config"]["epochs"])
-        if epochs < state["epoch"]:
-            raise UsageError(f"--epochs {epochs} is fewer than the {state['epoch']} epochs the run already has")
-        if epochs == state["epoch"] and not state["batch_in_epoch"]:
-            say(f"{args.out} already has {epochs} epochs; pass --epochs N (more than {epochs}) to train further")
+    options = {k: v for k, v in vars(args).items() if k in MODEL_OPTIONS + TRAIN_OPTIONS and v is not None}
+    with distributed.session(args.device or "auto"):
+        main = distributed.is_main()
+        say = print if main else (lambda *_, **__: None)
+        session = Training(out=args.out, resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard,
+                           log=lambda line: tqdm.write(line, file=sys.stdout), **options)
+        trainer, out = session.trainer, session.run_dir.path
+        if session.nothing_to_do:
+            say(f"{out} already has {trainer.epoch} epochs; pass --epochs N (more than {trainer.epoch}) to train "
+                f"further")
             return 0
-        images = limit_images(load_dataset(state["train_config"]["dataset"])[0], state["train_config"]["limit"])
-        trainer = Trainer.resume(state, args.out, images,
-                                 {k: overrides[k] for k in RESUME_OVERRIDES if k in overrides})
-        say(f"resuming {args.out} at epoch {trainer.epoch + 1}, step {trainer.step} "
-            f"(seed {trainer.config.seed})", flush=True)
-    else:
-        model_config = ModelConfig(**given(args, ModelConfig))
-        train_config = TrainConfig(**given(args, TrainConfig))
-        model_config.validate()
-        train_config.validate()
-        # Decided once, on rank 0, so that every process agrees (and checked before anything is written).
-        resolve_device(train_config.device)  # no CUDA for --device cuda: say so before anything else
-        out, train_config.seed = distributed.on_main(lambda: new_run(args.out, train_config.seed))
-        images, _ = load_dataset(train_config.dataset)
-        if given(args, TrainConfig).get("seed") is None:
-            say(f"seed {train_config.seed} (pass --seed {train_config.seed} to repeat this run)", flush=True)
-        images = limit_images(images, train_config.limit)
-        trainer = Trainer(model_config, train_config, out, images)
-        processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
-        say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
-            f"{train_config.batch_size}{processes} per epoch, {train_config.epochs} "
-            f"epoch{'s' if train_config.epochs != 1 else ''} on {trainer.device}; "
-            f"run folder {out}", flush=True)
-
-    logger = None
-    if args.tensorboard and distributed.is_main():
-        from vanilla_gan.tblog import TensorBoardLogger
-
-        logger = TensorBoardLogger(trainer.run_dir / "tensorboard")
-        trainer.epoch_hooks.append(logger)
-    stop_file = trainer.run_dir / "stop.json"
-    try:
-        trainer.train()
-    except Interrupted as stop:
-        if distributed.is_main():
-            print(stop, file=sys.stderr)
-        return 130
-    except TrainingError as failure:  # the losses became non-finite: say so in the report, then fail
-        if distributed.is_main() and trainer.run_dir.exists():
-            stop_file.write_text(json.dumps({"epoch": trainer.epoch + 1, "message": str(failure)}) + "\n")
-            if not args.no_report:
-                end_of_training_report(trainer.run_dir, trainer.device)
-        raise
-    finally:
-        if logger is not None:
-            logger.close()
-    if distributed.is_main():
-        stop_file.unlink(missing_ok=True)
-    if trainer.world > 1:
-        say(f"the {trainer.world} replicas' weights are identical (SHA-256 {trainer.replicas_sha256[:16]}…)")
-    last = trainer.grid_path(trainer.epoch)
-    epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
-    say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
-        f"more digits: vanilla-gan sample {trainer.run_dir} -n 64 -o samples.png")
-    if distributed.is_main() and not args.no_report:
-        end_of_training_report(trainer.run_dir, trainer.device)
+        if args.resume:
+            say(f"resuming {out} at epoch {trainer.epoch + 1}, step {trainer.step} (seed {trainer.config.seed})",
+                flush=True)
+        else:
+            if session.seed_drawn:
+                say(f"seed {trainer.config.seed} (pass --seed {trainer.config.seed} to repeat this run)", flush=True)
+            processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
+            epochs = trainer.config.epochs
+            say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
+                f"{trainer.config.batch_size}{processes} per epoch, {epochs} epoch{'s' if epochs != 1 else ''} on "
+                f"{trainer.device}; run folder {out}", flush=True)
+        try:
+            session.run()
+        except Interrupted as stop:
+            if main:
+                print(stop, file=sys.stderr)
+            return stop.exit_code
+        except TrainingError:  # the losses became non-finite: the report says so, then the error line
+            if session.report is not None:
+                print(session.report.summary())
+            raise
+        if trainer.world > 1:
+            say(f"the {trainer.world} replicas' weights are identical (SHA-256 {trainer.replicas_sha256[:16]}…)")
+        epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
+        last = session.run_dir.grid_path(trainer.epoch)
+        say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
+            f"more digits: vanilla-gan sample {out} -n 64 -o samples.png")
+        if main and session.report is not None:
+            print(session.report.summary())
+        if main and session.report_error:
+            print(f"warning: {session.report_error}", file=sys.stderr)
     return 0
-
-
-def end_of_training_report(run_dir: Path, device: object) -> None:
-    """Write report.html and print the health notes; a failure here is a warning, never a lost run."""
-    from vanilla_gan.report import write_report
-
-    try:
-        report = write_report(run_dir, device=device)
-    except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
-        print(f"warning: the report could not be written ({type(exc).__name__}: {exc}); "
-              f"try: vanilla-gan report {run_dir}", file=sys.stderr)
-        return
-    print_report_summary(report)
-
-
-def print_report_summary(report: Any) -> None:
-    from vanilla_gan.health import format_notes
-
-    print("training health:\n" + format_notes(report.notes))
-    if report.memorisation is not None:
-        print(f"memorisation: {report.memorisation.verdict}")
-    for panel in report.skipped:
-        print(f"note: left out of the report: {panel}")
-    print(f"report: {report.path}")
-
-
-def new_run(out: Path | None, seed: int | None) -> tuple[Path, int]:
-    """The run folder (refusing one that holds a run) and the seed (drawn when not given)."""
-    from vanilla_gan.train import draw_seed
-
-    out = out or Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
-    if (out / "config.json").exists() or (out / "checkpoints").exists():
-        raise UsageError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    return out, draw_seed() if seed is None else seed
 
 
 # ----------------------------------------------------------------------------- sample
@@ -268,10 +190,6 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from vanilla_gan.evaluate import sample_images
-    from vanilla_gan.report import save_grid
-    from vanilla_gan.train import resolve_device
-
     if args.interpolate:
         return sample_walk(args)
     args.num = 64 if args.num is None else args.num
@@ -281,9 +199,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     suffix = args.output.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise UsageError(f"-o {args.output}: the output must end in .png (a grid) or .npy (an array)")
-    state = checkpoint.load(args.checkpoint)
+    state = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
-    generator = checkpoint.load_generator(state, raw=args.raw)
+    generator = load_generator(state, raw=args.raw)
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
@@ -295,17 +213,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def sample_walk(args: argparse.Namespace) -> int:
-    from vanilla_gan.animation import latent_walk, write_walk
-    from vanilla_gan.train import resolve_device
-
     walks = 8 if args.num is None else args.num
     output = args.output or Path("interpolation.gif")
     if walks < 1 or args.frames < 2:
         raise UsageError(f"--interpolate needs -n of at least 1 and --frames of at least 2, got {walks}, {args.frames}")
     if output.suffix.lower() not in (".gif", ".png"):
         raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
-    state = checkpoint.load(args.checkpoint)
-    generator = checkpoint.load_generator(state, raw=args.raw)
+    state = load_checkpoint(args.checkpoint)
+    generator = load_generator(state, raw=args.raw)
     frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
     gif, png = write_walk(frames, output.with_suffix(".gif"), output.with_suffix(".png"))
     print(f"wrote {walks} walks of {args.frames} digits to {gif} (animated) and {png} (a row per walk) "
@@ -331,10 +246,6 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from vanilla_gan import evaluate
-    from vanilla_gan.classifier import rebuild_evaluator
-    from vanilla_gan.train import resolve_device
-
     if args.retrain_evaluator:
         path, accuracy, sha = rebuild_evaluator()
         print(f"evaluator retrained: held-out accuracy {accuracy:.2%}, written to {path} (SHA-256 {sha})")
@@ -365,10 +276,7 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from vanilla_gan.report import write_report
-    from vanilla_gan.train import resolve_device
-
-    print_report_summary(write_report(args.run, device=resolve_device(args.device)))
+    print(write_report(args.run, device=resolve_device(args.device)).summary())
     return 0
 
 
@@ -387,15 +295,13 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from vanilla_gan.export import export_generator
-
     fmt = args.format or ("torchscript" if args.output and args.output.suffix.lower() in (".pt", ".pth") else "onnx")
     output = args.output or Path("generator.onnx" if fmt == "onnx" else "generator.pt")
-    source = checkpoint.resolve(args.checkpoint)
+    source = resolve_checkpoint(args.checkpoint)
     if output.resolve() == source.resolve() or output.resolve().parent.name == "checkpoints":
         raise UsageError(f"-o {output}: never written into a checkpoints folder (it could replace a checkpoint); "
                          f"choose another file")
-    state = checkpoint.load(source)
+    state = load_checkpoint(source)
     path = export_generator(state, output, fmt, raw=args.raw)
     latent = state["model_config"]["latent_dim"]
     print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, 28, 28) "
@@ -432,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
-        return 130
+        return Interrupted.exit_code
     except Exception as exc:  # an unexpected failure: one line, the traceback behind --debug
         if getattr(args, "debug", False):
             raise

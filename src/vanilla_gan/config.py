@@ -1,8 +1,10 @@
-"""Configuration dataclasses: `ModelConfig` (the networks) and `TrainConfig` (the run).
+"""Configuration dataclasses: `ModelConfig` (the networks) and `TrainConfig` (the run), and the rule of what a
+resumed run may change (`resume_configs`).
 
-The defaults are the seed's model (D 784-1024-512-256-1, G 100-256-512-1024-784, LeakyReLU 0.2,
-dropout 0.3, Adam lr 2e-4, BCE) plus the training choices the seed leaves open. Both round-trip
-through plain dicts (`asdict` / `from_dict`) so they can live in config.json and in checkpoints.
+The defaults are the original GAN (Goodfellow et al., 2014) in its classic MLP form (D 784-1024-512-256-1,
+G 100-256-512-1024-784, LeakyReLU 0.2, dropout 0.3, Adam lr 2e-4, BCE) plus the training choices that model
+leaves open. Both round-trip through plain dicts (`to_dict` / `from_dict`) so they can live in config.json
+and in checkpoints. Field names are the command line's options with `_` for `-` (`batch_size`, `--batch-size`).
 """
 
 from __future__ import annotations
@@ -103,4 +105,39 @@ def from_dict(cls: type, data: dict[str, Any]):
     return cls(**{k: tuple(v) if k in tuple_fields else v for k, v in data.items()})
 
 
-__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS"]
+# What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
+# what is trained and must match the checkpoint.
+RESUMABLE = ("epochs", "device", "precision", "cuda_graph", "log_every", "checkpoint_every", "eval_every",
+             "eval_samples")
+
+
+def option(name: str) -> str:
+    """The command-line spelling of a config field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], changes: dict[str, Any],
+                   epochs_done: int) -> tuple[ModelConfig, TrainConfig]:
+    """The configs of a resumed run: the saved ones with `changes` (field -> value) applied.
+
+    A change to a field outside RESUMABLE (to a value other than the saved one) is a UsageError, as is
+    asking for fewer epochs than the run already has.
+    """
+    saved = {**saved_train, **saved_model}
+    conflicts = [name for name, value in changes.items()
+                 if name not in RESUMABLE and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
+    if conflicts:
+        allowed = ", ".join(option(name) for name in RESUMABLE)
+        raise UsageError(f"{', '.join(option(name) for name in conflicts)}: must match the run being resumed; only "
+                         f"{allowed} may change (start a new run with another --out)")
+    train = from_dict(TrainConfig, {**saved_train, **{k: v for k, v in changes.items() if k in RESUMABLE}})
+    if train.epochs < epochs_done:
+        raise UsageError(f"--epochs {train.epochs} is fewer than the {epochs_done} epochs the run already has")
+    model = from_dict(ModelConfig, saved_model)
+    model.validate()
+    train.validate()
+    return model, train
+
+
+__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS",
+           "RESUMABLE", "option", "resume_configs"]

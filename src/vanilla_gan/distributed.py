@@ -2,7 +2,8 @@
 
     torchrun --standalone --nproc_per_node=2 -m vanilla_gan train --epochs 2 --out runs/ddp
 
-`vanilla-gan train` calls `setup()` when torchrun's environment is present. Every rank holds the whole data
+`vanilla-gan train` (and `vanilla_gan.train`) run inside `session()`, which calls `setup()` when torchrun's
+environment is present. Every rank holds the whole data
 set and the same epoch permutation, and takes its own shard of each step's indices; gradients are averaged
 by DDP, so the replicas stay identical. Rank 0 alone writes the run folder. Without torchrun every helper
 here is a no-op for a single process (rank 0 of 1).
@@ -11,14 +12,16 @@ here is a no-op for a single process (rank 0 of 1).
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-from vanilla_gan.errors import UsageError, VanillaGanError
+from vanilla_gan.errors import TrainingError, UsageError, VanillaGanError
 
 T = TypeVar("T")
 
@@ -44,6 +47,19 @@ def setup(device: str) -> str:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     torch.cuda.set_device(local_rank)
     return f"cuda:{local_rank}"
+
+
+@contextmanager
+def session(device: str) -> Iterator[None]:
+    """Under torchrun, join the process group for the duration (`setup` ... `teardown`); else nothing."""
+    if not launched_by_torchrun():
+        yield
+        return
+    setup(device)
+    try:
+        yield
+    finally:
+        teardown()
 
 
 def teardown() -> None:
@@ -103,6 +119,18 @@ def on_main(decide: Callable[[], T]) -> T:
     if message[1] is not None:
         raise message[1]
     return message[0]
+
+
+def check_replicas(modules: list[torch.nn.Module]) -> str:
+    """Every rank's weights of `modules` hash to the same SHA-256 (a collective); returns it, or raises."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for tensor in module.state_dict().values():
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+    digests = gather(digest.hexdigest())
+    if len(set(digests)) != 1:
+        raise TrainingError(f"the {len(digests)} replicas' weights differ after training: {digests}")
+    return digests[0]
 
 
 def _collective_device() -> torch.device:

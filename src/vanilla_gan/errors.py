@@ -1,7 +1,8 @@
-"""Exceptions that reach the user as one `error:` line (caught once, in cli.py).
+"""Exceptions that reach the user as one `error:` line (caught once, in cli.py), each with its exit status.
 
 Raise `UsageError` for bad usage or input (exit status 2) and `VanillaGanError` for other failures
-(exit status 1). The message is the whole line the user sees: say what is wrong and what to do.
+(exit status 1). The message is the whole line the user sees: say what is wrong and what to do. From
+Python (`import vanilla_gan as vg`) the same types are raised, and exported as `vg.VanillaGanError`, ...
 """
 
 
@@ -23,3 +24,13 @@ class DataError(UsageError):
 
 class CheckpointError(UsageError):
     """A checkpoint that is missing, damaged or not a vanilla-gan checkpoint."""
+
+
+class TrainingError(VanillaGanError):
+    """Training failed: a loss turned NaN or infinite (the last good checkpoint is kept)."""
+
+
+class Interrupted(VanillaGanError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint; the message says how to resume (exit 130)."""
+
+    exit_code = 130

@@ -1,9 +1,10 @@
 """How good are the generated digits? The bundled digit classifier and the metrics computed with it.
 
-    from vanilla_gan.evaluate import compute_metrics, evaluate_checkpoint, format_table
+    from vanilla_gan.evaluate import Evaluator, compute_metrics, evaluate_checkpoint, format_table
     result = evaluate_checkpoint("runs/try", num_samples=10_000)   # a checkpoint or a run folder
     print(format_table(result))                                    # FID 4.10   (real data: 1.30) ...
     result = compute_metrics(generated, real_train)                # any uint8 (N, 28, 28) image arrays
+    evaluator = Evaluator("digits"); result = evaluator(G)         # data and classifier loaded once
 
 Images are uint8 (N, 28, 28), 0 = background, 255 = ink, everywhere in this module (what `sample -o X.npy`
 writes and `load_dataset` returns); arrays and tensors are both accepted.
@@ -49,22 +50,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from vanilla_gan import checkpoint
-from vanilla_gan.classifier import (
-    FEATURE_DIM,
-    NUM_CLASSES,
-    DigitClassifier,
-    extract,
-    load_evaluator,
-    weights_sha256,
-    write_atomic,
-)
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.classifier import FEATURE_DIM, NUM_CLASSES, DigitClassifier, extract, load_evaluator, weights_sha256
 from vanilla_gan.data import default_cache_dir, fixed_order, load_dataset, load_split
-from vanilla_gan.errors import DataError, UsageError
+from vanilla_gan.errors import DataError, UsageError, VanillaGanError
+from vanilla_gan.fileio import atomic_write
+from vanilla_gan.rundir import load_checkpoint
+from vanilla_gan.sampling import sample_images
+from vanilla_gan.schema import HEADLINE_METRICS
 
 METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
-METRIC_KEYS = ("fid", "kid", "inception_score", "modes", "kl_uniform", "class_histogram",
-               "precision", "recall", "parzen_ll", "parzen_se", "parzen_sigma")
 MODE_THRESHOLD = 0.02  # a class is a covered mode above this fraction of the images
 PR_NEIGHBOURS = 3
 KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
@@ -243,7 +238,7 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
         logits_a = extract(model, real_train[a])[1].to(device)  # the logits are not cached, the features are
         floor = _metrics(real_features[a], logits_a, _pixels(real_train[a], device), real_features[b], mu_b, cov_b,
                          real_features[b], validation, test)
-        write_atomic(floor_path, json.dumps(floor).encode(), ignore_errors=True)
+        _write_cache(floor_path, json.dumps(floor).encode())
     return {**result, "real_floor": floor, "evaluator_sha256": model_id}
 
 
@@ -284,59 +279,60 @@ def _real_statistics(model: DigitClassifier, real: torch.Tensor, cache: Path, ke
     mu, cov = gaussian_stats(features)
     buffer = io.BytesIO()
     np.savez(buffer, features=features.numpy(), mu=mu.numpy(), cov=cov.numpy())
-    write_atomic(path, buffer.getvalue(), ignore_errors=True)
+    _write_cache(path, buffer.getvalue())
     return features, mu, cov
 
 
 # ---------------------------------------------------------------------------------------------------------
-# A checkpoint's samples, and the table
+# Generators and checkpoints, and the table
 
 
-def sample_images(generator: nn.Module, num: int, seed: int = 0, device: str | torch.device = "cpu",
-                  batch_size: int = 1000) -> np.ndarray:
-    """`num` images (uint8 (num, 28, 28)) from `generator`, with noise from a torch.Generator seeded by `seed`."""
-    from vanilla_gan.report import to_uint8
+class Evaluator:
+    """The metrics of generators against one data set's real images; the classifier and data load once.
 
-    generator.to(device).eval()
-    noise_rng = torch.Generator().manual_seed(seed)
-    batches = []
-    with torch.no_grad():
-        for start in range(0, num, batch_size):
-            z = torch.randn(min(batch_size, num - start), generator.config.latent_dim, generator=noise_rng)
-            batches.append(to_uint8(generator(z.to(device))))
-    return np.concatenate(batches)
+        evaluator = Evaluator("digits", device="cpu", num_samples=10_000)
+        result = evaluator(G)        # compute_metrics of num_samples images drawn with noise seed `seed`
+
+    The real images are the data set's whole training split and, where it has one, its test split (for the
+    Parzen test points; mnist and fashion-mnist download it if not cached). With `offline_ok`, a test split
+    that cannot be had (offline) falls back to training images instead of raising.
+    """
+
+    def __init__(self, dataset: str, device: str | torch.device = "cpu", num_samples: int = 10_000, seed: int = 0,
+                 cache_dir: Path | None = None, offline_ok: bool = False):
+        self.dataset, self.device, self.num_samples, self.seed = dataset, device, num_samples, seed
+        self.cache_dir, self.offline_ok = cache_dir, offline_ok
+        self._loaded: tuple[DigitClassifier, torch.Tensor, torch.Tensor | None] | None = None
+
+    def _load(self) -> tuple[DigitClassifier, torch.Tensor, torch.Tensor | None]:
+        if self._loaded is None:
+            real, _ = load_dataset(self.dataset)
+            tolerated = VanillaGanError if self.offline_ok else DataError
+            try:
+                heldout: torch.Tensor | None = load_split(self.dataset, "test")[0]
+            except tolerated:
+                heldout = None  # the digits, or a folder without t10k files: Parzen tests on training images
+            self._loaded = (load_evaluator(self.device), real, heldout)
+        return self._loaded
+
+    def __call__(self, generator: nn.Module) -> dict[str, Any]:
+        model, real, heldout = self._load()
+        images = sample_images(generator, self.num_samples, self.seed, self.device)
+        return compute_metrics(images, real, heldout, device=self.device, cache_dir=self.cache_dir, evaluator=model)
 
 
 def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int = 0, device: str | torch.device = "cpu",
-                        cache_dir: Path | None = None) -> dict[str, Any]:
+                        cache_dir: Path | None = None, generator: nn.Module | None = None) -> dict[str, Any]:
     """compute_metrics of `num_samples` images from a checkpoint (or run folder), plus epoch and num_samples.
 
     Uses the EMA weights when the run kept them. The real images are the run's whole training set (its
-    `--limit` is ignored, so runs stay comparable) and, where the data set has one, its test split (for
-    mnist and fashion-mnist it is downloaded if not cached). `device` is "cpu", "cuda" or a torch.device.
+    `--limit` is ignored, so runs stay comparable); see Evaluator. `generator`: for a run trained with its own
+    generator module, an instance of it.
     """
-    state = checkpoint.load(path)
-    generator = checkpoint.load_generator(state)
-    images = sample_images(generator, num_samples, seed, device)
+    state = load_checkpoint(path)
     dataset = state["train_config"]["dataset"]
-    real, _ = load_dataset(dataset)
-    try:
-        heldout: torch.Tensor | None = load_split(dataset, "test")[0]
-    except DataError:
-        heldout = None  # the digits, or a folder without t10k files: Parzen tests on training images
-    result = compute_metrics(images, real, heldout, device=device, cache_dir=cache_dir)
+    result = Evaluator(dataset, device, num_samples, seed, cache_dir)(load_generator(state, generator=generator))
     return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
-
-
-_TABLE = (  # key, label, format, what it means
-    ("fid", "FID", "{:.2f}", "lower is better"),
-    ("kid", "KID", "{:.4f}", "lower is better"),
-    ("inception_score", "Inception Score", "{:.2f}", "of 10; higher is better"),
-    ("modes", "Modes covered", "{:d}", "of 10 classes above 2%"),
-    ("kl_uniform", "KL to uniform", "{:.3f}", "class balance; 0 is even"),
-    ("precision", "Precision", "{:.3f}", "share of samples that look real"),
-    ("recall", "Recall", "{:.3f}", "share of real data covered"),
-)
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -346,18 +342,22 @@ def format_table(result: dict[str, Any]) -> str:
     if "epoch" in result:
         head.append(f"epoch {result['epoch']}, {result['num_samples']:,} samples, data set {result['dataset']}")
     rows = []
-    for key, label, fmt, meaning in _TABLE:
-        value = fmt.format(result[key])
-        real = fmt.format(floor[key]) if key in floor else "?"
-        rows.append((label, value, f"(real data: {real})", meaning))
-    parzen = f"{result['parzen_ll']:.1f} ± {result['parzen_se']:.1f}"
-    real_parzen = f"{floor['parzen_ll']:.1f} ± {floor['parzen_se']:.1f}" if "parzen_ll" in floor else "?"
-    rows.append(("Parzen log-likelihood", parzen, f"(real data: {real_parzen})",
-                 f"nats, sigma {result['parzen_sigma']:.3f}; higher is better"))
+    for metric in HEADLINE_METRICS:
+        value, real = (_formatted(metric, source) for source in (result, floor))
+        meaning = metric.meaning + (f", sigma {result['parzen_sigma']:.3f}" if metric.key == "parzen_ll" else "")
+        rows.append((metric.label, value, f"(real data: {real})", meaning))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}   {c:<{widths[2]}}   {d}" for a, b, c, d in rows]
     histogram = " ".join(f"{i}:{p:.0%}" for i, p in enumerate(result["class_histogram"]))
     return "\n".join([*head, *lines, f"Classes: {histogram}"])
+
+
+def _formatted(metric: Any, source: dict[str, Any]) -> str:
+    """A metric's value as the table shows it (the Parzen figure with its standard error), or "?"."""
+    if metric.key not in source:
+        return "?"
+    text = metric.format(source[metric.key])
+    return f"{text} ± {source['parzen_se']:.1f}" if metric.key == "parzen_ll" else text
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -375,6 +375,14 @@ def _as_images(images: np.ndarray | torch.Tensor, what: str) -> torch.Tensor:
 def _pixels(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """uint8 images (N, 28, 28) -> float32 (N, 784) in [0, 1] on `device`."""
     return images.to(device).reshape(len(images), -1).float() / 255
+
+
+def _write_cache(path: Path, data: bytes) -> None:
+    """A cache entry, written atomically; a cache that cannot be written is only slower next time."""
+    try:
+        atomic_write(path, data, durable=False)
+    except OSError:
+        pass
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
-"""The seed's two networks, built from a `ModelConfig`. No I/O, no argument parsing.
+"""The original GAN's two networks (Goodfellow et al., 2014, in the classic MLP form), built from a
+`ModelConfig`. No I/O, no argument parsing.
 
-    G = Generator(ModelConfig())          # z (B, 100) -> images (B, 784) in (-1, 1)
-    D = Discriminator(ModelConfig())      # images (B, 784) or (B, 28, 28) -> P(real) (B,)
+    G = Generator(ModelConfig())          # z (B, 100) -> images (B, 28, 28) in (-1, 1)
+    D = Discriminator(ModelConfig())      # images (B, 28, 28) (or flat, (B, 784)) -> P(real) (B,)
 
 D ends in a Sigmoid for users (`D(x)` is a probability); training uses `D.logits(x)` with
 BCE-with-logits, which is the same function as Sigmoid + BCE but cannot overflow.
@@ -9,10 +10,15 @@ BCE-with-logits, which is the same function as Sigmoid + BCE but cannot overflow
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig
+from vanilla_gan.errors import UsageError
+
+IMAGE_SHAPE = (28, 28)
 
 
 class Dropout(nn.Dropout):
@@ -28,7 +34,7 @@ class Dropout(nn.Dropout):
 
 
 class Generator(nn.Module):
-    """z -> three (by default) Linear + LeakyReLU layers -> Linear -> Tanh, 784 pixels in (-1, 1)."""
+    """z -> three (by default) Linear + LeakyReLU layers -> Linear -> Tanh: images (B, 28, 28) in (-1, 1)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -42,7 +48,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)  # (B, 784)
+        return self.net(z).view(z.shape[0], *IMAGE_SHAPE)  # (B, 784) -> (B, 28, 28), no copy
 
 
 class Discriminator(nn.Module):
@@ -70,3 +76,48 @@ class Discriminator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+class Scores(nn.Module):
+    """D's pre-sigmoid scores (B,) as a module's forward, so that DistributedDataParallel can wrap them.
+    Uses `D.logits` where D has it (the package's Discriminator); else D's output is taken as the scores."""
+
+    def __init__(self, discriminator: nn.Module):
+        super().__init__()
+        self.discriminator = discriminator
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        d = self.discriminator
+        return (d.logits(images) if hasattr(d, "logits") else d(images)).reshape(images.shape[0])
+
+
+def check_networks(generator: nn.Module, discriminator: nn.Module, latent_dim: int,
+                   device: torch.device | str = "cpu") -> None:
+    """One tiny forward of networks a user brings: G must map z (B, latent_dim) to images (B, 28, 28) (or
+    (B, 784)), D images to one score each; else a UsageError. No RNG state moves."""
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        images = generator(torch.zeros(2, latent_dim, device=device))
+        if images.shape[0] != 2 or images[0].numel() != IMAGE_PIXELS:
+            raise UsageError(f"the generator maps z (2, {latent_dim}) to {tuple(images.shape)}; it must give "
+                             f"images (2, 28, 28) (and latent_dim must be the size of its z)")
+        d = discriminator
+        scores = (d.logits if hasattr(d, "logits") else d)(images.reshape(2, *IMAGE_SHAPE))
+        if scores.numel() != 2:
+            raise UsageError(f"the discriminator maps images (2, 28, 28) to {scores.numel()} values; it must give "
+                             f"one score per image")
+
+
+class MovingAverage:
+    """An exponential moving average of a network's weights, for sampling only: it changes no training step.
+
+    Its decay warms up as min(decay, (1 + t) / (10 + t)) at step t, so early on the average follows the
+    network closely instead of being dominated by the random initial weights."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.module, self.decay = copy.deepcopy(module).requires_grad_(False), decay
+        self._average, self._source = list(self.module.parameters()), list(module.parameters())
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self._average, self._source, 1 - decay)

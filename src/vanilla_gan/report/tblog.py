@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.report import grid
-
-STAT_NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
-EVAL_SCALARS = ("fid", "kid", "inception_score", "modes", "kl_uniform", "precision", "recall", "parzen_ll")
+from vanilla_gan.images import grid
+from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS
 
 
 class TensorBoardLogger:
@@ -38,18 +36,18 @@ class TensorBoardLogger:
     def __call__(self, trainer: Any, record: dict[str, Any]) -> None:
         """The epoch hook: `trainer` has just finished epoch record['epoch']."""
         epoch = record["epoch"]
-        for key in (*STAT_NAMES, "images_per_s"):
+        for key in (*STEP_KEYS, "images_per_s"):
             self.writer.add_scalar(f"epoch/{key}", record[key], epoch)
-        for key in EVAL_SCALARS:
-            if key in record:
-                self.writer.add_scalar(f"eval/{key}", record[key], epoch)
+        for metric in HEADLINE_METRICS:
+            if metric.key in record:
+                self.writer.add_scalar(f"eval/{metric.key}", record[metric.key], epoch)
         stats = trainer.epoch_stats.cpu().numpy()  # (steps_per_epoch, 4)
         first = record["step"] - len(stats) + 1
         block = trainer.config.log_every
         for start in range(0, len(stats), block):
             means = stats[start:start + block].mean(0)
             last_step = first + min(start + block, len(stats)) - 1
-            for key, value in zip(STAT_NAMES, means, strict=True):
+            for key, value in zip(STEP_KEYS, means, strict=True):
                 self.writer.add_scalar(f"step/{key}", float(value), last_step)
         picture = np.asarray(grid(trainer.generate_fixed(), scale=2))  # uint8 (H, W)
         self.writer.add_image("samples", picture, epoch, dataformats="HW")

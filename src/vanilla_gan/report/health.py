@@ -1,6 +1,6 @@
 """Training-health notes: what the metrics log says about a run, in words, with what users usually try.
 
-    notes = health_notes(load_run(run_dir), real_diversity=diversity(real_images[:64]))
+    notes = health_notes(RunDir(run_dir).read(), real_diversity=diversity(real_images[:64]))
     print(format_notes(notes))           # also shown in report.html and printed at the end of `train`
 
 The checks (each note says what it found, what it means and what to try):
@@ -14,15 +14,13 @@ The checks (each note says what it found, what it means and what to try):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from vanilla_gan.config import TrainConfig
-from vanilla_gan.runfiles import Run
+from vanilla_gan.images import split_grid
+from vanilla_gan.rundir import RunRecord
 
 D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
 DIVERSITY_DROP = 0.75  # latest diversity below this share of its peak (and of real digits') = collapsing
@@ -49,27 +47,15 @@ def diversity(images: np.ndarray) -> float:
     return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean()) if n > 1 else 0.0
 
 
-def split_grid(path: Path, n: int, pad: int = 2, scale: int = 2) -> np.ndarray:
-    """The `n` digits (uint8 (n, 28, 28)) of a grid PNG written by `report.save_grid`."""
-    with Image.open(path) as picture:
-        pixels = np.asarray(picture.convert("L"))[::scale, ::scale]
-    cols = math.ceil(math.sqrt(n))
-    tiles = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        top, left = pad + r * (28 + pad), pad + c * (28 + pad)
-        tiles.append(pixels[top:top + 28, left:left + 28])
-    return np.stack(tiles)
-
-
-def grid_diversity(run: Run) -> tuple[np.ndarray, np.ndarray]:
+def grid_diversity(run: RunRecord) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, diversity of that epoch's fixed-noise grid)."""
     n = run.config.get("train", {}).get("grid_size", 64)
     values = [(epoch, diversity(split_grid(path, n))) for epoch, path in run.grids]
     return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)
 
 
-def health_notes(run: Run, real_diversity: float | None = None, data_classes: list[int] | None = None) -> list[Note]:
+def health_notes(run: RunRecord, real_diversity: float | None = None,
+                 data_classes: list[int] | None = None) -> list[Note]:
     """The notes for a run, problems first; an 'ok' note when nothing was found.
 
     `real_diversity` is `diversity` of 64 training digits; `data_classes` the digit classes present in the
@@ -114,7 +100,7 @@ def health_notes(run: Run, real_diversity: float | None = None, data_classes: li
     return sorted(notes, key=lambda n: order[n.level])
 
 
-def _d_winning(run: Run) -> list[Note]:
+def _d_winning(run: RunRecord) -> list[Note]:
     epochs, d_fake = run.series("d_fake")
     _, loss_g = run.series("loss_g")
     stretch = 0  # trailing epochs with D(G(z)) below the threshold
@@ -132,7 +118,7 @@ def _d_winning(run: Run) -> list[Note]:
         "(--dropout 0.5, --d-hidden 512,256,128) or lower --lr; keep the non-saturating --g-loss.")]
 
 
-def _collapse(run: Run, real_diversity: float | None, data_classes: list[int] | None) -> list[Note]:
+def _collapse(run: RunRecord, real_diversity: float | None, data_classes: list[int] | None) -> list[Note]:
     notes = []
     epochs, values = grid_diversity(run) if run.grids else (np.array([]), np.array([]))
     if len(values) >= 3:

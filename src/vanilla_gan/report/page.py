@@ -1,148 +1,35 @@
-"""Pictures of a run: image grids (Pillow only, no torchvision), and the self-contained HTML report.
+"""The report page: one self-contained HTML file from what `report.write_report` gathered.
 
-    save_grid(images_uint8, "grid.png")      # (N, 28, 28) uint8 -> a square-ish grid PNG
-    report = write_report(run_dir)           # RUN/report.html (+ plots/, progress.gif, interpolation.*)
-    report.notes, report.memorisation.verdict
+    html = render(record, state, figures, progress, walk, real, notes, memo, skipped)
 
-report.html has every image inlined (data: URIs) and a Content-Security-Policy that forbids any network
-request; it reads on a phone and on a desktop (one column below ~520 px). Sections: training health,
-generated next to real digits, progress.gif and a latent walk, the curves (plots.py), the final metrics,
-the memorisation check (memorisation.py), the configuration, and any panel that could not be made.
+Every image is inlined as a data: URI and a Content-Security-Policy forbids any network request and any
+script; every string from the run folder (its name, config.json's values) is HTML-escaped. The page reads
+on a phone and on a desktop (one column below ~520 px). Sections: training health, generated next to real
+digits, progress.gif and a latent walk, the curves, the final metrics, the memorisation check, the
+configuration, and any panel that could not be made.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
-if TYPE_CHECKING:
-    from vanilla_gan.health import Note
-    from vanilla_gan.memorisation import Memorisation
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Generator output in (-1, 1), (N, 784) or (N, 28, 28) -> uint8 (N, 28, 28), 0 = background."""
-    pixels = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255)
-    return pixels.to(torch.uint8).reshape(-1, 28, 28).numpy()
-
-
-def grid(images: np.ndarray, pad: int = 2, scale: int = 1, cols: int | None = None) -> Image.Image:
-    """Tile uint8 images (N, H, W) into rows of `cols` (default ceil(sqrt(N))), `pad` dark pixels between them."""
-    n, h, w = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), 40, dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        top, left = pad + r * (h + pad), pad + c * (w + pad)
-        canvas[top:top + h, left:left + w] = image
-    picture = Image.fromarray(canvas)
-    if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    return picture
-
-
-def save_grid(images: np.ndarray, path: Path, scale: int = 2) -> None:
-    """Write `images` (N, 28, 28) uint8 as one grid PNG, written to a temp name then renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    grid(images, scale=scale).save(tmp, format="PNG")
-    tmp.replace(path)
-
-
-# ----------------------------------------------------------------------------- the HTML report
-
-@dataclass
-class Report:
-    """What `write_report` produced: the page, the health notes, the memorisation verdict, skipped panels."""
-
-    path: Path
-    notes: list[Note]
-    memorisation: Memorisation | None = None
-    skipped: list[str] = field(default_factory=list)  # "panel: reason", also shown in the page
-
-
-def write_report(run_dir: Path, device: str | torch.device = "cpu", memorisation_samples: int = 1000) -> Report:
-    """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png} and RUN/report.html.
-
-    The run folder and its checkpoint must be readable (else a UsageError); each panel that fails for
-    another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
-    """
-    from vanilla_gan import checkpoint
-    from vanilla_gan.data import fixed_order
-    from vanilla_gan.health import diversity, health_notes
-    from vanilla_gan.memorisation import check_memorisation
-    from vanilla_gan.runfiles import load_run
-
-    run = load_run(run_dir)
-    state = checkpoint.load(run.run_dir)
-    generator = checkpoint.load_generator(state)
-    skipped: list[str] = []
-
-    def attempt(name: str, make: Callable[[], Any]) -> Any:
-        try:
-            return make()
-        except Exception as exc:  # a panel must never stop the report (or the end of training)
-            skipped.append(f"{name}: {exc}")
-            return None
-
-    from vanilla_gan import plots
-    from vanilla_gan.animation import latent_walk, write_progress_gif, write_walk
-
-    figures = attempt("plots", lambda: plots.write_plots(run)) or {}
-    progress = attempt("progress.gif", lambda: write_progress_gif(run.grids, run.run_dir / "progress.gif"))
-    walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device),
-                                                         run.run_dir / "interpolation.gif",
-                                                         run.run_dir / "interpolation.png"))
-    real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
-    real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
-    classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
-    notes = health_notes(run, real_diversity, classes)
-    memo = None
-    if real is not None:
-        memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,
-                                                                   device=device))
-    if memo is not None:
-        attempt("memorisation plot", lambda: figures.update(distances=plots.plot_distances(
-            memo.generated_distances, memo.real_distances, run.run_dir / "plots" / "memorisation.png")))
-    page = _html(run, state, figures, progress, walk, real, notes, memo, skipped)
-    path = run.run_dir / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return Report(path, notes, memo, skipped)
-
-
-def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
-    """The run's training images (its --limit applied) and their labels when the data set has them."""
-    from vanilla_gan.data import limit_images, load_dataset
-
-    config = state["train_config"]
-    images, labels = load_dataset(config["dataset"])
-    limit = config.get("limit")
-    return (np.asarray(limit_images(images, limit)),
-            None if labels is None else np.asarray(limit_images(labels, limit)))
+from vanilla_gan.data import fixed_order
+from vanilla_gan.images import grid, png_bytes
+from vanilla_gan.report.health import Note
+from vanilla_gan.report.memorisation import Memorisation
+from vanilla_gan.rundir import RunRecord
+from vanilla_gan.schema import HEADLINE_METRICS
 
 
 def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:
-    if isinstance(source, Image.Image):
-        buffer = io.BytesIO()
-        source.save(buffer, format="PNG")
-        data = buffer.getvalue()
-    else:
-        data = Path(source).read_bytes()
+    data = png_bytes(source) if isinstance(source, Image.Image) else Path(source).read_bytes()
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -165,16 +52,16 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _text(value: Any) -> str:
+    """Any value from the run folder as escaped text (config.json is the user's file: never trusted as markup)."""
+    return escape(_format(value))
+
+
 def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [(f"model.{k}", _format(v)) for k, v in config.get("model", {}).items()]
     rows += [(f"train.{k}", _format(v)) for k, v in config.get("train", {}).items()]
     rows += [(k, _format(v)) for k, v in config.items() if k not in ("model", "train")]
     return rows
-
-
-METRIC_LABELS = (("fid", "FID"), ("kid", "KID"), ("inception_score", "Inception Score"), ("modes", "modes"),
-                 ("kl_uniform", "KL to uniform"), ("precision", "precision"), ("recall", "recall"),
-                 ("parzen_ll", "Parzen log-likelihood"))
 
 
 def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -187,7 +74,7 @@ def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if evaluated:
         final = evaluated[-1]
         rows.append(("evaluated at epoch", str(final["epoch"])))
-        rows += [(label, _format(final[key])) for key, label in METRIC_LABELS if key in final]
+        rows += [(m.label, _format(final[m.key])) for m in HEADLINE_METRICS if m.key in final]
         if "class_histogram" in final:
             rows.append(("class histogram", "  ".join(f"{d}: {p:.0%}" for d, p in enumerate(final["class_histogram"]))))
         best = min(evaluated, key=lambda m: m["fid"])
@@ -222,19 +109,18 @@ code { background: #eef1f4; padding: 0 4px; border-radius: 3px; overflow-wrap: a
 """
 
 
-def _html(run: Any, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
-          walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
-          skipped: list[str]) -> str:
-    from vanilla_gan.data import fixed_order
-
+def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
+           walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
+           skipped: list[str]) -> str:
+    """The whole page, as text."""
     config = run.config
     train = config.get("train", {})
     name = run.run_dir.resolve().name
     epochs = len(run.metrics)
     parts = [f"<h1>vanilla-gan run <code>{escape(name)}</code></h1>",
-             f'<p class="muted">{epochs} of {train.get("epochs", "?")} epochs on {escape(str(train.get("dataset")))} '
-             f'({config.get("num_images", 0):,} images, seed {train.get("seed")}), report written '
-             f'{time.strftime("%Y-%m-%d %H:%M")} by vanilla-gan {escape(str(config.get("package_version", "")))}.</p>']
+             f'<p class="muted">{epochs} of {_text(train.get("epochs", "?"))} epochs on {_text(train.get("dataset"))} '
+             f'({_text(config.get("num_images", "?"))} images, seed {_text(train.get("seed"))}), report written '
+             f'{time.strftime("%Y-%m-%d %H:%M")} by vanilla-gan {_text(config.get("package_version", ""))}.</p>']
 
     body = "".join(f'<div class="note {n.level}"><span class="tag">{n.level}</span> <strong>{escape(n.title)}</strong>'
                    f"<p>{escape(n.meaning)}</p>" + (f"<p><em>Try:</em> {escape(n.advice)}</p>" if n.advice else "")

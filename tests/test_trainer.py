@@ -1,6 +1,7 @@
-"""The trainer: the step is the seed's algorithm, seeds repeat, resume is bit-exact, NaN stops cleanly.
+"""The Trainer: its step is the original GAN's algorithm, seeds repeat, resume is bit-exact (and enforces what
+may change), NaN stops cleanly, no run folder means no files, and users' own networks train.
 
-Run: python -m pytest tests/test_train.py
+Run: python -m pytest tests/test_trainer.py
 """
 
 import copy
@@ -10,11 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.errors import UsageError
-from vanilla_gan.train import Interrupted, Trainer, TrainingError
+from vanilla_gan.errors import Interrupted, TrainingError, UsageError
+from vanilla_gan.evaluate import Evaluator
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.trainer import Trainer
 
 SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
 
@@ -24,9 +26,13 @@ def images():
     return load_dataset("digits")[0][:640]
 
 
-def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, **train):
+def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, evaluate=None, **train):
     config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cpu", "eval_every": 0, **train})
-    return Trainer(copy.deepcopy(model), config, tmp_path / name, images)
+    return Trainer(copy.deepcopy(model), config, images, RunDir(tmp_path / name), evaluate=evaluate)
+
+
+def last_checkpoint(folder):
+    return RunDir(folder).load_checkpoint()
 
 
 def weights(module: nn.Module) -> dict:
@@ -47,10 +53,10 @@ def assert_same_weights(a: dict, b: dict):
 # ----------------------------------------------------------------------------- the algorithm
 
 def reference_step(G, D, opt_g, opt_d, real, z, g_loss):
-    """The seed's step written plainly: Sigmoid + BCELoss, D then G, G's loss back-propagated through D."""
+    """The original GAN's step written plainly: Sigmoid + BCELoss, D then G, G's loss back-propagated through D."""
     bce = nn.BCELoss()
     ones, zeros = torch.ones(len(real), 1), torch.zeros(len(real), 1)
-    d = lambda x: torch.sigmoid(D.net(x))  # noqa: E731 - the seed's D: hidden layers, Linear, Sigmoid
+    d = lambda x: torch.sigmoid(D.net(x.reshape(len(x), 784)))  # noqa: E731 - D: hidden layers, Linear, Sigmoid
     fake = G(z)
     opt_d.zero_grad()
     loss_d = bce(d(real), ones) + bce(d(fake.detach()), zeros)
@@ -73,7 +79,7 @@ def test_fast_step_matches_a_plain_reference(tmp_path, images, g_loss):
     for step in range(5):
         real = images[step * 64:(step + 1) * 64].reshape(64, 784).float() / 127.5 - 1
         torch.manual_seed(100 + step)
-        trainer.gan_step(real)
+        trainer.train_step(real)
         torch.manual_seed(100 + step)
         reference_step(G, D, opt_g, opt_d, real, torch.randn(64, 16), g_loss)
     for ours, theirs in ((trainer.G, G), (trainer.D, D)):
@@ -102,8 +108,8 @@ def test_resume_after_an_epoch_is_bit_exact(tmp_path, images):
 
     first = make_trainer(tmp_path, images, "split", epochs=1)
     first.train()
-    state = checkpoint.load(tmp_path / "split")
-    resumed = Trainer.resume(state, tmp_path / "split", images, {"epochs": 2})
+    state = last_checkpoint(tmp_path / "split")
+    resumed = Trainer.resume(state, images, RunDir(tmp_path / "split"), {"epochs": 2})
     resumed.train()
 
     assert_same_weights(weights(straight.G), weights(resumed.G))
@@ -115,7 +121,8 @@ def test_resume_after_an_epoch_is_bit_exact(tmp_path, images):
 def test_evaluating_during_training_changes_nothing_in_the_run(tmp_path, images):
     plain = make_trainer(tmp_path, images, "plain", epochs=2)
     plain.train()
-    evaluated = make_trainer(tmp_path, images, "evaluated", epochs=2, eval_every=1, eval_samples=1000)
+    evaluated = make_trainer(tmp_path, images, "evaluated", epochs=2, eval_every=1, eval_samples=1000,
+                             evaluate=Evaluator("digits", num_samples=1000))
     evaluated.train()
     assert "fid" in evaluated.metrics[0]
     assert_same_weights(weights(plain.G), weights(evaluated.G))
@@ -128,21 +135,21 @@ def test_resume_in_the_middle_of_an_epoch_is_bit_exact(tmp_path, images):
     straight.train()
 
     stopped = make_trainer(tmp_path, images, "stopped", epochs=2)
-    original_step = stopped.gan_step
+    original_step = stopped.train_step
     calls = []
 
     def step_then_stop(real):
         calls.append(1)
         if len(calls) == 3:
-            stopped._stop_requested = True  # what the SIGINT handler does
+            stopped.stop.requested = True  # what the SIGINT handler does
         return original_step(real)
 
-    stopped.gan_step = step_then_stop
+    stopped.train_step = step_then_stop
     with pytest.raises(Interrupted, match="interrupted in epoch 1 at step 3"):
         stopped.train()
-    state = checkpoint.load(tmp_path / "stopped")
+    state = last_checkpoint(tmp_path / "stopped")
     assert (state["epoch"], state["step"], state["batch_in_epoch"]) == (0, 3, 3)
-    resumed = Trainer.resume(state, tmp_path / "stopped", images)
+    resumed = Trainer.resume(state, images, RunDir(tmp_path / "stopped"))
     resumed.train()
     assert_same_weights(weights(straight.G), weights(resumed.G))
     assert losses(resumed.metrics) == losses(straight.metrics)
@@ -153,8 +160,8 @@ def test_resume_in_the_middle_of_an_epoch_is_bit_exact(tmp_path, images):
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, images):
     trainer = make_trainer(tmp_path, images, epochs=1)
     trainer.train()
-    good = checkpoint.load(tmp_path / "run")
-    original_step = trainer.gan_step
+    good = last_checkpoint(tmp_path / "run")
+    original_step = trainer.train_step
     calls = []
 
     def nan_on_fourth_step(real):
@@ -162,11 +169,11 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, imag
         stats = original_step(real)
         return stats * float("nan") if len(calls) == 4 else stats
 
-    trainer.gan_step = nan_on_fourth_step
+    trainer.train_step = nan_on_fourth_step
     trainer.config.epochs = 2
     with pytest.raises(TrainingError, match=r"non-finite .* at epoch 2, step 14;.*\(epoch 1\) is kept"):
         trainer.train()
-    kept = checkpoint.load(tmp_path / "run")
+    kept = last_checkpoint(tmp_path / "run")
     assert kept["epoch"] == 1
     assert_same_weights(kept["generator"], good["generator"])
 
@@ -185,26 +192,15 @@ def test_bf16_autocast_trains_with_fp32_weights(tmp_path, images):
     assert not torch.equal(before["net.0.weight"], trainer.G.net[0].weight)
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path, images):
-    trainer = make_trainer(tmp_path, images, device="cuda", epochs=1)
-    assert trainer.images.is_cuda and trainer.images.dtype == torch.uint8
-    trainer.train()
-    resumed = Trainer.resume(checkpoint.load(tmp_path / "run"), tmp_path / "run", images, {"epochs": 2})
-    resumed.train()
-    assert resumed.epoch == 2 and next(resumed.G.parameters()).is_cuda
-
-
 def test_resume_takes_capturable_from_this_machine_not_the_checkpoint(tmp_path, images):
     """A checkpoint written by a CUDA-graph run (capturable Adam) resumes on CPU with plain Adam, and back."""
     trainer = make_trainer(tmp_path, images, epochs=1)
     trainer.train()
-    state = checkpoint.load(tmp_path / "run")
+    state = last_checkpoint(tmp_path / "run")
     for name in ("opt_g", "opt_d"):
         for group in state[name]["param_groups"]:
             group["capturable"] = True
-    resumed = Trainer.resume(state, tmp_path / "run", images, {"epochs": 2})
+    resumed = Trainer.resume(state, images, RunDir(tmp_path / "run"), {"epochs": 2})
     assert not resumed.graphed
     assert resumed.permutation_rng.device.type == "cpu"  # a CPU generator everywhere: a GPU run resumes here
     assert not any(g["capturable"] for g in resumed.opt_g.param_groups + resumed.opt_d.param_groups)
@@ -212,43 +208,72 @@ def test_resume_takes_capturable_from_this_machine_not_the_checkpoint(tmp_path, 
     assert resumed.epoch == 2
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_graph_step_matches_the_eager_step(tmp_path, images):
-    """Dropout 0 (no RNG inside the step), the same z: the replayed graph gives the eager step's weights."""
-    model = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32), dropout=0.0)
-    trained = {}
-    for graph in (False, True):
-        trainer = make_trainer(tmp_path, images, f"graph-{graph}", model=model, device="cuda", cuda_graph=graph)
-        noise = torch.Generator().manual_seed(3)
-        for step in range(8):  # 3 warm-up steps, the capture, then replays
-            real = images[step * 64:(step + 1) * 64].reshape(64, 784).cuda().float() / 127.5 - 1
-            z = torch.randn(64, 16, generator=noise).cuda()
-            stats = trainer._graph_step(real, z) if graph else trainer._step(real, z)
-            assert torch.isfinite(stats).all()
-        assert (trainer._graph is not None) == graph
-        trained[graph] = trainer
-    for module in ("G", "D"):
-        eager, graphed = (getattr(trained[g], module).state_dict() for g in (False, True))
-        for name in eager:
-            torch.testing.assert_close(graphed[name], eager[name], rtol=1e-4, atol=1e-6, msg=f"{module}.{name}")
-    fresh = make_trainer(tmp_path, images, "fresh", model=model, device="cuda")
-    assert not torch.equal(trained[True].G.net[0].weight, fresh.G.net[0].weight)
+def test_resume_refuses_a_change_to_what_is_trained(tmp_path, images):
+    trainer = make_trainer(tmp_path, images, epochs=1)
+    trainer.train()
+    state = last_checkpoint(tmp_path / "run")
+    with pytest.raises(UsageError, match="--lr: must match the run being resumed"):
+        Trainer.resume(state, images, RunDir(tmp_path / "run"), {"epochs": 2, "lr": 0.1})
+    with pytest.raises(UsageError, match="fewer than the 1 epochs"):
+        Trainer.resume(state, images, RunDir(tmp_path / "run"), {"epochs": 0})
 
 
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_cuda_graph_training_with_dropout_learns_and_resumes_on_cpu(tmp_path, images, precision):
-    trainer = make_trainer(tmp_path, images, device="cuda", precision=precision, epochs=2, eval_every=2,
-                           eval_samples=1000)
+# ----------------------------------------------------------------------------- without a run folder; users' networks
+
+def test_without_a_run_folder_nothing_is_written(tmp_path, images, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(epochs=2, batch_size=64, device="cpu")  # no seed: one is drawn
+    trainer = Trainer(copy.deepcopy(SMALL_MODEL), config, images, log=lambda line: None, progress=False)
+    assert isinstance(config.seed, int)
+    record = trainer.train_epoch()
+    assert record["epoch"] == 1 and record["step"] == 10 and trainer.epoch == 1
+    trainer.train()
+    assert trainer.epoch == 2 and list(tmp_path.iterdir()) == []
+    with pytest.raises(UsageError, match="evaluate callable"):
+        trainer.evaluate()
+
+
+def test_epoch_hooks_and_the_log_see_every_epoch(tmp_path, images):
+    seen, lines = [], []
+    config = TrainConfig(seed=1, epochs=2, batch_size=64, device="cpu", eval_every=0)
+    trainer = Trainer(copy.deepcopy(SMALL_MODEL), config, images, epoch_hooks=[lambda t, r: seen.append(r["epoch"])],
+                      log=lines.append)
+    trainer.train()
+    assert seen == [1, 2] and len(lines) == 2 and lines[0].startswith("epoch 1/2  loss_D")
+
+
+class FlatGenerator(nn.Module):
+    """A user's own G: one hidden layer, output flat (B, 784)."""
+
+    def __init__(self, latent_dim=16):
+        super().__init__()
+        self.config = ModelConfig(latent_dim=latent_dim)
+        self.net = nn.Sequential(nn.Linear(latent_dim, 64), nn.ReLU(), nn.Linear(64, 784), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def test_a_users_own_networks_train_and_are_recorded(tmp_path, images):
+    D = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))  # scores (B, 1)
+    config = TrainConfig(seed=2, epochs=1, batch_size=64, device="cpu", eval_every=0)
+    trainer = Trainer(copy.deepcopy(SMALL_MODEL), config, images, RunDir(tmp_path / "own"), generator=FlatGenerator(),
+                      discriminator=D)
     before = weights(trainer.G)
     trainer.train()
-    assert trainer.graphed and trainer._graph is not None
-    assert trainer.metrics[-1]["fid"] > 0 and trainer.best_path.exists()  # the evaluation ran on the GPU
-    assert all(abs(m["loss_d"]) < 10 and abs(m["loss_g"]) < 10 for m in trainer.metrics)
     assert not torch.equal(before["net.0.weight"], trainer.G.net[0].weight)
-    resumed = Trainer.resume(checkpoint.load(tmp_path / "run"), tmp_path / "run", images,
-                             {"epochs": 3, "device": "cpu"})
+    state = last_checkpoint(tmp_path / "own")
+    assert state["modules"]["generator"].endswith("test_trainer.FlatGenerator")
+    assert state["modules"]["discriminator"] == "torch.nn.modules.container.Sequential"
+    resumed = Trainer.resume(state, images, RunDir(tmp_path / "own"), {"epochs": 2}, generator=FlatGenerator(),
+                             discriminator=copy.deepcopy(D))
     resumed.train()
-    assert resumed.epoch == 3 and not resumed.graphed
+    assert resumed.epoch == 2
+
+
+def test_networks_of_the_wrong_shape_are_refused(images):
+    config = TrainConfig(seed=2, epochs=1, batch_size=64, device="cpu")
+    with pytest.raises(UsageError, match="the generator maps z"):
+        Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=nn.Linear(16, 100))
+    with pytest.raises(UsageError, match="one score per image"):
+        Trainer(copy.deepcopy(SMALL_MODEL), config, images, discriminator=nn.Flatten())

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from vanilla_gan.data import fixed_order
-from vanilla_gan.evaluate import sample_images
+from vanilla_gan.sampling import sample_images
 
 PERCENTILE = 5.0
 COPY_FACTOR = 0.25

@@ -1,6 +1,6 @@
 """The run's curves as PNG files (matplotlib, Agg backend: no display needed).
 
-    paths = write_plots(load_run(run_dir))     # RUN/plots/{losses,discriminator,speed,metrics}.png
+    paths = write_plots(RunDir(run_dir).read())   # RUN/plots/{losses,discriminator,speed,metrics}.png
 
 - losses.png: loss_D and loss_G per step, smoothed (a moving average), the raw values faint behind.
 - discriminator.png: D(x) and D(G(z)) per step, with the 0.5 line where D can no longer tell them apart.
@@ -11,27 +11,19 @@ Runs without steps.csv (older runs) are plotted from the per-epoch means in metr
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.runfiles import Run
+from vanilla_gan.fileio import atomic_write
+from vanilla_gan.rundir import RunRecord
+from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS, STEP_STATS
 
-# Evaluation metrics plotted per epoch: key, title, which way is better.
-METRIC_PANELS = (
-    ("fid", "FID", "lower is better"),
-    ("kid", "KID", "lower is better"),
-    ("inception_score", "Inception Score", "higher is better, 10 at most"),
-    ("modes", "Modes covered", "of 10 classes"),
-    ("precision", "Precision", "higher is better"),
-    ("recall", "Recall", "higher is better"),
-    ("kl_uniform", "KL to uniform", "class balance, 0 is even"),
-    ("parzen_ll", "Parzen log-likelihood", "nats, higher is better"),
-)
-COLOURS = {"loss_d": "#1f77b4", "loss_g": "#d62728", "d_real": "#2ca02c", "d_fake": "#ff7f0e"}
-LABELS = {"loss_d": "loss_D", "loss_g": "loss_G", "d_real": "D(x)", "d_fake": "D(G(z))"}
+COLOURS = {stat.key: stat.colour for stat in STEP_STATS}
+LABELS = {stat.key: stat.label for stat in STEP_STATS}
 
 
 def pyplot() -> Any:
@@ -56,15 +48,15 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return total / count
 
 
-def step_series(run: Run) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+def step_series(run: RunRecord) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
     """(steps, {stat: values}, per_step): from steps.csv, else the per-epoch means at each epoch's last step."""
     if run.steps is not None:
-        return run.steps["step"], {k: run.steps[k] for k in COLOURS}, True
+        return run.steps["step"], {k: run.steps[k] for k in STEP_KEYS}, True
     steps = np.array([m["step"] for m in run.metrics], dtype=float)
-    return steps, {k: np.array([m[k] for m in run.metrics], dtype=float) for k in COLOURS}, False
+    return steps, {k: np.array([m[k] for m in run.metrics], dtype=float) for k in STEP_KEYS}, False
 
 
-def _step_figure(run: Run, keys: tuple[str, ...], title: str, ylabel: str, path: Path,
+def _step_figure(run: RunRecord, keys: tuple[str, ...], title: str, ylabel: str, path: Path,
                  equilibrium: bool = False) -> Path:
     plt = pyplot()
     steps, series, per_step = step_series(run)
@@ -92,7 +84,7 @@ def _step_figure(run: Run, keys: tuple[str, ...], title: str, ylabel: str, path:
     return _save(fig, path)
 
 
-def _epoch_axis(ax: Any, run: Run) -> None:
+def _epoch_axis(ax: Any, run: RunRecord) -> None:
     """A second x axis on top labelled in epochs, when the run has any."""
     if not run.metrics:
         return
@@ -105,25 +97,23 @@ def _epoch_axis(ax: Any, run: Run) -> None:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return atomic_write(path, buffer.getvalue())
 
 
-def plot_losses(run: Run, path: Path) -> Path:
+def plot_losses(run: RunRecord, path: Path) -> Path:
     return _step_figure(run, ("loss_d", "loss_g"), "Losses", "BCE loss", path)
 
 
-def plot_discriminator(run: Run, path: Path) -> Path:
+def plot_discriminator(run: RunRecord, path: Path) -> Path:
     return _step_figure(run, ("d_real", "d_fake"), "D's outputs: real images D(x), generated D(G(z))",
                         "mean probability 'real'", path, equilibrium=True)
 
 
-def plot_speed(run: Run, path: Path) -> Path:
+def plot_speed(run: RunRecord, path: Path) -> Path:
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -139,9 +129,9 @@ def plot_speed(run: Run, path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_metrics(run: Run, path: Path) -> Path | None:
+def plot_metrics(run: RunRecord, path: Path) -> Path | None:
     """One small panel per evaluation metric the run has; None when it was never evaluated."""
-    panels = [(key, title, hint, *run.series(key)) for key, title, hint in METRIC_PANELS]
+    panels = [(m.key, m.label, m.meaning, *run.series(m.key)) for m in HEADLINE_METRICS]
     panels = [p for p in panels if len(p[3])]
     if not panels:
         return None
@@ -183,7 +173,7 @@ def plot_distances(generated: np.ndarray, real: np.ndarray, path: Path) -> Path:
     return _save(fig, path)
 
 
-def write_plots(run: Run, out_dir: Path | None = None) -> dict[str, Path]:
+def write_plots(run: RunRecord, out_dir: Path | None = None) -> dict[str, Path]:
     """Every curve of the run into `out_dir` (default RUN/plots); returns {name: path} of those written."""
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "plots"
     paths = {

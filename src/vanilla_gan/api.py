@@ -1,0 +1,253 @@
+"""The Python API, for scripts and notebooks: the same Trainer, run folder and checks as the command line.
+
+    import vanilla_gan as vg
+    run = vg.train(epochs=5, out="runs/nb", seed=1)      # a Run; shows a progress bar, prints nothing else
+    images = run.sample(64, seed=0)                      # uint8 (64, 28, 28), 0 = background, 255 = ink
+    run.grid(images)                                     # a PIL image: shows itself in Jupyter
+    vg.load("runs/nb").evaluate(n=10_000)                # a dict, the keys of `vanilla-gan evaluate --json`
+
+`train`'s keyword arguments are the command line's options with `_` for `-` (`batch_size=8` for
+`--batch-size 8`), plus `out`, `resume`, `report` (False for `--no-report`), `tensorboard`, `verbose` (print
+the epoch lines), and, for Python only, `generator=` / `discriminator=` (your own nn.Module: G maps z
+(B, latent_dim) to images (B, 28, 28) in (-1, 1), D maps images (B, 28, 28) to pre-sigmoid scores (B,)) and
+`epoch_hooks=` (callables hook(trainer, record) called after each epoch is checkpointed). Errors are the
+package's exception types (`vg.VanillaGanError` and its subclasses), never SystemExit; an existing run is
+never overwritten (pass resume=True to continue it).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from tqdm.auto import tqdm
+
+from vanilla_gan import distributed
+from vanilla_gan.checkpoint import load as load_checkpoint_file
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.config import ModelConfig, TrainConfig, resume_configs
+from vanilla_gan.data import limit_images, load_dataset
+from vanilla_gan.errors import TrainingError, UsageError
+from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
+from vanilla_gan.images import grid, grid_rows
+from vanilla_gan.models import Generator
+from vanilla_gan.report import Report, plots, write_report
+from vanilla_gan.report.tblog import TensorBoardLogger
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.runtime import resolve_device
+from vanilla_gan.sampling import latent_walk, sample_images
+from vanilla_gan.trainer import EpochHook, Trainer
+
+MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig))
+TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
+
+
+def default_run_dir() -> Path:
+    return Path("runs") / time.strftime("run-%Y%m%d-%H%M%S")
+
+
+class Training:
+    """A training session, prepared from options up to its first step: every check is done, nothing is written.
+
+        session = Training(epochs=5, out="runs/a")     # or resume=True, out="runs/a", epochs=10
+        session.seed_drawn, session.trainer.num_images, ...
+        run = session.run()                            # trains, writes the report; a Run
+
+    What `vg.train` and `vanilla-gan train` both do. `log` receives the epoch lines (default: none).
+    """
+
+    def __init__(self, *, out: Path | str | None = None, resume: bool = False, report: bool = True,
+                 tensorboard: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+                 epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
+                 progress: bool = True, **options: Any):
+        unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
+        if unknown:
+            raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
+                             f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        self.write_report, self.report, self.report_error = report, None, None
+        self.nothing_to_do = False
+        self.seed_drawn = False
+        kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks, "log": log,
+                  "progress": progress}
+        if resume:
+            if out is None:
+                raise UsageError("--resume needs --out RUN_DIR, the run to continue")
+            self.run_dir = RunDir(out)
+            state = load_checkpoint_file(self.run_dir.last_checkpoint)
+            _, config = resume_configs(state["model_config"], state["train_config"], options, state["epoch"])
+            self.nothing_to_do = config.epochs == state["epoch"] and not state["batch_in_epoch"]
+            images = limit_images(load_dataset(config.dataset)[0], config.limit)
+            evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
+            self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **kwargs)
+        else:
+            model_config = ModelConfig(**{k: v for k, v in options.items() if k in MODEL_OPTIONS})
+            config = TrainConfig(**{k: v for k, v in options.items() if k in TRAIN_OPTIONS})
+            model_config.validate()
+            config.validate()
+            device = resolve_device(config.device)  # no CUDA for --device cuda: said before anything else
+            self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
+            distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
+            images = limit_images(load_dataset(config.dataset)[0], config.limit)
+            self.seed_drawn = config.seed is None
+            evaluate = Evaluator(config.dataset, device, config.eval_samples, offline_ok=True)
+            self.trainer = Trainer(model_config, config, images, self.run_dir, evaluate=evaluate, **kwargs)
+        self.logger = None
+        if tensorboard and distributed.is_main():
+            self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
+            self.trainer.epoch_hooks.append(self.logger)
+
+    def run(self) -> Run:
+        """Train to the configured epochs, then write the report (unless report=False); returns the Run.
+
+        Raises Interrupted (after saving) on SIGINT/SIGTERM, TrainingError on non-finite losses (after writing
+        stop.json and the report, kept in `self.report`)."""
+        trainer, main = self.trainer, distributed.is_main()
+        if self.nothing_to_do:
+            return self._result()
+        try:
+            trainer.train()
+        except TrainingError as failure:
+            if main and self.run_dir.path.exists():
+                self.run_dir.write_stop(trainer.epoch + 1, str(failure))
+                self._report()
+            raise
+        finally:
+            if self.logger is not None:
+                self.logger.close()
+        if main:
+            self.run_dir.clear_stop()
+            self._report()
+        return self._result()
+
+    def _report(self) -> None:
+        """The end-of-training report; a failure here is a warning (`report_error`), never a lost run."""
+        if not self.write_report:
+            return
+        try:
+            self.report = write_report(self.run_dir, device=self.trainer.device, generator=self._custom_generator())
+        except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
+            self.report_error = (f"the report could not be written ({type(exc).__name__}: {exc}); "
+                                 f"try: vanilla-gan report {self.run_dir.path}")
+
+    def _custom_generator(self) -> nn.Module | None:
+        """A fresh copy of a generator the user brought (for loading checkpoints), else None."""
+        G = self.trainer.G
+        return None if type(G) is Generator else _fresh_copy(G)
+
+    def _result(self) -> Run:
+        return Run(self.run_dir.path, generator=self._custom_generator(), device=self.trainer.device,
+                   report=self.report)
+
+
+def train(*, out: Path | str | None = None, resume: bool = False, report: bool = True, tensorboard: bool = False,
+          verbose: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+          epoch_hooks: Iterable[EpochHook] = (), **options: Any) -> Run:
+    """Train (or, with resume=True, continue) a run into the folder `out`; returns it as a Run.
+
+    Options are the command line's (`epochs`, `batch_size`, `lr`, `betas`, `seed`, `limit`, `dataset`, ...;
+    see TrainConfig and ModelConfig); `vanilla-gan train --help` says what each means. `verbose` prints the
+    epoch lines and the report's health notes. Interrupting (Ctrl-C, the kernel's stop button) saves a
+    checkpoint and raises vg.Interrupted; `train(out=..., resume=True)` continues the run.
+    """
+    log = (lambda line: tqdm.write(line, file=sys.stdout)) if verbose else None
+    with distributed.session(options.get("device") or "auto"):
+        session = Training(out=out, resume=resume, report=report, tensorboard=tensorboard, generator=generator,
+                           discriminator=discriminator, epoch_hooks=epoch_hooks, log=log, **options)
+        result = session.run()
+    if session.report_error:
+        warnings.warn(session.report_error, RuntimeWarning, stacklevel=2)
+    if verbose and session.report is not None:
+        print(session.report.summary())
+    return result
+
+
+def load(path: Path | str, generator: nn.Module | None = None, device: str = "auto") -> Run:
+    """A trained run folder, to sample, show, evaluate and report. `generator`: for a run trained with its own
+    generator module, an instance of it (its weights are loaded into it)."""
+    run_dir = RunDir(path)
+    if not run_dir.path.is_dir():
+        raise UsageError(f"no such run folder: {run_dir.path}")
+    if not run_dir.last_checkpoint.is_file():
+        raise UsageError(f"{run_dir.path} has no checkpoints/last.pt: is it a vanilla-gan run folder?")
+    return Run(run_dir.path, generator=generator, device=resolve_device(device))
+
+
+class Run:
+    """A run folder, trained or loaded: its configuration and metrics, and its generator to sample from."""
+
+    def __init__(self, path: Path | str, generator: nn.Module | None = None, device: str | torch.device = "cpu",
+                 report: Report | None = None):
+        self.path, self.run_dir = Path(path), RunDir(path)
+        self.device = torch.device(device)
+        self.report_written = report  # the report written at the end of training, if any
+        self._custom = generator
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, {len(self.metrics)} epochs)"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """config.json: {"model": ..., "train": ..., "num_images", ...}."""
+        return self.run_dir.read_config()
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        """metrics.jsonl: one dict per epoch (losses, D outputs, speed; evaluation metrics when evaluated)."""
+        return self.run_dir.read_metrics()
+
+    def checkpoint(self) -> dict[str, Any]:
+        """checkpoints/last.pt as a dict (see vanilla_gan.checkpoint)."""
+        return self.run_dir.load_checkpoint()
+
+    def generator(self, raw: bool = False) -> nn.Module:
+        """The trained generator: z (B, latent_dim) -> images (B, 28, 28) in (-1, 1); the moving average of its
+        weights when the run kept one, unless `raw`."""
+        custom = None if self._custom is None else _fresh_copy(self._custom)
+        return load_generator(self.checkpoint(), raw=raw, generator=custom).to(self.device)
+
+    def sample(self, n: int = 64, seed: int = 0, raw: bool = False) -> np.ndarray:
+        """`n` digits, uint8 (n, 28, 28), 0 = background, 255 = ink: the same for the same seed."""
+        if n < 1:
+            raise UsageError(f"n must be at least 1, got {n}")
+        return sample_images(self.generator(raw), n, seed=seed, device=self.device)
+
+    def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:
+        """Images (N, 28, 28) uint8 (default: 64 samples) as one picture; Jupyter shows it."""
+        return grid(self.sample(64) if images is None else np.asarray(images), scale=scale, cols=cols)
+
+    def interpolate(self, walks: int = 8, frames: int = 12, seed: int = 0) -> Image.Image:
+        """Walks through the latent space (spherical interpolation between random z) as one picture, a row per
+        walk; `sampling.latent_walk` gives the images themselves."""
+        return grid_rows(latent_walk(self.generator(), walks, frames, seed, self.device).transpose(1, 0, 2, 3),
+                         scale=2)
+
+    def evaluate(self, n: int = 10_000, seed: int = 0) -> dict[str, Any]:
+        """FID, IS, precision, recall, ... of `n` samples, each beside its real-data floor (`real_floor`)."""
+        return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
+                                   generator=None if self._custom is None else _fresh_copy(self._custom))
+
+    def plots(self) -> dict[str, Image.Image]:
+        """The curves (losses, discriminator, speed, metrics when evaluated), written to RUN/plots/ and returned
+        as pictures."""
+        paths = plots.write_plots(self.run_dir.read(), self.run_dir.plots_dir)
+        return {name: Image.open(path) for name, path in paths.items()}
+
+    def report(self) -> Report:
+        """Write RUN/report.html (and its plots and animations); returns its health notes and verdicts."""
+        custom = None if self._custom is None else _fresh_copy(self._custom)
+        return write_report(self.run_dir, device=self.device, generator=custom)
+
+
+def _fresh_copy(module: nn.Module) -> nn.Module:
+    return copy.deepcopy(module).cpu()

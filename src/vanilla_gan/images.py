@@ -1,0 +1,78 @@
+"""Images as this package shows them: uint8 digits (N, 28, 28), 0 = background, 255 = ink, and their grids.
+
+    pixels = to_uint8(G(z))                   # G's (N, 28, 28) or (N, 784) floats in (-1, 1) -> uint8 (N, 28, 28)
+    picture = grid(pixels, scale=2)           # a PIL image (shows itself in Jupyter)
+    save_grid(pixels, "grid.png")             # the grid PNG every epoch writes, atomically
+    digits = split_grid("grid.png", n=64)     # and back: uint8 (64, 28, 28)
+
+Grids use Pillow only (no torchvision): rows of ceil(sqrt(N)) digits, GRID_PAD dark pixels between them.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vanilla_gan.fileio import atomic_write
+
+SIDE = 28
+GRID_PAD = 2  # dark pixels between and around the digits of a grid
+GRID_BACKGROUND = 40
+GRID_SCALE = 2  # screen pixels per digit pixel in saved grids
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Generator output in (-1, 1), (N, 28, 28) or (N, 784) -> uint8 (N, 28, 28), 0 = background."""
+    pixels = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255)
+    return pixels.to(torch.uint8).reshape(-1, SIDE, SIDE).numpy()
+
+
+def grid(images: np.ndarray, pad: int = GRID_PAD, scale: int = 1, cols: int | None = None) -> Image.Image:
+    """Tile uint8 images (N, H, W) into rows of `cols` (default ceil(sqrt(N))), `pad` dark pixels between them."""
+    n, h, w = images.shape
+    cols = cols or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), GRID_BACKGROUND, dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        canvas[top:top + h, left:left + w] = image
+    picture = Image.fromarray(canvas)
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return picture
+
+
+def grid_rows(images: np.ndarray, scale: int = 3) -> Image.Image:
+    """uint8 (rows, cols, 28, 28) as one picture with exactly that many rows and columns."""
+    rows, cols = images.shape[:2]
+    return grid(np.ascontiguousarray(images.reshape(rows * cols, SIDE, SIDE)), scale=scale, cols=cols)
+
+
+def png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_grid(images: np.ndarray, path: Path, scale: int = GRID_SCALE) -> Path:
+    """Write `images` (N, 28, 28) uint8 as one grid PNG, atomically."""
+    return atomic_write(path, png_bytes(grid(images, scale=scale)))
+
+
+def split_grid(path: Path, n: int, scale: int = GRID_SCALE) -> np.ndarray:
+    """The `n` digits (uint8 (n, 28, 28)) of a grid PNG written by `save_grid`."""
+    with Image.open(path) as picture:
+        pixels = np.asarray(picture.convert("L"))[::scale, ::scale]
+    cols = math.ceil(math.sqrt(n))
+    tiles = []
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = GRID_PAD + r * (SIDE + GRID_PAD), GRID_PAD + c * (SIDE + GRID_PAD)
+        tiles.append(pixels[top:top + SIDE, left:left + SIDE])
+    return np.stack(tiles)

@@ -1,0 +1,98 @@
+"""The report of a run: plots, animations, health notes and a memorisation check in one report.html.
+
+    report = write_report("runs/try")        # RUN/report.html (+ plots/, progress.gif, interpolation.*)
+    report.notes, report.memorisation.verdict, report.skipped
+
+The parts: `plots` (the curves, matplotlib), `animation` (progress.gif, latent walks), `health` (notes
+from the metrics log), `memorisation` (nearest training digits), `page` (the HTML), `tblog` (TensorBoard,
+an epoch hook for `train --tensorboard`). Each panel that fails is left out of the page with a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.data import fixed_order, limit_images, load_dataset
+from vanilla_gan.report import plots
+from vanilla_gan.report.animation import write_progress_gif, write_walk
+from vanilla_gan.report.health import Note, diversity, format_notes, health_notes
+from vanilla_gan.report.memorisation import Memorisation, check_memorisation
+from vanilla_gan.report.page import render
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.sampling import latent_walk
+
+
+@dataclass
+class Report:
+    """What `write_report` produced: the page, the health notes, the memorisation verdict, skipped panels."""
+
+    path: Path
+    notes: list[Note]
+    memorisation: Memorisation | None = None
+    skipped: list[str] = field(default_factory=list)  # "panel: reason", also shown in the page
+
+    def summary(self) -> str:
+        """The health notes, the memorisation verdict and the page's path, as the terminal shows them."""
+        lines = ["training health:\n" + format_notes(self.notes)]
+        if self.memorisation is not None:
+            lines.append(f"memorisation: {self.memorisation.verdict}")
+        lines += [f"note: left out of the report: {panel}" for panel in self.skipped]
+        lines.append(f"report: {self.path}")
+        return "\n".join(lines)
+
+
+def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu",
+                 memorisation_samples: int = 1000, generator: torch.nn.Module | None = None) -> Report:
+    """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png} and RUN/report.html.
+
+    The run folder and its checkpoint must be readable (else a UsageError); each panel that fails for
+    another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
+    `generator`: for a run trained with its own generator module, an instance of it.
+    """
+    run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+    record = run.read()
+    state = run.load_checkpoint()
+    generator = load_generator(state, generator=generator)
+    skipped: list[str] = []
+
+    def attempt(name: str, make: Callable[[], Any]) -> Any:
+        try:
+            return make()
+        except Exception as exc:  # a panel must never stop the report (or the end of training)
+            skipped.append(f"{name}: {exc}")
+            return None
+
+    figures = attempt("plots", lambda: plots.write_plots(record, run.plots_dir)) or {}
+    progress = attempt("progress.gif", lambda: write_progress_gif(record.grids, run.progress_gif))
+    walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device), run.walk_gif,
+                                                         run.walk_png))
+    real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
+    real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
+    classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
+    notes = health_notes(record, real_diversity, classes)
+    memo = None
+    if real is not None:
+        memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,
+                                                                   device=device))
+    if memo is not None:
+        attempt("memorisation plot", lambda: figures.update(distances=plots.plot_distances(
+            memo.generated_distances, memo.real_distances, run.plots_dir / "memorisation.png")))
+    page = render(record, state, figures, progress, walk, real, notes, memo, skipped)
+    path = run.write(run.report_path, page.encode("utf-8"))
+    return Report(path, notes, memo, skipped)
+
+
+def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The run's training images (its --limit applied) and their labels when the data set has them."""
+    config = state["train_config"]
+    images, labels = load_dataset(config["dataset"])
+    limit = config.get("limit")
+    return (np.asarray(limit_images(images, limit)),
+            None if labels is None else np.asarray(limit_images(labels, limit)))

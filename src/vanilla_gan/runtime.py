@@ -1,0 +1,99 @@
+"""The process a run lives in: seeds, the device, every RNG's state, and a stop flag set by signals.
+
+    set_seed(seed)                       # Python, NumPy and torch, before data and models are built
+    device = resolve_device("auto")      # cuda when present, else cpu
+    state = rng_state(); set_rng_state(state)   # as plain data, for checkpoints
+    with StopFlag() as stop:             # SIGINT/SIGTERM set stop.requested; a second one raises KeyboardInterrupt
+        while not stop.requested: ...
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vanilla_gan import distributed
+from vanilla_gan.errors import UsageError
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) in one place, before data and models are built."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system's entropy, for runs given none."""
+    return random.SystemRandom().randrange(2**31)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" (cuda if present, else cpu), "cpu" or "cuda"; under torchrun, this rank's GPU."""
+    if name == "auto":
+        return resolve_device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu or auto")
+    if name == "cuda" and distributed.world_size() > 1:
+        return torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (distributed.setup)
+    return torch.device(name)
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG state in use, as plain data that `torch.load(weights_only=True)` accepts."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` returned."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class StopFlag:
+    """A request to stop at the next safe point, set by SIGINT or SIGTERM while the flag is entered.
+
+    The first signal sets `requested` and says so on stderr; a second one raises KeyboardInterrupt at once.
+    Outside the main thread (where Python cannot take signals) entering it changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C: stop now (the checkpoint on disk is still whole)
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("stopping after this step and saving a checkpoint (a second signal quits at once)",
+                   file=sys.stderr)

@@ -1,0 +1,400 @@
+"""The Trainer: the original GAN's step, the epoch loop, and the state a checkpoint holds.
+
+    trainer = Trainer(ModelConfig(), TrainConfig(seed=1), images)               # images: uint8 (N, 28, 28)
+    trainer.train()                                                             # no files: benchmarks, notebooks
+    trainer = Trainer(ModelConfig(), TrainConfig(), images, run=RunDir("runs/a"), evaluate=Evaluator("digits"))
+    trainer.train()                                                             # what `vanilla-gan train` does
+    trainer = Trainer.resume(run.load_checkpoint(), images, run=run, changes={"epochs": 80})
+
+The whole data set lives on the training device as uint8; each epoch draws one permutation and a batch is
+an index into it, scaled to (-1, 1) on the device. The four statistics of each step (schema.STEP_STATS)
+stay on the device and are read back every `log_every` steps, so the hot loop never waits on the host.
+
+What the Trainer does not do: the run folder's files (`rundir.RunDir`, given as `run`), the metrics (an
+`evaluate` callable: generator -> dict, e.g. `evaluate.Evaluator`), printing (a `log` callable for the
+epoch lines), signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is checkpointed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from vanilla_gan import distributed
+from vanilla_gan._version import __version__
+from vanilla_gan.checkpoint import class_name
+from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, resume_configs, to_dict
+from vanilla_gan.cudagraph import GraphedStep
+from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
+from vanilla_gan.images import to_uint8
+from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
+from vanilla_gan.schema import EPOCH_METRIC_KEYS, STEP_KEYS
+
+EpochHook = Callable[["Trainer", dict[str, Any]], None]
+
+
+class Trainer:
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, images: torch.Tensor,
+                 run: RunDir | None = None, *, evaluate: Callable[[nn.Module], dict[str, Any]] | None = None,
+                 generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+                 epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
+                 progress: bool = True):
+        """A fresh run of `images` (uint8 (N, 28, 28)). Without `run` nothing is written; without `evaluate`
+        nothing is evaluated. A `train_config.seed` of None is drawn (and stored in the config).
+
+        `generator` and `discriminator` replace the package's networks: G maps z (B, latent_dim) to images
+        (B, 28, 28) in (-1, 1); D maps images (B, 28, 28) to pre-sigmoid scores (B,) (or has a `logits` method).
+        """
+        model_config.validate()
+        train_config.validate()
+        self.model_config, self.config = model_config, train_config
+        self.run, self.evaluate_fn = run, evaluate
+        self.epoch_hooks = list(epoch_hooks)
+        self.log = log or (lambda line: None)
+        self.progress = progress
+        self.device = resolve_device(train_config.device)
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.num_images = images.shape[0]
+        if train_config.batch_size * self.world > self.num_images:
+            raise UsageError(f"--batch-size {train_config.batch_size} x {self.world} process(es) is larger than "
+                             f"the data set ({self.num_images} images): choose a smaller one")
+        # Each step takes batch_size images per process; the last partial step of an epoch is dropped.
+        self.steps_per_epoch = self.num_images // (train_config.batch_size * self.world)
+        if train_config.seed is None:  # drawn once, on rank 0, so that every process agrees
+            train_config.seed = distributed.on_main(draw_seed)
+
+        set_seed(train_config.seed)
+        self.images = images.reshape(self.num_images, IMAGE_PIXELS).to(self.device)  # uint8 (N, 784)
+        self.G = (generator or Generator(model_config)).to(self.device)
+        self.D = (discriminator or Discriminator(model_config)).to(self.device)
+        if generator is not None or discriminator is not None:
+            check_networks(self.G, self.D, model_config.latent_dim, self.device)
+        # On one GPU the step is captured once and replayed as a CUDA graph: one launch instead of ~100.
+        self.graphed = train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
+        self.graph_step = GraphedStep(self.gan_step, self.device) if self.graphed else None
+        adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True,
+                "capturable": self.graphed}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        # The epoch permutation has its own generator: identical on every rank, whatever each rank draws. It is
+        # a CPU generator on every device, so a run started on a GPU resumes on a CPU and the other way round.
+        self.permutation_rng = torch.Generator().manual_seed(train_config.seed)
+        if self.world > 1:  # same initial weights (set above), but each rank its own noise and dropout
+            torch.manual_seed(train_config.seed + self.rank)
+        # What the step calls: the plain modules, or DDP wrappers that average gradients across processes.
+        self.d_scores = Scores(self.D)
+        self.g_train, self.d_train = self.G, self.d_scores
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_train = DistributedDataParallel(self.G, device_ids=ids)
+            self.d_train = DistributedDataParallel(self.d_scores, device_ids=ids)
+        # A moving average of G's weights, for sampling only (G_ema: its module).
+        self.ema = MovingAverage(self.G, train_config.ema_decay) if train_config.ema_decay else None
+        self.G_ema = self.ema.module if self.ema is not None else None
+        # The grids' noise has its own generator, so drawing it never moves the training RNG.
+        noise_rng = torch.Generator().manual_seed(train_config.seed)
+        self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
+        self.ones = torch.ones(train_config.batch_size, device=self.device)
+        self.zeros = torch.zeros(train_config.batch_size, device=self.device)
+
+        self.epoch = 0  # completed epochs
+        self.step = 0  # completed steps, all epochs
+        self.batch_in_epoch = 0  # completed steps in the current epoch (non-zero only after an interrupt)
+        self.permutation: torch.Tensor | None = None
+        self.epoch_stats: torch.Tensor | None = None  # (steps_per_epoch, 4) on the device
+        self.epoch_time = 0.0  # seconds of training steps in the current epoch
+        self.elapsed = 0.0  # seconds of training, all epochs and resumes
+        self.metrics: list[dict[str, Any]] = []
+        self.best_fid = math.inf
+        self.resumed = False
+        self.stop = StopFlag()
+        self._run_open = False
+
+    # ------------------------------------------------------------------ the GAN step
+
+    def gan_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The original GAN's step (Goodfellow et al., 2014, Algorithm 1 with k = 1) on real images (B, 784)
+        in (-1, 1) and noise z (B, latent_dim); returns loss_D, loss_G, D(x), D(G(z)) as one tensor (4,).
+
+        tests/test_train.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
+        and checks that this one gives the same weights."""
+        # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
+        # One D pass over real and fake together: D has no batch statistics and draws its dropout masks
+        # element by element, so this is the same computation as two passes, with larger matrix products.
+        with self._autocast():
+            fake = self.g_train(z)  # (B, 28, 28)
+            logits = self.d_train(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
+            logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
+                      + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
+        # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
+        # the plain module is used: D's replicas are identical and nothing of D is to be averaged.
+        self.D.requires_grad_(False)
+        with self._autocast():
+            logit_gen = self.d_scores(fake)
+            if self.config.g_loss == "non-saturating":
+                loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
+            else:
+                loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+
+        with torch.no_grad():
+            return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(), torch.sigmoid(logit_fake).mean()])
+
+    def train_step(self, real: torch.Tensor) -> torch.Tensor:
+        """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats."""
+        z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
+        stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
+        if self.ema is not None:
+            self.ema.update(self.step)
+        return stats
+
+    def _autocast(self) -> torch.autocast:
+        """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32.
+        (A CUDA graph needs autocast's cast cache off; each weight is cast once per step either way.)"""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16",
+                              cache_enabled=not self.graphed)
+
+    def sampling_generator(self) -> nn.Module:
+        """The generator to draw samples from: the moving average of G's weights when kept, else G."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def generate_fixed(self) -> np.ndarray:
+        """The fixed noise's digits, uint8 (grid_size, 28, 28): the same z every epoch."""
+        return to_uint8(self.sampling_generator()(self.fixed_noise.to(self.device)))
+
+    # ------------------------------------------------------------------ the loop
+
+    def train(self) -> None:
+        """Train to `config.epochs`. SIGINT/SIGTERM stop after the current step: the checkpoint is written,
+        then Interrupted is raised; a non-finite loss raises TrainingError (the last good checkpoint is kept)."""
+        with self.stop:
+            while self.epoch < self.config.epochs:
+                self.train_epoch()
+                if self.stop.requested and self.epoch < self.config.epochs:
+                    raise Interrupted(self._interrupt_message(self.epoch + 1))
+        if self.world > 1:
+            self.replicas_sha256 = distributed.check_replicas([self.G, self.D])
+
+    def train_epoch(self) -> dict[str, Any]:
+        """One epoch (or what is left of an interrupted one); returns its metrics record."""
+        self._open_run()
+        epoch = self.epoch + 1
+        # -- the epoch's order of the data (an interrupted epoch keeps its own)
+        if self.batch_in_epoch == 0:
+            self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng).to(self.device)
+            self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STEP_KEYS), device=self.device)
+            self.epoch_time = 0.0
+        # -- the steps
+        start = time.perf_counter()
+        self._run_steps(epoch)
+        seconds = time.perf_counter() - start
+        self.epoch_time += seconds
+        self.elapsed += seconds
+        # -- stopped by a signal mid-epoch: checkpoint the position in the epoch
+        if self.batch_in_epoch < self.steps_per_epoch:
+            self.save_checkpoint()
+            raise Interrupted(self._interrupt_message(epoch))
+        # -- the epoch's end: log, grid, evaluation, checkpoint
+        self.epoch, self.batch_in_epoch = epoch, 0
+        return self._end_epoch(epoch)
+
+    def _batch(self, b: int) -> torch.Tensor:
+        """Step b's real images, this process's shard of them, as floats (B, 784) in [-1, 1]."""
+        first = (b * self.world + self.rank) * self.config.batch_size
+        index = self.permutation[first:first + self.config.batch_size]
+        return self.images[index].float().div_(127.5).sub_(1)
+
+    def _run_steps(self, epoch: int) -> None:
+        """The epoch's steps from `batch_in_epoch` on, until the end or a stop request; a progress bar."""
+        config = self.config
+        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
+                   unit="step", leave=False, dynamic_ncols=True,
+                   disable=True if self.rank != 0 or not self.progress else None)
+        read_upto, start = self.batch_in_epoch, time.perf_counter()
+        self.G.train()
+        self.D.train()
+        for b in range(self.batch_in_epoch, self.steps_per_epoch):
+            self.epoch_stats[b] = self.train_step(self._batch(b))
+            self.batch_in_epoch, self.step = b + 1, self.step + 1
+            if self.batch_in_epoch % config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                rows = self._read_stats(read_upto, self.batch_in_epoch, epoch)  # the only host sync
+                read_upto = self.batch_in_epoch
+                seconds = self.epoch_time + time.perf_counter() - start
+                bar.update(len(rows))
+                bar.set_postfix(loss_D=f"{rows[-1][0]:.3f}", loss_G=f"{rows[-1][1]:.3f}", D_x=f"{rows[-1][2]:.2f}",
+                                D_G_z=f"{rows[-1][3]:.2f}",
+                                img_s=f"{self.batch_in_epoch * config.batch_size * self.world / seconds:.0f}")
+                if self.world > 1 and distributed.any_rank(self.stop.requested):
+                    self.stop.requested = True  # every rank stops at the same step
+                    break
+            if self.stop.requested and self.world == 1:
+                break
+        self._read_stats(read_upto, self.batch_in_epoch, epoch)
+        bar.close()
+
+    def _read_stats(self, lo: int, hi: int, epoch: int) -> list[list[float]]:
+        """Copy stats rows [lo, hi) to the host and stop on the first non-finite loss (agreed by all ranks)."""
+        rows = self.epoch_stats[lo:hi].tolist()
+        bad = [i for i, row in enumerate(rows) if not all(math.isfinite(v) for v in row[:2])]
+        if distributed.any_rank(bool(bad)):
+            i = bad[0] if bad else len(rows) - 1
+            losses = f"loss_D {rows[i][0]}, loss_G {rows[i][1]}" if bad else "on another process"
+            step = self.step - self.batch_in_epoch + lo + i + 1
+            kept = ("no checkpoint was written yet" if self.run is None or not self.run.last_checkpoint.exists()
+                    else f"the last good checkpoint {self.run.last_checkpoint} (epoch {self.epoch}) is kept")
+            raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
+                                f"try a lower --lr")
+        return rows
+
+    def _end_epoch(self, epoch: int) -> dict[str, Any]:
+        """Log the epoch, evaluate when due, and write its grid, steps, checkpoints and metrics line."""
+        means = self.epoch_stats.mean(0).tolist()
+        record = {"epoch": epoch, "step": self.step, **dict(zip(STEP_KEYS, means, strict=True)),
+                  "images_per_s": self.steps_per_epoch * self.config.batch_size * self.world / self.epoch_time,
+                  "elapsed_s": self.elapsed}
+        every = self.config.eval_every
+        due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
+        if self.rank == 0 and due:
+            start = time.perf_counter()
+            record.update(self.evaluate())
+            record["eval_s"] = time.perf_counter() - start
+        self.metrics.append(record)
+        improved = record.get("fid", math.inf) < self.best_fid
+        self.best_fid = min(self.best_fid, record.get("fid", math.inf))
+        state = self.state_dict()  # a collective: every rank takes part, rank 0 writes
+        if self.rank == 0 and self.run is not None:
+            self.run.write_grid(epoch, self.generate_fixed())
+            self.run.append_steps(epoch, self.step - self.steps_per_epoch + 1, self.epoch_stats.cpu().numpy())
+            keep = bool(self.config.checkpoint_every) and epoch % self.config.checkpoint_every == 0
+            self.run.save_checkpoint(state, best=improved, keep=keep)
+            self.run.append_metrics(record)
+        if self.rank == 0:
+            for hook in self.epoch_hooks:
+                hook(self, record)
+            fid = f"  FID {record['fid']:.2f} (best {self.best_fid:.2f})" if "fid" in record else ""
+            self.log(f"epoch {epoch}/{self.config.epochs}  loss_D {record['loss_d']:.3f}  loss_G {record['loss_g']:.3f}"
+                     f"  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "
+                     f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}")
+        return record
+
+    def evaluate(self) -> dict[str, Any]:
+        """The evaluation metrics (schema.EPOCH_METRIC_KEYS) of the sampling generator; moves no training RNG."""
+        if self.evaluate_fn is None:
+            raise UsageError("this Trainer was built without an evaluate callable (e.g. evaluate.Evaluator)")
+        # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
+        with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
+            result = self.evaluate_fn(self.sampling_generator())
+        return {key: result[key] for key in EPOCH_METRIC_KEYS}
+
+    def _interrupt_message(self, epoch: int) -> str:
+        where = (f"checkpoint saved to {self.run.last_checkpoint}. Resume with: vanilla-gan train --out "
+                 f"{self.run.path} --resume" if self.run is not None else "nothing was saved (no run folder)")
+        return f"interrupted in epoch {epoch} at step {self.step}; {where}"
+
+    # ------------------------------------------------------------------ the run folder and checkpoints
+
+    def run_config(self) -> dict[str, Any]:
+        """What config.json holds."""
+        return {"package_version": __version__, "model": to_dict(self.model_config), "train": to_dict(self.config),
+                "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
+                "world_size": self.world}
+
+    def _open_run(self) -> None:
+        """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
+        if self._run_open or self.run is None or self.rank != 0:
+            return
+        if self.resumed or self.epoch > 0:
+            self.run.reopen(self.run_config(), self.metrics, self.epoch)
+        else:
+            self.run.begin(self.run_config())
+        self._run_open = True
+
+    def save_checkpoint(self) -> None:
+        """Every rank calls this (the RNG states are gathered); rank 0 writes last.pt."""
+        state = self.state_dict()
+        if self.rank == 0 and self.run is not None:
+            self.run.save_checkpoint(state)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to resume or sample (checkpoint.py lists the keys); a collective under torchrun."""
+        mid_epoch = self.batch_in_epoch > 0
+        return {
+            "package_version": __version__, "model_config": to_dict(self.model_config),
+            "train_config": to_dict(self.config),
+            "modules": {"generator": class_name(self.G), "discriminator": class_name(self.D)},
+            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
+            "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
+            "num_images": self.num_images,
+            "permutation": self.permutation.cpu() if mid_epoch else None,
+            "epoch_stats": self.epoch_stats.cpu() if mid_epoch else None,
+            "epoch_time": self.epoch_time, "elapsed": self.elapsed,
+            "rng": distributed.gather(rng_state()),  # one per rank
+            "permutation_rng": self.permutation_rng.get_state(), "fixed_noise": self.fixed_noise,
+            "seed": self.config.seed, "metrics": self.metrics, "best_fid": self.best_fid,
+        }
+
+    @classmethod
+    def resume(cls, state: dict[str, Any], images: torch.Tensor, run: RunDir | None = None,
+               changes: dict[str, Any] | None = None, **kwargs: Any) -> Trainer:
+        """A trainer rebuilt from a checkpoint dict, to continue it. `changes` (field -> value) may change only
+        config.RESUMABLE (epochs, device, ...); other keyword arguments are the constructor's."""
+        model_config, train_config = resume_configs(state["model_config"], state["train_config"], changes or {},
+                                                    state["epoch"])
+        if images.shape[0] != state["num_images"]:
+            raise UsageError(f"the data set has {images.shape[0]} images but the run was trained on "
+                             f"{state['num_images']}: resume with the run's --dataset and --limit")
+        trainer = cls(model_config, train_config, images, run, **kwargs)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take the weights, optimizer states, position, RNG states and log of a checkpoint."""
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(state["generator_ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            for group in self.opt_g.param_groups + self.opt_d.param_groups:
+                group["capturable"] = self.graphed  # the saved flag is the saving machine's
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise CheckpointError(f"the checkpoint's weights do not fit its model config ({exc})") from exc
+        self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
+        if self.batch_in_epoch:
+            self.permutation = state["permutation"].to(self.device)
+            self.epoch_stats = state["epoch_stats"].to(self.device)
+        self.epoch_time, self.elapsed, self.fixed_noise = state["epoch_time"], state["elapsed"], state["fixed_noise"]
+        self.metrics, self.best_fid = list(state["metrics"]), state.get("best_fid", math.inf)
+        if len(state["rng"]) != self.world:
+            raise UsageError(f"the run was trained by {len(state['rng'])} process(es): resume it with as many "
+                             f"(torchrun --nproc_per_node={len(state['rng'])}), not {self.world}")
+        set_rng_state(state["rng"][self.rank])
+        try:
+            self.permutation_rng.set_state(state["permutation_rng"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"the checkpoint's permutation RNG state does not fit this version ({exc})") from exc
+        self.resumed = True

@@ -1,0 +1,77 @@
+"""The CUDA-graph step (cudagraph.py): replaying the captured step gives the eager step's weights, and a
+graph-trained run learns and resumes on a CPU. Skipped without CUDA. Run: python -m pytest -m gpu tests
+"""
+
+import copy
+
+import pytest
+import torch
+
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.data import load_dataset
+from vanilla_gan.evaluate import Evaluator
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.trainer import Trainer
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
+
+
+@pytest.fixture(scope="module")
+def images():
+    return load_dataset("digits")[0][:640]
+
+
+def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, evaluate=None, **train):
+    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cuda", "eval_every": 0, **train})
+    return Trainer(copy.deepcopy(model), config, images, RunDir(tmp_path / name), evaluate=evaluate)
+
+
+def weights(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_cuda_graph_step_matches_the_eager_step(tmp_path, images):
+    """Dropout 0 (no RNG inside the step), the same z: the replayed graph gives the eager step's weights."""
+    model = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32), dropout=0.0)
+    trained = {}
+    for graph in (False, True):
+        trainer = make_trainer(tmp_path, images, f"graph-{graph}", model=model, cuda_graph=graph)
+        noise = torch.Generator().manual_seed(3)
+        for step in range(8):  # 3 warm-up steps, the capture, then replays
+            real = images[step * 64:(step + 1) * 64].reshape(64, 784).cuda().float() / 127.5 - 1
+            z = torch.randn(64, 16, generator=noise).cuda()
+            stats = trainer.graph_step(real, z) if graph else trainer.gan_step(real, z)
+            assert torch.isfinite(stats).all()
+        assert (trainer.graph_step is not None and trainer.graph_step.graph is not None) == graph
+        trained[graph] = trainer
+    for module in ("G", "D"):
+        eager, graphed = (getattr(trained[g], module).state_dict() for g in (False, True))
+        for name in eager:
+            torch.testing.assert_close(graphed[name], eager[name], rtol=1e-4, atol=1e-6, msg=f"{module}.{name}")
+    fresh = make_trainer(tmp_path, images, "fresh", model=model)
+    assert not torch.equal(trained[True].G.net[0].weight, fresh.G.net[0].weight)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_graph_training_with_dropout_learns_and_resumes_on_cpu(tmp_path, images, precision):
+    trainer = make_trainer(tmp_path, images, precision=precision, epochs=2, eval_every=2, eval_samples=1000,
+                           evaluate=Evaluator("digits", "cuda", num_samples=1000))
+    before = weights(trainer.G)
+    trainer.train()
+    assert trainer.graphed and trainer.graph_step.graph is not None
+    assert trainer.metrics[-1]["fid"] > 0 and trainer.run.best_checkpoint.exists()  # evaluated on the GPU
+    assert all(abs(m["loss_d"]) < 10 and abs(m["loss_g"]) < 10 for m in trainer.metrics)
+    assert not torch.equal(before["net.0.weight"], trainer.G.net[0].weight)
+    resumed = Trainer.resume(trainer.run.load_checkpoint(), images, trainer.run, {"epochs": 3, "device": "cpu"})
+    resumed.train()
+    assert resumed.epoch == 3 and not resumed.graphed
+
+
+def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path, images):
+    trainer = make_trainer(tmp_path, images, epochs=1)
+    assert trainer.images.is_cuda and trainer.images.dtype == torch.uint8
+    trainer.train()
+    resumed = Trainer.resume(trainer.run.load_checkpoint(), images, trainer.run, {"epochs": 2})
+    resumed.train()
+    assert resumed.epoch == 2 and next(resumed.G.parameters()).is_cuda

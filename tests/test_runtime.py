@@ -1,0 +1,54 @@
+"""The process (runtime.py): one seed repeats everything, RNG states round-trip as plain data, devices, and the
+stop flag that SIGINT sets (a second SIGINT raises). Run: python -m pytest tests/test_runtime.py
+"""
+
+import os
+import random
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from vanilla_gan.errors import UsageError
+from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
+
+
+def draws():
+    return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+
+def test_one_seed_repeats_python_numpy_and_torch():
+    set_seed(5)
+    first = draws()
+    set_seed(5)
+    assert draws() == first
+    assert 0 <= draw_seed() < 2**31
+
+
+def test_rng_state_round_trips():
+    set_seed(1)
+    state = rng_state()
+    first = draws()
+    set_rng_state(state)
+    assert draws() == first
+    assert isinstance(state["python"][1], list) and isinstance(state["numpy"][1], list)  # plain data
+
+
+def test_devices():
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(UsageError, match="--device cpu"):
+            resolve_device("cuda")
+
+
+def test_sigint_sets_the_stop_flag_and_a_second_one_stops_at_once():
+    before = signal.getsignal(signal.SIGINT)
+    with StopFlag() as stop:
+        assert not stop.requested
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
