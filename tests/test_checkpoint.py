@@ -9,7 +9,7 @@ from torch import nn
 from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.models import Generator
+from vanilla_gan.models import Discriminator, Generator
 
 MODEL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,))
 
@@ -17,8 +17,9 @@ MODEL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,))
 def a_state(**extra):
     torch.manual_seed(0)
     raw, ema = Generator(MODEL), Generator(MODEL)
-    return {"model_config": to_dict(MODEL), "train_config": to_dict(TrainConfig()), "generator": raw.state_dict(),
-            "generator_ema": ema.state_dict(), "discriminator": {}, "epoch": 1, "step": 2, **extra}
+    return {"model_config": to_dict(MODEL), "train_config": to_dict(TrainConfig(seed=1)), "generator": raw.state_dict(),
+            "generator_ema": ema.state_dict(), "discriminator": Discriminator(MODEL).state_dict(), "epoch": 1,
+            "step": 2, **extra}
 
 
 def test_save_then_load_gives_the_state_back(tmp_path):

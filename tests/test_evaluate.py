@@ -20,7 +20,7 @@ from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import UsageError
-from vanilla_gan.models import Generator
+from vanilla_gan.models import Discriminator, Generator
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +217,10 @@ def test_evaluate_checkpoint_of_a_tiny_generator(tmp_path, cache):
     model = ModelConfig(latent_dim=8, g_hidden=(32,), d_hidden=(32,))
     torch.manual_seed(0)
     generator = Generator(model)
-    state = {"model_config": to_dict(model), "train_config": to_dict(TrainConfig(limit=64)),
-             "generator": generator.state_dict(), "generator_ema": None, "discriminator": {}, "epoch": 3, "step": 9}
+    state = {"model_config": to_dict(model), "train_config": to_dict(TrainConfig(limit=64, seed=1)),
+             "generator": generator.state_dict(), "generator_ema": None,
+             "discriminator": Discriminator(model).state_dict(), "epoch": 3, "step": 9}
+    (tmp_path / "checkpoints").mkdir()
     checkpoint.save(tmp_path / "checkpoints" / "last.pt", state)
     result = ev.evaluate_checkpoint(tmp_path, num_samples=200, cache_dir=cache)  # a run folder works
     assert result["epoch"] == 3 and result["num_samples"] == 200 and result["dataset"] == "digits"

@@ -26,6 +26,7 @@ def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: li
             record.update(modes=sum(p > 0.02 for p in histogram), class_histogram=histogram)
         metrics.append(record)
     paths = []
+    (tmp_path / "samples").mkdir(exist_ok=True)
     for epoch, images in enumerate(grids or [], start=1):
         path = tmp_path / "samples" / f"epoch_{epoch:04d}.png"
         save_grid(images, path)

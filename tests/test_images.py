@@ -32,5 +32,5 @@ def test_split_grid_undoes_save_grid(tmp_path):
 
 
 def test_saved_grids_are_written_whole(tmp_path):
-    path = save_grid(np.full((4, 28, 28), 255, np.uint8), tmp_path / "samples" / "g.png")
+    path = save_grid(np.full((4, 28, 28), 255, np.uint8), tmp_path / "g.png")
     assert Image.open(path).mode == "L" and [p.name for p in path.parent.iterdir()] == ["g.png"]

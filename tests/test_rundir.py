@@ -29,20 +29,20 @@ def test_begin_refuses_a_folder_that_holds_a_run(tmp_path):
     run = RunDir(tmp_path / "a")
     run.begin({"train": {}})
     assert json.loads(run.config_path.read_text()) == {"train": {}} and run.metrics_path.read_text() == ""
+    RunDir(tmp_path / "a").begin({"train": {"again": 1}})  # no checkpoint yet: a start that died, begun anew
+    run.last_checkpoint.write_bytes(b"a checkpoint")
     with pytest.raises(UsageError, match="already holds a run: pass --resume"):
         RunDir(tmp_path / "a").begin({"train": {"other": 1}})
-    assert json.loads(run.config_path.read_text()) == {"train": {}}
-    (tmp_path / "b" / "checkpoints").mkdir(parents=True)  # a checkpoint folder alone counts as a run
-    with pytest.raises(UsageError):
-        RunDir(tmp_path / "b").check_new()
+    assert json.loads(run.config_path.read_text()) == {"train": {"again": 1}}
 
 
-def test_best_checkpoint_is_written_before_last(tmp_path, monkeypatch):
-    """last.pt records the best FID: a crash between the two writes must not leave it pointing at nothing."""
+def test_best_and_kept_checkpoints_are_written_before_last(tmp_path, monkeypatch):
+    """last.pt records the best FID: a crash between the writes must leave last.pt at the epoch before, which
+    is retrained and writes them again (were last.pt first, a resume would never write them)."""
     order = []
     monkeypatch.setattr(checkpoint, "save", lambda path, state: order.append(path.name))
     RunDir(tmp_path).save_checkpoint({"epoch": 4}, best=True, keep=True)
-    assert order == ["best.pt", "last.pt", "epoch_0004.pt"]
+    assert order == ["best.pt", "epoch_0004.pt", "last.pt"]
 
 
 def test_reopen_cuts_the_logs_back_to_the_checkpoint(tmp_path):

@@ -37,7 +37,7 @@ from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.config import ModelConfig, TrainConfig, resume_configs
 from vanilla_gan.data import limit_images, load_dataset
-from vanilla_gan.errors import TrainingError, UsageError
+from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
 from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.models import Generator
@@ -76,36 +76,56 @@ class Training:
                              f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
         self.write_report, self.report, self.report_error = report, None, None
-        self.nothing_to_do = False
-        self.seed_drawn = False
-        kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks, "log": log,
-                  "progress": progress}
-        if resume:
-            if out is None:
-                raise UsageError("--resume needs --out RUN_DIR, the run to continue")
-            self.run_dir = RunDir(out)
-            state = load_checkpoint_file(self.run_dir.last_checkpoint)
-            _, config = resume_configs(state["model_config"], state["train_config"], options, state["epoch"])
-            self.nothing_to_do = config.epochs == state["epoch"] and not state["batch_in_epoch"]
-            images = limit_images(load_dataset(config.dataset)[0], config.limit)
-            evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
-            self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **kwargs)
-        else:
+        self.nothing_to_do = self.seed_drawn = self.started_over = False
+        self.kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks,
+                       "log": log, "progress": progress}
+        if resume and out is None:
+            raise UsageError("--resume needs --out RUN_DIR, the run to continue")
+        if not resume:  # every check of the options before anything is written (or locked)
             model_config = ModelConfig(**{k: v for k, v in options.items() if k in MODEL_OPTIONS})
             config = TrainConfig(**{k: v for k, v in options.items() if k in TRAIN_OPTIONS})
             model_config.validate()
             config.validate()
-            device = resolve_device(config.device)  # no CUDA for --device cuda: said before anything else
-            self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
-            distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
-            images = limit_images(load_dataset(config.dataset)[0], config.limit)
-            self.seed_drawn = config.seed is None
-            evaluate = Evaluator(config.dataset, device, config.eval_samples, offline_ok=True)
-            self.trainer = Trainer(model_config, config, images, self.run_dir, evaluate=evaluate, **kwargs)
-        self.logger = None
-        if tensorboard and distributed.is_main():
-            self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
-            self.trainer.epoch_hooks.append(self.logger)
+            resolve_device(config.device)  # no CUDA for --device cuda: said before anything else
+        self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
+        distributed.on_main(self.run_dir.lock)  # one writer per run folder: a second one stops here
+        try:
+            if not resume:
+                distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
+                self._fresh(model_config, config)
+            elif self.run_dir.last_checkpoint.exists():
+                self._resume(load_checkpoint_file(self.run_dir.last_checkpoint), options)
+            elif not self.run_dir.config_path.exists():
+                raise CheckpointError(f"no such checkpoint: {self.run_dir.last_checkpoint}, nor a config.json to start "
+                                      f"the run over from: train it afresh (without --resume)")
+            else:  # killed before its first checkpoint: start over with its configuration
+                saved = self.run_dir.read_config()
+                self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
+                self.started_over = True
+            self.logger = None
+            if tensorboard and distributed.is_main():
+                self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
+                self.trainer.epoch_hooks.append(self.logger)
+        except BaseException:
+            self.close()
+            raise
+
+    def _fresh(self, model_config: ModelConfig, config: TrainConfig) -> None:
+        images = limit_images(load_dataset(config.dataset)[0], config.limit)
+        self.seed_drawn = config.seed is None
+        evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
+        self.trainer = Trainer(model_config, config, images, self.run_dir, evaluate=evaluate, **self.kwargs)
+
+    def _resume(self, state: dict[str, Any], options: dict[str, Any]) -> None:
+        _, config = resume_configs(state["model_config"], state["train_config"], options, state["epoch"])
+        self.nothing_to_do = config.epochs == state["epoch"] and not state["batch_in_epoch"]
+        images = limit_images(load_dataset(config.dataset)[0], config.limit)
+        evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
+        self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **self.kwargs)
+
+    def close(self) -> None:
+        """Release the run folder (its lock); `run` does so when it ends."""
+        self.run_dir.unlock()
 
     def run(self) -> Run:
         """Train to the configured epochs, then write the report (unless report=False); returns the Run.
@@ -113,22 +133,25 @@ class Training:
         Raises Interrupted (after saving) on SIGINT/SIGTERM, TrainingError on non-finite losses (after writing
         stop.json and the report, kept in `self.report`)."""
         trainer, main = self.trainer, distributed.is_main()
-        if self.nothing_to_do:
-            return self._result()
         try:
-            trainer.train()
-        except TrainingError as failure:
-            if main and self.run_dir.path.exists():
-                self.run_dir.write_stop(trainer.epoch + 1, str(failure))
+            if self.nothing_to_do:
+                return self._result()
+            try:
+                trainer.train()
+            except TrainingError as failure:
+                if main and self.run_dir.path.exists():
+                    self.run_dir.write_stop(trainer.epoch + 1, str(failure))
+                    self._report()
+                raise
+            finally:
+                if self.logger is not None:
+                    self.logger.close()
+            if main:
+                self.run_dir.clear_stop()
                 self._report()
-            raise
+            return self._result()
         finally:
-            if self.logger is not None:
-                self.logger.close()
-        if main:
-            self.run_dir.clear_stop()
-            self._report()
-        return self._result()
+            self.close()
 
     def _report(self) -> None:
         """The end-of-training report; a failure here is a warning (`report_error`), never a lost run."""

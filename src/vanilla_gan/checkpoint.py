@@ -15,38 +15,57 @@ where a run used its own).
 
 from __future__ import annotations
 
+import io
+import math
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from vanilla_gan.config import ModelConfig, from_dict
+from vanilla_gan.config import ModelConfig, TrainConfig, from_dict
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.models import Generator
+from vanilla_gan.models import Discriminator, Generator
 
 FORMAT = "vanilla-gan-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("model_config", "train_config", "generator", "discriminator", "epoch", "step")
 BUILTIN_GENERATOR = f"{Generator.__module__}.{Generator.__qualname__}"
+BUILTIN_DISCRIMINATOR = f"{Discriminator.__module__}.{Discriminator.__qualname__}"
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    """Write `state` to `path` so that a crash at any moment leaves either the old or the new file."""
-    atomic_write(path, lambda f: torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, f))
+    """Write `state` to `path` so that a crash at any moment leaves either the old or the new file.
+
+    Serialised in memory first: a full disk is then an OSError on the write (a StorageError naming the file),
+    not one of torch's messages from inside its zip writer."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **state}, buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Load and validate a checkpoint file on the CPU; any problem is a one-line CheckpointError."""
+    """Load and validate a checkpoint file on the CPU; any problem is a one-line CheckpointError.
+
+    Checked before anything is built from it: the zip's CRC-32 of every record (bit-rot), then torch.load
+    with weights_only=True (no code runs), the format marker and version, the configs (types and ranges), the
+    position's types, and every weight's shape and dtype against the networks its config describes."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no such checkpoint: {path}")
+        raise CheckpointError(f"no such checkpoint: {path}" if not path.exists() else f"{path} is not a file")
+    data = path.read_bytes()
+    problem = _zip_problem(data)
+    if problem:
+        raise CheckpointError(f"{path} is damaged or not a vanilla-gan checkpoint ({problem})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about TorchScript archives before failing on them
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged or foreign files
-        # torch's messages run on ("This is an internal miniz error. If you are seeing…"): keep the first clause.
-        reason = str(exc).strip().splitlines()[0].split(". ")[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise CheckpointError(f"{path} is damaged or not a vanilla-gan checkpoint ({reason})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vanilla-gan checkpoint")
@@ -58,7 +77,124 @@ def load(path: Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: missing {', '.join(missing)}")
+    try:
+        validate(state)
+    except (UsageError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path} is damaged: {exc}") from exc
     return state
+
+
+def validate(state: dict[str, Any]) -> None:
+    """The checkpoint's contents are what this version writes: configs in range, the position as counts, the
+    fixed noise, the log and, for the package's own networks, every weight of G, its average and D, and both
+    Adam states, with the config's shapes, float32. Raises ValueError (or UsageError) saying what is wrong."""
+    model_config = from_dict(ModelConfig, state["model_config"])
+    model_config.validate()
+    train_config = from_dict(TrainConfig, state["train_config"])
+    train_config.validate()
+    if train_config.seed is None:
+        raise ValueError("its train_config has no seed")
+    for key in ("epoch", "step", "batch_in_epoch", "num_images"):
+        if not _is_count(state.get(key, 0)):
+            raise ValueError(f"{key} is {state.get(key)!r}, not a count")
+    for key in ("epoch_time", "elapsed"):
+        if not _is_number(state.get(key, 0.0)):
+            raise ValueError(f"{key} is {state.get(key)!r}, not a number")
+    noise = state.get("fixed_noise")
+    if noise is not None and (not isinstance(noise, torch.Tensor) or noise.dtype != torch.float32
+                              or noise.shape != (train_config.grid_size, model_config.latent_dim)):
+        raise ValueError("fixed_noise does not fit the configs")
+    if not isinstance(state.get("metrics", []), list) or not all(isinstance(m, dict) for m in state.get("metrics", [])):
+        raise ValueError("metrics is not a list of records")
+    if state.get("batch_in_epoch", 0):
+        _check_position(state)
+    modules = state.get("modules", {})
+    if not isinstance(modules, dict):
+        raise ValueError("its modules entry is not a dict")
+    with torch.device("meta"):  # shapes only: nothing is allocated, whatever the config says
+        networks = {"generator": Generator(model_config), "discriminator": Discriminator(model_config)}
+    for key, builtin in (("generator", BUILTIN_GENERATOR), ("generator_ema", BUILTIN_GENERATOR),
+                         ("discriminator", BUILTIN_DISCRIMINATOR)):
+        weights = state.get(key)
+        network = key.replace("_ema", "")
+        if weights is None and key == "generator_ema":
+            continue
+        if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+            raise ValueError(f"{key} is not a state dict of tensors")
+        if modules.get(network, builtin) == builtin:
+            expected = networks[network].state_dict()
+            _check_weights(key, weights, expected)
+            optimizer = {"generator": "opt_g", "discriminator": "opt_d"}.get(key)
+            if optimizer in state:
+                _check_adam(optimizer, state[optimizer], [t.shape for t in expected.values()])
+
+
+def _check_weights(key: str, weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    if weights.keys() != expected.keys():
+        raise ValueError(f"{key} has the weights {sorted(weights)[:4]}..., its model config gives "
+                         f"{sorted(expected)[:4]}...")
+    for name, tensor in weights.items():
+        if tensor.shape != expected[name].shape or tensor.dtype != torch.float32:
+            raise ValueError(f"{key}.{name} is {tensor.dtype} {tuple(tensor.shape)}, its model config gives "
+                             f"float32 {tuple(expected[name].shape)}")
+
+
+def _check_adam(key: str, saved: Any, shapes: list[torch.Size]) -> None:
+    """An Adam state dict for parameters of `shapes`: each parameter's moments of its shape, a step count."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                               for g in groups) or not isinstance(saved.get("state"), dict):
+        raise ValueError(f"{key} is not an optimizer state")
+    if sorted(i for g in groups for i in g["params"]) != list(range(len(shapes))):
+        raise ValueError(f"{key} does not hold one entry per parameter")
+    for index, moments in saved["state"].items():
+        if not isinstance(index, int) or not 0 <= index < len(shapes) or not isinstance(moments, dict):
+            raise ValueError(f"{key} holds a state for no parameter ({index!r})")
+        for name in ("exp_avg", "exp_avg_sq"):
+            tensor = moments.get(name)
+            if not isinstance(tensor, torch.Tensor) or tensor.shape != shapes[index] or tensor.dtype != torch.float32:
+                raise ValueError(f"{key}'s {name} of parameter {index} does not fit it")
+        step = moments.get("step")
+        if not isinstance(step, torch.Tensor) or step.numel() != 1 or not bool(torch.isfinite(step).all()):
+            raise ValueError(f"{key}'s step count of parameter {index} is not a number")
+
+
+def _check_position(state: dict[str, Any]) -> None:
+    """The unfinished epoch's permutation and statistics (a checkpoint written by an interrupt)."""
+    permutation, stats, n = state.get("permutation"), state.get("epoch_stats"), state.get("num_images", 0)
+    if not isinstance(permutation, torch.Tensor) or permutation.dtype != torch.int64 or permutation.shape != (n,) \
+            or not torch.equal(permutation.sort().values, torch.arange(n)):
+        raise ValueError("the interrupted epoch's permutation is not a permutation of the data set")
+    if not isinstance(stats, torch.Tensor) or stats.ndim != 2 or stats.shape[1] != 4 \
+            or stats.shape[0] < state["batch_in_epoch"]:
+        raise ValueError("the interrupted epoch's statistics do not fit it")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _zip_problem(data: bytes) -> str | None:
+    """Why `data` is not an intact zip archive (what torch.save writes), or None: checks every CRC-32."""
+    if not data:
+        return "an empty file"
+    if data[:4] != b"PK\x03\x04":
+        return "not a torch.save archive: it does not start like a zip file"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            bad = archive.testzip()
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        return f"truncated or damaged: {exc}"
+    if bad is not None:
+        return f"{bad} fails its CRC-32 check: the file is corrupt"
+    if any(name.endswith("/constants.pkl") for name in names):
+        return "it is a TorchScript model, such as `vanilla-gan export` writes: pass a run folder or its checkpoints"
+    return None
 
 
 def class_name(module: nn.Module) -> str:

@@ -29,15 +29,19 @@ from vanilla_gan._version import __version__
 from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import rebuild_evaluator
-from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.config import DEVICES, G_LOSSES, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
 from vanilla_gan.export import export_generator
+from vanilla_gan.fileio import atomic_write
 from vanilla_gan.images import save_grid
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
 from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
 from vanilla_gan.runtime import resolve_device
 from vanilla_gan.sampling import latent_walk, sample_images
+
+MAX_NPY, MAX_GRID, MAX_WALKS = 1_000_000, 10_000, 256  # sample -n: a .npy (784 MB), a .png grid, walks/frames
+EXPORT_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -129,10 +133,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                            log=lambda line: tqdm.write(line, file=sys.stdout), **options)
         trainer, out = session.trainer, session.run_dir.path
         if session.nothing_to_do:
+            session.close()
             say(f"{out} already has {trainer.epoch} epochs; pass --epochs N (more than {trainer.epoch}) to train "
                 f"further")
             return 0
-        if args.resume:
+        if session.started_over:
+            say(f"{out} has no checkpoint yet (it stopped before its first epoch ended): starting it over with its "
+                f"configuration (seed {trainer.config.seed})", flush=True)
+        elif args.resume:
             say(f"resuming {out} at epoch {trainer.epoch + 1}, step {trainer.step} (seed {trainer.config.seed})",
                 flush=True)
         else:
@@ -175,13 +183,15 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "writes walks through the latent space as X.gif and X.png.")
     p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
     p.add_argument("-n", "--num", type=int,
-                   help="how many digits (default: 64), or with --interpolate how many walks (default: 8)")
+                   help=f"how many digits (default: 64; at most {MAX_NPY:,} in a .npy, {MAX_GRID:,} in a .png grid), "
+                        f"or with --interpolate how many walks (default: 8, at most {MAX_WALKS})")
     p.add_argument("-o", "--output", type=Path,
                    help="OUT.png (a grid) or OUT.npy (uint8 array) (default: samples.png); with --interpolate "
                         "OUT.gif and OUT.png are both written (default: interpolation.gif)")
     p.add_argument("--interpolate", action="store_true",
                    help="walk between random z (spherical interpolation): an animated GIF and a PNG strip")
-    p.add_argument("--frames", type=int, default=12, help="images per walk with --interpolate (default: 12)")
+    p.add_argument("--frames", type=int, default=12,
+                   help=f"images per walk with --interpolate (default: 12, at most {MAX_WALKS})")
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run G (default: auto)")
     p.add_argument("--raw", action="store_true",
@@ -194,18 +204,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return sample_walk(args)
     args.num = 64 if args.num is None else args.num
     args.output = args.output or Path("samples.png")
-    if args.num < 1:
-        raise UsageError(f"-n must be at least 1, got {args.num}")
     suffix = args.output.suffix.lower()
     if suffix not in (".png", ".npy"):
         raise UsageError(f"-o {args.output}: the output must end in .png (a grid) or .npy (an array)")
+    most = MAX_NPY if suffix == ".npy" else MAX_GRID
+    if not 1 <= args.num <= most:
+        raise UsageError(f"-n must be in 1..{most:,} for a {suffix} file, got {args.num:,}")
     state = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     generator = load_generator(state, raw=args.raw)
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npy":
-        np.save(args.output, images)
+        atomic_write(args.output, lambda f: np.save(f, images))
     else:
         save_grid(images, args.output)
     print(f"wrote {len(images)} digits to {args.output} (epoch {state['epoch']} of {args.checkpoint})")
@@ -215,10 +226,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def sample_walk(args: argparse.Namespace) -> int:
     walks = 8 if args.num is None else args.num
     output = args.output or Path("interpolation.gif")
-    if walks < 1 or args.frames < 2:
-        raise UsageError(f"--interpolate needs -n of at least 1 and --frames of at least 2, got {walks}, {args.frames}")
+    if not 1 <= walks <= MAX_WALKS or not 2 <= args.frames <= MAX_WALKS:
+        raise UsageError(f"--interpolate needs -n in 1..{MAX_WALKS} and --frames in 2..{MAX_WALKS}, got {walks}, "
+                         f"{args.frames}")
     if output.suffix.lower() not in (".gif", ".png"):
         raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
+    output.parent.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(args.checkpoint)
     generator = load_generator(state, raw=args.raw)
     frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
@@ -236,7 +249,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "Inception Score, modes, precision/recall and the Parzen "
                                           "log-likelihood, each beside its real-data floor.")
     p.add_argument("checkpoint", type=Path, nargs="?", help="a checkpoint file or a run folder")
-    p.add_argument("-n", "--num", type=int, default=10_000, help="generated digits to score (default: 10000)")
+    p.add_argument("-n", "--num", type=int, default=10_000,
+                   help=f"generated digits to score (default: 10000, at most {MAX_EVAL_SAMPLES})")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: auto)")
@@ -253,8 +267,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return 0
     if args.checkpoint is None:
         raise UsageError("evaluate needs a checkpoint or run folder (or --retrain-evaluator)")
-    if args.num < evaluate.MIN_SAMPLES:
-        raise UsageError(f"-n must be at least {evaluate.MIN_SAMPLES}, got {args.num}")
+    if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
+        raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
     result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
                                           device=resolve_device(args.device))
     print(json.dumps(result) if args.json else evaluate.format_table(result))
@@ -288,14 +302,18 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "-> images float32 (B, 28, 28) in [-1, 1]; run it without vanilla-gan.")
     p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
     p.add_argument("--format", choices=("onnx", "torchscript"),
-                   help="onnx or torchscript (default: from -o's suffix: .onnx, else .pt = torchscript; else onnx)")
+                   help="onnx or torchscript (default: from -o's suffix: .onnx is onnx, .pt or .pth torchscript)")
     p.add_argument("-o", "--output", type=Path, help="the file to write (default: generator.onnx or generator.pt)")
     p.add_argument("--raw", action="store_true", help="export G's trained weights instead of their moving average")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    fmt = args.format or ("torchscript" if args.output and args.output.suffix.lower() in (".pt", ".pth") else "onnx")
+    suffix = args.output.suffix.lower() if args.output else ".onnx"
+    if args.format is None and suffix not in EXPORT_SUFFIXES:
+        raise UsageError(f"-o {args.output}: cannot tell the format from {suffix or 'no suffix'}: end it in .onnx or "
+                         f".pt (TorchScript), or pass --format")
+    fmt = args.format or EXPORT_SUFFIXES[suffix]
     output = args.output or Path("generator.onnx" if fmt == "onnx" else "generator.pt")
     source = resolve_checkpoint(args.checkpoint)
     if output.resolve() == source.resolve() or output.resolve().parent.name == "checkpoints":

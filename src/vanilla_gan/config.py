@@ -9,6 +9,7 @@ and in checkpoints. Field names are the command line's options with `_` for `-` 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -20,6 +21,11 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 
 
+MAX_WIDTH = 65_536  # a layer of D's 784 inputs times this is 200 MB of weights: plenty, not absurd
+MAX_SEED = 2**63 - 1
+MAX_EVAL_SAMPLES = 200_000
+
+
 @dataclass
 class ModelConfig:
     latent_dim: int = 100
@@ -29,15 +35,16 @@ class ModelConfig:
     dropout: float = 0.3  # after each of D's hidden layers
 
     def validate(self) -> None:
-        if self.latent_dim < 1:
-            raise UsageError(f"--latent-dim must be at least 1, got {self.latent_dim}")
+        check_types(self)
+        if not 1 <= self.latent_dim <= MAX_WIDTH:
+            raise UsageError(f"--latent-dim must be in 1..{MAX_WIDTH}, got {self.latent_dim}")
         for name in ("g_hidden", "d_hidden"):
             widths = getattr(self, name)
-            if not widths or any(w < 1 for w in widths):
-                flag = "--" + name.replace("_", "-")
-                raise UsageError(f"{flag} needs one or more positive widths like 256,512,1024, got {widths}")
-        if self.slope < 0:
-            raise UsageError(f"--slope must be >= 0, got {self.slope}")
+            if not widths or len(widths) > 16 or any(not 1 <= w <= MAX_WIDTH for w in widths):
+                raise UsageError(f"{option(name)} needs 1 to 16 widths in 1..{MAX_WIDTH} like 256,512,1024, "
+                                 f"got {widths}")
+        if not 0 <= self.slope <= 1:
+            raise UsageError(f"--slope must be in [0, 1], got {self.slope}")
         if not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
 
@@ -63,21 +70,26 @@ class TrainConfig:
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
 
     def validate(self) -> None:
+        check_types(self)
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "log_every": self.log_every,
                     "grid_size": self.grid_size}
         for name, value in positive.items():
             if value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+                raise UsageError(f"{option(name)} must be at least 1, got {value}")
+        if self.epochs > 1_000_000 or self.grid_size > 1024:
+            raise UsageError(f"--epochs must be at most 1000000 (got {self.epochs}), the grid at most 1024 digits")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be in 0..2**63-1, got {self.seed}")
         if self.eval_every < 0:
             raise UsageError(f"--eval-every must be >= 0 (0 = never), got {self.eval_every}")
-        if self.eval_samples < 1000:
-            raise UsageError(f"--eval-samples must be at least 1000, got {self.eval_samples}")
+        if not 1000 <= self.eval_samples <= MAX_EVAL_SAMPLES:
+            raise UsageError(f"--eval-samples must be in 1000..{MAX_EVAL_SAMPLES}, got {self.eval_samples}")
         if self.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
-        if not self.lr > 0:
-            raise UsageError(f"--lr must be positive, got {self.lr}")
+        if not 0 < self.lr <= 1:
+            raise UsageError(f"--lr must be a number in (0, 1], got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise UsageError(f"--betas needs two numbers in [0, 1) like 0.5,0.999, got {self.betas}")
         if not 0 <= self.ema_decay < 1:
@@ -88,6 +100,35 @@ class TrainConfig:
             raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+def check_types(config: ModelConfig | TrainConfig) -> None:
+    """Each field holds its annotated type (config.json and checkpoints are files anyone can edit); numbers
+    are finite (NaN and infinity slip through every range check)."""
+    for f in fields(config):
+        value, kind = getattr(config, f.name), str(f.type)
+        if value is None and "None" in kind:
+            continue
+        if kind.startswith("tuple"):
+            element = float if "float" in kind else int
+            ok = isinstance(value, tuple) and all(_is_number(v, element) for v in value)
+        elif kind.startswith(("int", "float")):
+            ok = _is_number(value, int if kind.startswith("int") else float)
+        else:
+            ok = isinstance(value, bool if kind == "bool" else str)
+        if not ok:
+            raise UsageError(f"{option(f.name)} must be {_KIND_WORDS.get(kind.replace(' | None', ''), kind)}, "
+                             f"got {value!r}")
+
+
+_KIND_WORDS = {"int": "an integer", "float": "a finite number", "str": "text", "bool": "true or false",
+               "tuple[int, ...]": "integers like 256,512,1024", "tuple[float, float]": "two finite numbers"}
+
+
+def _is_number(value: object, kind: type) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        return False
+    return math.isfinite(value)
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""The run folder: every path in it and every write to it, in one place.
+"""The run folder: every path in it and every write to it, in one place, and the lock that makes one writer.
 
     run = RunDir("runs/try")
-    run.begin(config)                          # a new run: refuses a folder that already holds one
+    run.lock()                                 # one training process per folder (train.lock, fcntl)
+    run.begin(config)                          # a new run: refuses a folder that holds one
     run.reopen(config, metrics, epochs)        # a resumed run: the logs cut back to its checkpoint's epochs
     run.write_grid(epoch, images); run.append_steps(...); run.save_checkpoint(state, best=True)
     run.append_metrics(record)
+    run.unlock()
     record = run.read()                        # config, metrics, steps, grids, stop: what reports need
     state = load_checkpoint("runs/try")        # a checkpoint file, or a run folder's last.pt
 
@@ -15,29 +17,37 @@ The layout (docs/design.md has the contract):
     samples/epoch_NNNN.png   the fixed-noise grid of each epoch
     checkpoints/last.pt, best.pt, epoch_NNNN.pt
     stop.json          only after a stop on non-finite losses
+    train.lock         the lock a training process holds (its PID inside); harmless when stale
     report.html, plots/, progress.gif, interpolation.{gif,png}, tensorboard/   derived, rewritable
 Every file is written through `fileio` (atomically, or appended and fsynced). At the end of an epoch the
-order is: grid, steps.csv rows, best.pt, last.pt, the epoch's copy, metrics.jsonl; a resumed run first cuts
-metrics.jsonl and steps.csv back to its checkpoint's epochs, so they never hold an epoch it does not.
+order is: grid, steps.csv rows, best.pt, the epoch's copy, last.pt, metrics.jsonl; a resumed run first cuts
+metrics.jsonl, steps.csv and the grids back to its checkpoint's epochs, so they never hold an epoch it does
+not. A folder holds a run once it holds last.pt: a run killed before its first one starts over.
+Reading is tolerant: a torn or damaged line of metrics.jsonl or steps.csv, or an unreadable grid, is left
+out and named in `RunRecord.skipped`, so a report of a run being trained (or half-written) still works.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vanilla_gan import checkpoint
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.fileio import append_text, atomic_write
+from vanilla_gan.fileio import append_text, atomic_write, describe_write_error, remove_stale_temps
 from vanilla_gan.images import save_grid
 from vanilla_gan.schema import STEP_KEYS
 
 STEP_COLUMNS = ("epoch", "step", *STEP_KEYS)
+RECORD_KEYS = ("epoch", "step", *STEP_KEYS, "images_per_s", "elapsed_s")  # every metrics.jsonl line has them
 
 
 @dataclass
@@ -50,6 +60,19 @@ class RunRecord:
     steps: dict[str, np.ndarray] | None
     grids: list[tuple[int, Path]] = field(default_factory=list)  # (epoch, samples/epoch_NNNN.png), in order
     stop: dict[str, Any] | None = None  # stop.json: why the last training session failed, if it did
+    skipped: list[str] = field(default_factory=list)  # what could not be read, e.g. "metrics.jsonl line 3: ..."
+
+    @property
+    def train(self) -> dict[str, Any]:
+        """config.json's "train" part ({} when the file was edited into something else)."""
+        train = self.config.get("train")
+        return train if isinstance(train, dict) else {}
+
+    @property
+    def grid_size(self) -> int:
+        """How many digits each epoch's grid holds."""
+        size = self.train.get("grid_size")
+        return size if isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= 1024 else 64
 
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(epochs, values) of the epochs whose record has a finite `key` (e.g. 'fid' on evaluated epochs)."""
@@ -63,6 +86,8 @@ class RunDir:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._lock_fd: int | None = None
+        self._created = False
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -73,6 +98,7 @@ class RunDir:
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     steps_path = property(lambda self: self.path / "steps.csv")
     stop_path = property(lambda self: self.path / "stop.json")
+    lock_path = property(lambda self: self.path / "train.lock")
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     last_checkpoint = property(lambda self: self.checkpoints_dir / "last.pt")
@@ -91,9 +117,69 @@ class RunDir:
         return self.checkpoints_dir / f"epoch_{epoch:04d}.pt"
 
     def holds_run(self) -> bool:
-        return self.config_path.exists() or self.checkpoints_dir.exists()
+        """A run is there once last.pt is: without it, a start that died before its first checkpoint."""
+        return self.last_checkpoint.exists()
+
+    # ------------------------------------------------------------------ one writer
+
+    def lock(self) -> None:
+        """Take the folder's lock (creating the folder), or raise UsageError naming the process that holds it.
+
+        An fcntl lock on train.lock: the kernel releases it when the process dies, however it dies, so a
+        stale lock never blocks a resume."""
+        if self._lock_fd is not None:
+            return
+        try:
+            self._created = not self.path.exists()
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(describe_write_error(self.lock_path, exc)) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            if holder == str(os.getpid()):
+                raise UsageError(f"{self.path} is held by another Trainer or session of this process: let it "
+                                 f"finish (or call its close()) first") from None
+            raise UsageError(f"{self.path} is being trained by process {holder}: wait for it to finish or stop it; "
+                             f"two processes must not write one run folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+        remove_stale_temps(self.path)  # what writers that died left: only the holder of the lock may
+
+    @property
+    def locked(self) -> bool:
+        """Whether this RunDir holds the folder's lock."""
+        return self._lock_fd is not None
+
+    def unlock(self) -> None:
+        """Release the lock; a folder this process created that holds nothing else is removed."""
+        if self._lock_fd is None:
+            return
+        try:
+            if self._created and [p.name for p in self.path.iterdir()] == [self.lock_path.name]:
+                self.lock_path.unlink()
+                self.path.rmdir()
+        except OSError:
+            pass  # the folder vanished, or someone wrote into it meanwhile: leave it be
+        os.close(self._lock_fd)
+        self._lock_fd = None
 
     # ------------------------------------------------------------------ starting a training session
+
+    def start(self, config: dict[str, Any], metrics: list[dict[str, Any]], epochs: int, fresh: bool) -> bool:
+        """Lock (unless this RunDir holds the lock), then `begin` a fresh run or `reopen` one at a checkpoint of
+        `epochs` epochs; returns whether this call took the lock."""
+        took = not self.locked
+        self.lock()
+        if fresh:
+            self.begin(config)
+        else:
+            self.reopen(config, metrics, epochs)
+        return took
 
     def check_new(self) -> None:
         """Refuse a folder that already holds a run (never overwrite one)."""
@@ -101,18 +187,35 @@ class RunDir:
             raise UsageError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
 
     def begin(self, config: dict[str, Any]) -> None:
-        """Start a new run here: refuse a folder that holds one, then write config.json and an empty log."""
+        """Start a new run here: refuse a folder that holds one, clear what a start that died before its first
+        checkpoint left, then write config.json and an empty log."""
         self.check_new()
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._prepare()
+        self.steps_path.unlink(missing_ok=True)
+        self.stop_path.unlink(missing_ok=True)
+        for stale in [*self.samples_dir.glob("epoch_*.png"), *self.checkpoints_dir.glob("*.pt")]:
+            stale.unlink()
         self.write_config(config)
         self.rewrite_metrics([])
 
     def reopen(self, config: dict[str, Any], metrics: list[dict[str, Any]], epochs: int) -> None:
-        """Continue a run from a checkpoint of `epochs` epochs: its config, its metrics, steps.csv trimmed."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Continue a run from a checkpoint of `epochs` epochs: its config, its metrics, steps.csv and the grids
+        cut back to its epochs."""
+        self._prepare()
         self.write_config(config)
         self.rewrite_metrics(metrics)
         self.trim_steps(epochs)
+        for epoch, grid in self._grid_files():
+            if epoch > epochs:
+                grid.unlink()
+
+    def _prepare(self) -> None:
+        """The folders a run writes into, and no temporary file of a writer that died."""
+        for folder in (self.path, self.samples_dir, self.checkpoints_dir):
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise UsageError(describe_write_error(folder, exc)) from exc
 
     # ------------------------------------------------------------------ writes
 
@@ -133,26 +236,28 @@ class RunDir:
         append_text(self.steps_path, "\n".join(lines) + "\n")
 
     def trim_steps(self, epochs: int) -> None:
-        """Keep only the rows of epochs 1..`epochs` (rewritten atomically); nothing to do when none are beyond."""
+        """Keep only the whole rows of epochs 1..`epochs` (rewritten atomically): a torn last row, rows of
+        epochs the checkpoint does not hold and damaged rows go."""
         if not self.steps_path.exists():
             return
-        lines = self.steps_path.read_text().splitlines()
-        kept = [lines[0]] + [line for line in lines[1:] if line and int(line.split(",", 1)[0]) <= epochs]
-        if len(kept) < len(lines):
-            atomic_write(self.steps_path, ("\n".join(kept) + "\n").encode())
+        text = self.steps_path.read_text(errors="replace")
+        rows = [(line, _step_row(line)) for line in text.splitlines()[1:]]
+        kept = [line for line, row in rows if row is not None and row[0] <= epochs]
+        if len(kept) < len(rows) or not text.endswith("\n"):
+            atomic_write(self.steps_path, ("\n".join([",".join(STEP_COLUMNS), *kept]) + "\n").encode())
 
     def write_grid(self, epoch: int, images: np.ndarray) -> Path:
         """The epoch's fixed-noise grid, uint8 images (N, 28, 28)."""
         return save_grid(images, self.grid_path(epoch))
 
     def save_checkpoint(self, state: dict[str, Any], best: bool = False, keep: bool = False) -> None:
-        """last.pt; first best.pt when `best` (so last.pt never records a best that is not on disk), and a
-        kept copy checkpoints/epoch_NNNN.pt when `keep`."""
+        """best.pt when `best`, the kept copy checkpoints/epoch_NNNN.pt when `keep`, then last.pt: a crash before
+        last.pt is replaced retrains the epoch and writes them again, so none is ever missing or stale."""
         if best:
             checkpoint.save(self.best_checkpoint, state)
-        checkpoint.save(self.last_checkpoint, state)
         if keep:
             checkpoint.save(self.epoch_checkpoint(state["epoch"]), state)
+        checkpoint.save(self.last_checkpoint, state)
 
     def write_stop(self, epoch: int, message: str) -> None:
         atomic_write(self.stop_path, (json.dumps({"epoch": epoch, "message": message}) + "\n").encode())
@@ -161,10 +266,9 @@ class RunDir:
         self.stop_path.unlink(missing_ok=True)
 
     def write(self, path: Path, data: bytes) -> Path:
-        """A derived file (report, plots, animations) inside the folder, atomically."""
+        """A derived file (report, plots, animations) inside the folder, atomically; its folder is made."""
         path = Path(path)
-        if self.path.resolve() not in path.resolve().parents:
-            raise ValueError(f"{path} is outside the run folder {self.path}")
+        path.parent.mkdir(exist_ok=True)
         return atomic_write(path, data)
 
     # ------------------------------------------------------------------ reads
@@ -173,56 +277,106 @@ class RunDir:
         """checkpoints/last.pt, validated."""
         return checkpoint.load(self.last_checkpoint)
 
-    def read_steps(self) -> dict[str, np.ndarray] | None:
-        """steps.csv as one float array per column (None when the run has no step log, e.g. an older run)."""
-        if not self.steps_path.exists():
-            return None
-        try:
-            table = np.loadtxt(self.steps_path, delimiter=",", skiprows=1, ndmin=2)
-        except ValueError as exc:
-            raise UsageError(f"{self.steps_path} is damaged ({exc}); delete it to report without per-step plots"
-                             ) from exc
-        if table.size == 0:
-            return None
-        return {name: table[:, i] for i, name in enumerate(STEP_COLUMNS)}
-
-    def _check_is_run(self) -> None:
-        if not self.path.is_dir():
+    def _check_is_run(self, *needed: Path) -> None:
+        if not self.path.exists():
             raise UsageError(f"no such run folder: {self.path}")
-        if not self.config_path.exists() or not self.metrics_path.exists():
+        if not self.path.is_dir():
+            raise UsageError(f"{self.path} is a file, not a run folder: pass the --out folder of `vanilla-gan train`")
+        if not all(path.exists() for path in needed):
             raise UsageError(f"{self.path} is not a vanilla-gan run folder (no config.json or metrics.jsonl); "
                              f"pass the --out folder of `vanilla-gan train`")
 
     def read_config(self) -> dict[str, Any]:
-        self._check_is_run()
+        self._check_is_run(self.config_path)
         try:
-            return json.loads(self.config_path.read_text())
+            config = json.loads(self.config_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{self.config_path} is damaged ({exc})") from exc
+            raise UsageError(f"{self.config_path} is damaged ({exc}); a resume rewrites it from the checkpoint"
+                             ) from exc
+        if not isinstance(config, dict):
+            raise UsageError(f"{self.config_path} is damaged (not a JSON object); a resume rewrites it")
+        return config
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        self._check_is_run()
-        try:
-            return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{self.metrics_path} is damaged ({exc})") from exc
+    def read_metrics(self, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+        """The whole records of metrics.jsonl; lines that are torn or lack a key are named in `skipped`."""
+        self._check_is_run(self.metrics_path)
+        records = []
+        for number, line in enumerate(self.metrics_path.read_text(errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                complete = isinstance(record, dict) and all(_is_number(record.get(k)) for k in RECORD_KEYS)
+            except json.JSONDecodeError:
+                complete = False
+            if complete:
+                records.append(record)
+            elif skipped is not None:
+                skipped.append(f"metrics.jsonl line {number}: torn or damaged, left out")
+        return records
+
+    def read_steps(self, skipped: list[str] | None = None) -> dict[str, np.ndarray] | None:
+        """steps.csv as one float array per column (None when the run has no step log, e.g. an older run)."""
+        if not self.steps_path.exists():
+            return None
+        rows = []
+        for number, line in enumerate(self.steps_path.read_text(errors="replace").splitlines()[1:], start=2):
+            row = _step_row(line)
+            if row is not None:
+                rows.append(row)
+            elif skipped is not None and line.strip():
+                skipped.append(f"steps.csv line {number}: torn or damaged, left out")
+        if not rows:
+            return None
+        table = np.array(rows, dtype=float)
+        return {name: table[:, i] for i, name in enumerate(STEP_COLUMNS)}
+
+    def _grid_files(self) -> list[tuple[int, Path]]:
+        grids = []
+        for path in sorted(self.samples_dir.glob("epoch_*.png")):
+            number = path.stem.split("_")[1]
+            if number.isdigit():
+                grids.append((int(number), path))
+        return grids
 
     def read(self) -> RunRecord:
         """config.json, metrics.jsonl, steps.csv, the grids and stop.json; not a run folder: a UsageError."""
-        config, metrics = self.read_config(), self.read_metrics()
+        skipped: list[str] = []
+        self._check_is_run(self.config_path, self.metrics_path)
+        config, metrics = self.read_config(), self.read_metrics(skipped)
         grids = []
-        for path in sorted(self.samples_dir.glob("epoch_*.png")):
+        for epoch, path in self._grid_files():
             try:
-                grids.append((int(path.stem.split("_")[1]), path))
-            except ValueError:
-                continue
+                with Image.open(path) as picture:
+                    picture.verify()
+                grids.append((epoch, path))
+            except Exception:  # PIL raises many types for damaged images
+                skipped.append(f"{path.name}: not a readable PNG, left out")
         stop = None
         if self.stop_path.exists():
             try:
                 stop = json.loads(self.stop_path.read_text())
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 stop = {"message": "stop.json is unreadable"}
-        return RunRecord(self.path, config, metrics, self.read_steps(), grids, stop)
+            if not isinstance(stop, dict):
+                stop = {"message": "stop.json is unreadable"}
+        return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _step_row(line: str) -> tuple[float, ...] | None:
+    """A whole steps.csv row as numbers (epoch first), or None for a torn or damaged one."""
+    parts = line.split(",")
+    if len(parts) != len(STEP_COLUMNS):
+        return None
+    try:
+        row = tuple(float(part) for part in parts)
+    except ValueError:
+        return None
+    return row if row[0].is_integer() and row[1].is_integer() else None
 
 
 def resolve_checkpoint(path: Path | str) -> Path:

@@ -10,9 +10,9 @@ The whole data set lives on the training device as uint8; each epoch draws one p
 an index into it, scaled to (-1, 1) on the device. The four statistics of each step (schema.STEP_STATS)
 stay on the device and are read back every `log_every` steps, so the hot loop never waits on the host.
 
-What the Trainer does not do: the run folder's files (`rundir.RunDir`, given as `run`), the metrics (an
-`evaluate` callable: generator -> dict, e.g. `evaluate.Evaluator`), printing (a `log` callable for the
-epoch lines), signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is checkpointed.
+Not the Trainer's: the run folder's files (`rundir.RunDir`, given as `run`), the metrics (an `evaluate`
+callable: generator -> dict, e.g. `evaluate.Evaluator`), printing (a `log` callable for the epoch lines),
+signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is checkpointed.
 """
 
 from __future__ import annotations
@@ -59,10 +59,8 @@ class Trainer:
         model_config.validate()
         train_config.validate()
         self.model_config, self.config = model_config, train_config
-        self.run, self.evaluate_fn = run, evaluate
-        self.epoch_hooks = list(epoch_hooks)
-        self.log = log or (lambda line: None)
-        self.progress = progress
+        self.run, self.evaluate_fn, self.epoch_hooks = run, evaluate, list(epoch_hooks)
+        self.log, self.progress = log or (lambda line: None), progress
         self.device = resolve_device(train_config.device)
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.num_images = images.shape[0]
@@ -105,8 +103,7 @@ class Trainer:
         # The grids' noise has its own generator, so drawing it never moves the training RNG.
         noise_rng = torch.Generator().manual_seed(train_config.seed)
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
-        self.ones = torch.ones(train_config.batch_size, device=self.device)
-        self.zeros = torch.zeros(train_config.batch_size, device=self.device)
+        self.ones, self.zeros = (torch.full((train_config.batch_size,), v, device=self.device) for v in (1.0, 0.0))
 
         self.epoch = 0  # completed epochs
         self.step = 0  # completed steps, all epochs
@@ -119,7 +116,7 @@ class Trainer:
         self.best_fid = math.inf
         self.resumed = False
         self.stop = StopFlag()
-        self._run_open = False
+        self._run_open = self._owns_lock = False
 
     # ------------------------------------------------------------------ the GAN step
 
@@ -188,11 +185,16 @@ class Trainer:
     def train(self) -> None:
         """Train to `config.epochs`. SIGINT/SIGTERM stop after the current step: the checkpoint is written,
         then Interrupted is raised; a non-finite loss raises TrainingError (the last good checkpoint is kept)."""
-        with self.stop:
-            while self.epoch < self.config.epochs:
-                self.train_epoch()
-                if self.stop.requested and self.epoch < self.config.epochs:
-                    raise Interrupted(self._interrupt_message(self.epoch + 1))
+        try:
+            with self.stop:
+                while self.epoch < self.config.epochs:
+                    self.train_epoch()
+                    if self.stop.requested and self.epoch < self.config.epochs:
+                        raise Interrupted(self._interrupt_message(self.epoch + 1))
+        finally:
+            if self._run_open and self._owns_lock:
+                self.run.unlock()
+                self._run_open = False
         if self.world > 1:
             self.replicas_sha256 = distributed.check_replicas([self.G, self.D])
 
@@ -229,8 +231,7 @@ class Trainer:
         """The epoch's steps from `batch_in_epoch` on, until the end or a stop request; a progress bar."""
         config = self.config
         bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
-                   unit="step", leave=False, dynamic_ncols=True,
-                   disable=True if self.rank != 0 or not self.progress else None)
+                   unit="step", leave=False, dynamic_ncols=True, disable=self.rank != 0 or not self.progress or None)
         read_upto, start = self.batch_in_epoch, time.perf_counter()
         self.G.train()
         self.D.train()
@@ -308,9 +309,9 @@ class Trainer:
         return {key: result[key] for key in EPOCH_METRIC_KEYS}
 
     def _interrupt_message(self, epoch: int) -> str:
-        where = (f"checkpoint saved to {self.run.last_checkpoint}. Resume with: vanilla-gan train --out "
-                 f"{self.run.path} --resume" if self.run is not None else "nothing was saved (no run folder)")
-        return f"interrupted in epoch {epoch} at step {self.step}; {where}"
+        return f"interrupted in epoch {epoch} at step {self.step}; " + (
+            f"checkpoint saved to {self.run.last_checkpoint}. Resume with: vanilla-gan train --out {self.run.path} "
+            f"--resume" if self.run is not None else "nothing was saved (no run folder)")
 
     # ------------------------------------------------------------------ the run folder and checkpoints
 
@@ -324,10 +325,8 @@ class Trainer:
         """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
         if self._run_open or self.run is None or self.rank != 0:
             return
-        if self.resumed or self.epoch > 0:
-            self.run.reopen(self.run_config(), self.metrics, self.epoch)
-        else:
-            self.run.begin(self.run_config())
+        fresh = not (self.resumed or self.epoch > 0)
+        self._owns_lock = self.run.start(self.run_config(), self.metrics, self.epoch, fresh)
         self._run_open = True
 
     def save_checkpoint(self) -> None:
@@ -371,30 +370,29 @@ class Trainer:
         return trainer
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Take the weights, optimizer states, position, RNG states and log of a checkpoint."""
+        """Take the weights, optimizer states, position, RNG states and log of a (validated) checkpoint."""
+        rngs = state.get("rng")
+        if isinstance(rngs, list) and len(rngs) != self.world:
+            raise UsageError(f"the run was trained by {len(rngs)} process(es): resume it with as many "
+                             f"(torchrun --nproc_per_node={len(rngs)}), not {self.world}")
         try:
             self.G.load_state_dict(state["generator"])
             self.D.load_state_dict(state["discriminator"])
             if self.G_ema is not None:
                 self.G_ema.load_state_dict(state["generator_ema"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            for group in self.opt_g.param_groups + self.opt_d.param_groups:
-                group["capturable"] = self.graphed  # the saved flag is the saving machine's
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
-            raise CheckpointError(f"the checkpoint's weights do not fit its model config ({exc})") from exc
-        self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
-        if self.batch_in_epoch:
-            self.permutation = state["permutation"].to(self.device)
-            self.epoch_stats = state["epoch_stats"].to(self.device)
-        self.epoch_time, self.elapsed, self.fixed_noise = state["epoch_time"], state["elapsed"], state["fixed_noise"]
-        self.metrics, self.best_fid = list(state["metrics"]), state.get("best_fid", math.inf)
-        if len(state["rng"]) != self.world:
-            raise UsageError(f"the run was trained by {len(state['rng'])} process(es): resume it with as many "
-                             f"(torchrun --nproc_per_node={len(state['rng'])}), not {self.world}")
-        set_rng_state(state["rng"][self.rank])
-        try:
+            for optimizer, key in ((self.opt_g, "opt_g"), (self.opt_d, "opt_d")):
+                optimizer.load_state_dict(state[key])
+                for group in optimizer.param_groups:  # this run's hyper-parameters (and capturable: this machine's)
+                    group.update({k: v for k, v in optimizer.defaults.items() if k != "params"})
+            self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
+            if self.batch_in_epoch:
+                self.permutation = state["permutation"].to(self.device)
+                self.epoch_stats = state["epoch_stats"].to(self.device)
+            self.epoch_time, self.elapsed = float(state["epoch_time"]), float(state["elapsed"])
+            self.fixed_noise, self.metrics = state["fixed_noise"], list(state["metrics"])
+            self.best_fid = float(state.get("best_fid", math.inf))
+            set_rng_state(rngs[self.rank])
             self.permutation_rng.set_state(state["permutation_rng"])
-        except RuntimeError as exc:
-            raise CheckpointError(f"the checkpoint's permutation RNG state does not fit this version ({exc})") from exc
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+            raise CheckpointError(f"the checkpoint does not fit its model config or this version ({exc})") from exc
         self.resumed = True

@@ -28,6 +28,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_INFLATION = 1100  # deflate's best ratio is about 1032:1
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -59,13 +60,45 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decompress(data: bytes, path: Path) -> bytes:
-    """Gunzip `data` if it starts with the gzip magic bytes; a damaged stream is a DataError."""
+    """Gunzip `data` if it starts with the gzip magic bytes; a damaged stream is a DataError.
+
+    The IDX header comes out first and says how many bytes the file holds: a header that declares more than a
+    gzip file of this size can inflate to (deflate packs at most ~1032:1) is refused before inflating, and the
+    stream is never inflated past what the header declares, so a small file cannot take gigabytes of memory."""
     if data[:2] != GZIP_MAGIC:
         return data
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
+        head = inflater.decompress(data, 4 + 4 * 4)
+        while len(head) < 4 + 4 * 4 and inflater.unconsumed_tail:
+            head += inflater.decompress(inflater.unconsumed_tail, 4 + 4 * 4 - len(head))
+        declared = _declared_size(head)
+        if declared is not None and declared > MAX_INFLATION * len(data) + 4096:
+            raise DataError(f"{path}: the IDX header declares {declared:,} bytes, more than a gzip file of "
+                            f"{len(data):,} bytes can hold: the file is damaged or hostile")
+        limit = (declared if declared is not None else MAX_INFLATION * len(data)) - len(head) + 1
+        body = inflater.decompress(inflater.unconsumed_tail, max(limit, 1))
+    except zlib.error as exc:
         raise DataError(f"{path}: corrupt gzip data ({describe(exc)})") from exc
+    out = head + body
+    if inflater.unconsumed_tail or (declared is not None and len(out) > declared):
+        raise DataError(f"{path}: trailing bytes after the IDX data its header declares")
+    if not inflater.eof:
+        raise DataError(f"{path}: corrupt gzip data (the stream is truncated)")
+    if inflater.unused_data:
+        raise DataError(f"{path}: corrupt gzip data ({len(inflater.unused_data)} bytes after the gzip stream)")
+    return out
+
+
+def _declared_size(head: bytes) -> int | None:
+    """The total size (header included) an IDX header declares, or None if `head` is not a whole IDX header."""
+    if len(head) < 4 or head[0] or head[1] or head[2] not in IDX_DTYPES or not 1 <= head[3] <= 4:
+        return None
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return None
+    shape = np.frombuffer(head, dtype=">u4", count=ndim, offset=4)
+    return 4 + 4 * ndim + math.prod(int(n) for n in shape) * IDX_DTYPES[head[2]].itemsize
 
 
 def parse_idx(data: bytes, path: Path) -> np.ndarray:

@@ -69,6 +69,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
             skipped.append(f"{name}: {exc}")
             return None
 
+    skipped += record.skipped
     figures = attempt("plots", lambda: plots.write_plots(record, run.plots_dir)) or {}
     progress = attempt("progress.gif", lambda: write_progress_gif(record.grids, run.progress_gif))
     walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device), run.walk_gif,

@@ -49,8 +49,7 @@ def diversity(images: np.ndarray) -> float:
 
 def grid_diversity(run: RunRecord) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, diversity of that epoch's fixed-noise grid)."""
-    n = run.config.get("train", {}).get("grid_size", 64)
-    values = [(epoch, diversity(split_grid(path, n))) for epoch, path in run.grids]
+    values = [(epoch, diversity(split_grid(path, run.grid_size))) for epoch, path in run.grids]
     return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)
 
 
@@ -75,8 +74,7 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
     notes += _d_winning(run)
     notes += _collapse(run, real_diversity, data_classes)
     if data_classes is not None and len(data_classes) < 10:
-        train = run.config.get("train", {})
-        why = " (a small --limit may leave some out)" if train.get("limit") else ""
+        why = " (a small --limit may leave some out)" if run.train.get("limit") else ""
         notes.append(Note(
             "info", f"The training data holds {len(data_classes)} of the 10 classes: "
                     f"{', '.join(map(str, data_classes))}",

@@ -58,8 +58,9 @@ def _text(value: Any) -> str:
 
 
 def _config_rows(config: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [(f"model.{k}", _format(v)) for k, v in config.get("model", {}).items()]
-    rows += [(f"train.{k}", _format(v)) for k, v in config.get("train", {}).items()]
+    parts = {part: config[part] if isinstance(config.get(part), dict) else {} for part in ("model", "train")}
+    rows = [(f"model.{k}", _format(v)) for k, v in parts["model"].items()]
+    rows += [(f"train.{k}", _format(v)) for k, v in parts["train"].items()]
     rows += [(k, _format(v)) for k, v in config.items() if k not in ("model", "train")]
     return rows
 
@@ -114,7 +115,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
            skipped: list[str]) -> str:
     """The whole page, as text."""
     config = run.config
-    train = config.get("train", {})
+    train = run.train
     name = run.run_dir.resolve().name
     epochs = len(run.metrics)
     parts = [f"<h1>vanilla-gan run <code>{escape(name)}</code></h1>",
@@ -133,7 +134,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
         samples.append(f"<figure>{_img(last, f'generated digits, epoch {epoch}', True)}"
                        f"<figcaption>Generated: the fixed noise at epoch {epoch} (the last grid)</figcaption></figure>")
     if real is not None:
-        picks = real[fixed_order(len(real))[:train.get("grid_size", 64)]]
+        picks = real[fixed_order(len(real))[:run.grid_size]]
         samples.append(f"<figure>{_img(grid(picks, scale=2), 'real training digits', True)}"
                        f"<figcaption>Real: {len(picks)} training digits</figcaption></figure>")
     if samples:

@@ -176,6 +176,7 @@ def plot_distances(generated: np.ndarray, real: np.ndarray, path: Path) -> Path:
 def write_plots(run: RunRecord, out_dir: Path | None = None) -> dict[str, Path]:
     """Every curve of the run into `out_dir` (default RUN/plots); returns {name: path} of those written."""
     out_dir = Path(out_dir) if out_dir is not None else run.run_dir / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "losses": plot_losses(run, out_dir / "losses.png"),
         "discriminator": plot_discriminator(run, out_dir / "discriminator.png"),
