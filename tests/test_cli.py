@@ -212,3 +212,12 @@ def test_evaluate_errors(tiny_run, tmp_path):
 def test_no_command_prints_the_commands():
     result = run_main()
     assert result.returncode == 0 and all(c in result.stdout for c in ("train", "sample", "evaluate"))
+
+
+def test_minutes_is_a_time_budget_that_records_the_epochs_reached(tmp_path):
+    result = run_cli("train", *TINY, "--minutes", "0.00001", "--seed", "1", "--no-report", "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    assert "1e-05 minutes of training on cpu" in result.stdout and "done: 1 epoch in" in result.stdout
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["epochs"] == 1
+    again = run_cli("train", "--out", tmp_path / "r", "--resume", "--minutes", "0.00002", "--no-report")
+    assert again.returncode == 0 and "done: 2 epochs" in again.stdout  # the budget counts all sessions

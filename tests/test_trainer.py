@@ -277,3 +277,19 @@ def test_networks_of_the_wrong_shape_are_refused(images):
         Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=nn.Linear(16, 100))
     with pytest.raises(UsageError, match="one score per image"):
         Trainer(copy.deepcopy(SMALL_MODEL), config, images, discriminator=nn.Flatten())
+
+
+def test_a_time_budget_stops_at_an_epoch_end_and_records_the_epochs(tmp_path, images):
+    """--minutes: a budget that runs out during epoch 2 makes it the last; `--epochs 2` repeats the run exactly."""
+    budgeted = make_trainer(tmp_path, images, "budget", epochs=1_000_000, minutes=1e-9)
+    budgeted.elapsed = 0.0
+    budgeted.train()
+    assert budgeted.epoch == 1 and budgeted.config.epochs == 1  # the first epoch end past the budget
+    assert json.loads((tmp_path / "budget" / "config.json").read_text())["train"]["epochs"] == 1
+    assert last_checkpoint(tmp_path / "budget")["train_config"]["epochs"] == 1
+    repeat = make_trainer(tmp_path, images, "repeat", epochs=1)
+    repeat.train()
+    assert_same_weights(weights(budgeted.G), weights(repeat.G))
+    longer = make_trainer(tmp_path, images, "longer", epochs=3, minutes=60.0)  # the epochs come first
+    longer.train()
+    assert longer.epoch == 3

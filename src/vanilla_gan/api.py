@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from vanilla_gan import distributed
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.config import ModelConfig, TrainConfig, resume_configs
+from vanilla_gan.config import MAX_EPOCHS, ModelConfig, TrainConfig, resume_configs
 from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
 from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
@@ -75,6 +75,8 @@ class Training:
             raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
                              f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        if "minutes" in options and "epochs" not in options:
+            options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
         self.kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks,
@@ -178,10 +180,15 @@ def train(*, out: Path | str | None = None, resume: bool = False, report: bool =
           epoch_hooks: Iterable[EpochHook] = (), **options: Any) -> Run:
     """Train (or, with resume=True, continue) a run into the folder `out`; returns it as a Run.
 
-    Options are the command line's (`epochs`, `batch_size`, `lr`, `betas`, `seed`, `limit`, `dataset`, ...;
-    see TrainConfig and ModelConfig); `vanilla-gan train --help` says what each means. `verbose` prints the
-    epoch lines and the report's health notes. Interrupting (Ctrl-C, the kernel's stop button) saves a
-    checkpoint and raises vg.Interrupted; `train(out=..., resume=True)` continues the run.
+    Options are the command line's with `_` for `-` (`epochs`, `minutes`, `batch_size`, `lr`, `betas`, `seed`,
+    `limit`, `dataset`, ...; see TrainConfig and ModelConfig); `vanilla-gan train --help` says what each means,
+    and error messages name them as the command line spells them (`--batch-size`). `report=False` skips the
+    report; `verbose` prints the epoch lines and the report's health notes.
+    `generator`, `discriminator`: your own nn.Modules in place of the classic MLPs (G: z (B, latent_dim) ->
+    images (B, 28, 28) in (-1, 1); D: images -> one pre-sigmoid score each, or a `logits` method).
+    `epoch_hooks`: callables hook(trainer, record), called after each epoch is checkpointed.
+    Interrupting (Ctrl-C, the kernel's stop button) saves a checkpoint and raises vg.Interrupted;
+    `train(out=..., resume=True)` continues the run.
     """
     log = (lambda line: tqdm.write(line, file=sys.stdout)) if verbose else None
     with distributed.session(options.get("device") or "auto"):
@@ -241,8 +248,8 @@ class Run:
 
     def sample(self, n: int = 64, seed: int = 0, raw: bool = False) -> np.ndarray:
         """`n` digits, uint8 (n, 28, 28), 0 = background, 255 = ink: the same for the same seed."""
-        if n < 1:
-            raise UsageError(f"n must be at least 1, got {n}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
+            raise UsageError(f"n must be a whole number of digits in 1..1,000,000, got {n!r}")
         return sample_images(self.generator(raw), n, seed=seed, device=self.device)
 
     def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:

@@ -29,7 +29,15 @@ from vanilla_gan._version import __version__
 from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import rebuild_evaluator
-from vanilla_gan.config import DEVICES, G_LOSSES, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.config import (
+    DEVICES,
+    G_LOSSES,
+    MAX_EPOCHS,
+    MAX_EVAL_SAMPLES,
+    PRECISIONS,
+    ModelConfig,
+    TrainConfig,
+)
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
 from vanilla_gan.export import export_generator
 from vanilla_gan.fileio import atomic_write
@@ -87,6 +95,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
                                              "(default: all)")
     p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
+    p.add_argument("--minutes", type=float,
+                   help="a time budget: train until this many minutes of training have passed, at an epoch's end, "
+                        "then evaluate and report as usual; config.json records the epochs reached, so --epochs N "
+                        "--seed S repeats the run on any machine (default: none; alone it lifts --epochs)")
     p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
@@ -147,10 +159,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             if session.seed_drawn:
                 say(f"seed {trainer.config.seed} (pass --seed {trainer.config.seed} to repeat this run)", flush=True)
             processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
-            epochs = trainer.config.epochs
+            epochs, minutes = trainer.config.epochs, trainer.config.minutes
+            length = f"{epochs} epoch{'s' if epochs != 1 else ''}" if minutes is None else (
+                f"{minutes:g} minutes of training" + (f" or {epochs} epochs" if epochs < MAX_EPOCHS else ""))
             say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
-                f"{trainer.config.batch_size}{processes} per epoch, {epochs} epoch{'s' if epochs != 1 else ''} on "
-                f"{trainer.device}; run folder {out}", flush=True)
+                f"{trainer.config.batch_size}{processes} per epoch, {length} on {trainer.device}; run folder {out}",
+                flush=True)
         try:
             session.run()
         except Interrupted as stop:

@@ -24,6 +24,7 @@ PRECISIONS = ("fp32", "bf16")
 MAX_WIDTH = 65_536  # a layer of D's 784 inputs times this is 200 MB of weights: plenty, not absurd
 MAX_SEED = 2**63 - 1
 MAX_EVAL_SAMPLES = 200_000
+MAX_EPOCHS = 1_000_000  # also what --minutes without --epochs means: as many as the time allows
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainConfig:
     dataset: str = "digits"
     limit: int | None = None  # train on N images spread over the data set (quick trials)
     epochs: int = 56
+    minutes: float | None = None  # a time budget: stop at the first epoch end after this much training time
     batch_size: int = 8
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -76,8 +78,10 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise UsageError(f"{option(name)} must be at least 1, got {value}")
-        if self.epochs > 1_000_000 or self.grid_size > 1024:
-            raise UsageError(f"--epochs must be at most 1000000 (got {self.epochs}), the grid at most 1024 digits")
+        if self.epochs > MAX_EPOCHS or self.grid_size > 1024:
+            raise UsageError(f"--epochs must be at most {MAX_EPOCHS} (got {self.epochs}), the grid at most 1024 digits")
+        if self.minutes is not None and not 0 < self.minutes <= 1e6:
+            raise UsageError(f"--minutes must be a positive number of minutes, got {self.minutes}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
@@ -148,8 +152,8 @@ def from_dict(cls: type, data: dict[str, Any]):
 
 # What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
 # what is trained and must match the checkpoint.
-RESUMABLE = ("epochs", "device", "precision", "cuda_graph", "log_every", "checkpoint_every", "eval_every",
-             "eval_samples")
+RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "log_every", "checkpoint_every",
+             "eval_every", "eval_samples")
 
 
 def option(name: str) -> str:

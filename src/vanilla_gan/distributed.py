@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from vanilla_gan.errors import TrainingError, UsageError, VanillaGanError
 
@@ -119,6 +120,13 @@ def on_main(decide: Callable[[], T]) -> T:
     if message[1] is not None:
         raise message[1]
     return message[0]
+
+
+def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`module` under DistributedDataParallel (gradients averaged across processes), or itself on one process."""
+    if world_size() == 1:
+        return module
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def check_replicas(modules: list[torch.nn.Module]) -> str:

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from vanilla_gan import distributed
@@ -92,11 +91,7 @@ class Trainer:
             torch.manual_seed(train_config.seed + self.rank)
         # What the step calls: the plain modules, or DDP wrappers that average gradients across processes.
         self.d_scores = Scores(self.D)
-        self.g_train, self.d_train = self.G, self.d_scores
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.g_train = DistributedDataParallel(self.G, device_ids=ids)
-            self.d_train = DistributedDataParallel(self.d_scores, device_ids=ids)
+        self.g_train, self.d_train = distributed.wrap(self.G, self.device), distributed.wrap(self.d_scores, self.device)
         # A moving average of G's weights, for sampling only (G_ema: its module).
         self.ema = MovingAverage(self.G, train_config.ema_decay) if train_config.ema_decay else None
         self.G_ema = self.ema.module if self.ema is not None else None
@@ -105,17 +100,14 @@ class Trainer:
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
         self.ones, self.zeros = (torch.full((train_config.batch_size,), v, device=self.device) for v in (1.0, 0.0))
 
-        self.epoch = 0  # completed epochs
-        self.step = 0  # completed steps, all epochs
-        self.batch_in_epoch = 0  # completed steps in the current epoch (non-zero only after an interrupt)
+        # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
+        self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
         self.permutation: torch.Tensor | None = None
         self.epoch_stats: torch.Tensor | None = None  # (steps_per_epoch, 4) on the device
         self.epoch_time = 0.0  # seconds of training steps in the current epoch
         self.elapsed = 0.0  # seconds of training, all epochs and resumes
         self.metrics: list[dict[str, Any]] = []
-        self.best_fid = math.inf
-        self.resumed = False
-        self.stop = StopFlag()
+        self.best_fid, self.resumed, self.stop = math.inf, False, StopFlag()
         self._run_open = self._owns_lock = False
 
     # ------------------------------------------------------------------ the GAN step
@@ -211,12 +203,17 @@ class Trainer:
         start = time.perf_counter()
         self._run_steps(epoch)
         seconds = time.perf_counter() - start
-        self.epoch_time += seconds
-        self.elapsed += seconds
+        self.epoch_time, self.elapsed = self.epoch_time + seconds, self.elapsed + seconds
         # -- stopped by a signal mid-epoch: checkpoint the position in the epoch
         if self.batch_in_epoch < self.steps_per_epoch:
             self.save_checkpoint()
             raise Interrupted(self._interrupt_message(epoch))
+        # -- a time budget (--minutes) that has run out: this is the last epoch, and the config says so
+        budget = self.config.minutes
+        if budget is not None and self.elapsed >= budget * 60 and epoch < self.config.epochs:
+            self.config.epochs = epoch
+            if self.run is not None and self.rank == 0:
+                self.run.write_config(self.run_config())
         # -- the epoch's end: log, grid, evaluation, checkpoint
         self.epoch, self.batch_in_epoch = epoch, 0
         return self._end_epoch(epoch)
@@ -230,7 +227,7 @@ class Trainer:
     def _run_steps(self, epoch: int) -> None:
         """The epoch's steps from `batch_in_epoch` on, until the end or a stop request; a progress bar."""
         config = self.config
-        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=f"epoch {epoch}/{config.epochs}",
+        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=self._epoch_label(epoch),
                    unit="step", leave=False, dynamic_ncols=True, disable=self.rank != 0 or not self.progress or None)
         read_upto, start = self.batch_in_epoch, time.perf_counter()
         self.G.train()
@@ -294,7 +291,7 @@ class Trainer:
             for hook in self.epoch_hooks:
                 hook(self, record)
             fid = f"  FID {record['fid']:.2f} (best {self.best_fid:.2f})" if "fid" in record else ""
-            self.log(f"epoch {epoch}/{self.config.epochs}  loss_D {record['loss_d']:.3f}  loss_G {record['loss_g']:.3f}"
+            self.log(f"{self._epoch_label(epoch)}  loss_D {record['loss_d']:.3f}  loss_G {record['loss_g']:.3f}"
                      f"  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "
                      f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}")
         return record
@@ -307,6 +304,11 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             result = self.evaluate_fn(self.sampling_generator())
         return {key: result[key] for key in EPOCH_METRIC_KEYS}
+
+    def _epoch_label(self, epoch: int) -> str:
+        budget, epochs = self.config.minutes, self.config.epochs
+        return f"epoch {epoch}/{epochs}" if budget is None or epochs == epoch else (
+            f"epoch {epoch} ({self.elapsed / 60:.1f}/{budget:g} min)")
 
     def _interrupt_message(self, epoch: int) -> str:
         return f"interrupted in epoch {epoch} at step {self.step}; " + (
