@@ -293,3 +293,21 @@ def test_a_time_budget_stops_at_an_epoch_end_and_records_the_epochs(tmp_path, im
     longer = make_trainer(tmp_path, images, "longer", epochs=3, minutes=60.0)  # the epochs come first
     longer.train()
     assert longer.epoch == 3
+
+
+def test_adam_in_the_backward_pass_is_bit_identical_to_adam_after_it(tmp_path, images):
+    """optim.AdamInBackward (the default on one process) against optimizer.step() after backward, with dropout,
+    the EMA and two epochs: every weight, average and Adam moment equal, bit for bit."""
+    trained = {}
+    for in_backward in (False, True):
+        trainer = make_trainer(tmp_path, images, f"aib-{in_backward}", adam_in_backward=in_backward)
+        assert (trainer.in_backward_g is not None) == in_backward
+        trainer.train()
+        trained[in_backward] = trainer
+    plain, fast = trained[False], trained[True]
+    for module in ("G", "G_ema", "D"):
+        assert_same_weights(weights(getattr(plain, module)), weights(getattr(fast, module)))
+    for name in ("opt_g", "opt_d"):
+        a, b = getattr(plain, name).state_dict()["state"], getattr(fast, name).state_dict()["state"]
+        assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
+    assert all(p.grad is None for p in fast.G.parameters())  # dropped as soon as applied

@@ -48,6 +48,8 @@ from vanilla_gan.runtime import resolve_device
 from vanilla_gan.sampling import latent_walk, sample_images
 from vanilla_gan.trainer import EpochHook, Trainer
 
+# A single switch for a known set of options; options given beside it win.
+RECIPES = {"tutorial": {"batch_size": 100, "betas": (0.9, 0.999), "ema_decay": 0.0}}  # the notebooks' plain Adam
 MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig))
 TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
 
@@ -69,7 +71,10 @@ class Training:
     def __init__(self, *, out: Path | str | None = None, resume: bool = False, report: bool = True,
                  tensorboard: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
-                 progress: bool = True, **options: Any):
+                 progress: bool = True, recipe: str | None = None, **options: Any):
+        if recipe is not None and recipe not in RECIPES:
+            raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+        options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
         unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
         if unknown:
             raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
@@ -177,7 +182,7 @@ class Training:
 
 def train(*, out: Path | str | None = None, resume: bool = False, report: bool = True, tensorboard: bool = False,
           verbose: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
-          epoch_hooks: Iterable[EpochHook] = (), **options: Any) -> Run:
+          epoch_hooks: Iterable[EpochHook] = (), recipe: str | None = None, **options: Any) -> Run:
     """Train (or, with resume=True, continue) a run into the folder `out`; returns it as a Run.
 
     Options are the command line's with `_` for `-` (`epochs`, `minutes`, `batch_size`, `lr`, `betas`, `seed`,
@@ -187,13 +192,14 @@ def train(*, out: Path | str | None = None, resume: bool = False, report: bool =
     `generator`, `discriminator`: your own nn.Modules in place of the classic MLPs (G: z (B, latent_dim) ->
     images (B, 28, 28) in (-1, 1); D: images -> one pre-sigmoid score each, or a `logits` method).
     `epoch_hooks`: callables hook(trainer, record), called after each epoch is checkpointed.
+    `recipe="tutorial"`: the notebooks' plain settings (batch 100, Adam's default betas, no EMA), for comparison.
     Interrupting (Ctrl-C, the kernel's stop button) saves a checkpoint and raises vg.Interrupted;
     `train(out=..., resume=True)` continues the run.
     """
     log = (lambda line: tqdm.write(line, file=sys.stdout)) if verbose else None
     with distributed.session(options.get("device") or "auto"):
         session = Training(out=out, resume=resume, report=report, tensorboard=tensorboard, generator=generator,
-                           discriminator=discriminator, epoch_hooks=epoch_hooks, log=log, **options)
+                           discriminator=discriminator, epoch_hooks=epoch_hooks, log=log, recipe=recipe, **options)
         result = session.run()
     if session.report_error:
         warnings.warn(session.report_error, RuntimeWarning, stacklevel=2)

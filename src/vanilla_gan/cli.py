@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from vanilla_gan import distributed, evaluate
 from vanilla_gan._version import __version__
-from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
+from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS, Training
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import rebuild_evaluator
 from vanilla_gan.config import (
@@ -90,6 +90,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "on handwritten digits; every epoch writes a grid, a metrics line and "
                                           "checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
     # Defaults are None so that `--resume` can tell which options the user gave.
+    p.add_argument("--recipe", choices=tuple(RECIPES),
+                   help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
+                        "notebooks' plain settings, for comparison); options given beside it win")
     p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
                                      f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
     p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
@@ -103,6 +106,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
     p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
+    p.add_argument("--real-label", type=float,
+                   help=f"D's target for real images; 0.9 is one-sided label smoothing (default: {t.real_label})")
+    p.add_argument("--lr-cooldown", type=float,
+                   help=f"lower the learning rate linearly to 0 over this last fraction of the steps, e.g. 0.2 "
+                        f"(default: {t.lr_cooldown}, none)")
     p.add_argument("--ema-decay", type=float,
                    help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
                         f"{t.ema_decay})")
@@ -113,6 +121,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
                    help="on one CUDA GPU, capture the training step once and replay it as a CUDA graph "
                         "(default: on; no effect on CPU or under torchrun)")
+    p.add_argument("--adam-in-backward", action=argparse.BooleanOptionalAction,
+                   help="update each parameter with Adam as soon as its gradient is complete, inside the backward "
+                        "pass: the same arithmetic, faster at small batches (default: on; not under torchrun or "
+                        "with a CUDA graph)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int,
@@ -142,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         main = distributed.is_main()
         say = print if main else (lambda *_, **__: None)
         session = Training(out=args.out, resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard,
-                           log=lambda line: tqdm.write(line, file=sys.stdout), **options)
+                           log=lambda line: tqdm.write(line, file=sys.stdout), recipe=args.recipe, **options)
         trainer, out = session.trainer, session.run_dir.path
         if session.nothing_to_do:
             session.close()

@@ -60,11 +60,14 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
+    real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)
+    lr_cooldown: float = 0.0  # the last fraction of the steps lowers the learning rate linearly to 0; 0 = none
     ema_decay: float = 0.999  # sample from an exponential moving average of G's weights; 0 = off
     seed: int | None = None
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
+    adam_in_backward: bool = True  # one process, no CUDA graph: update each parameter as its gradient completes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
     eval_every: int = 14  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation
@@ -96,6 +99,12 @@ class TrainConfig:
             raise UsageError(f"--lr must be a number in (0, 1], got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise UsageError(f"--betas needs two numbers in [0, 1) like 0.5,0.999, got {self.betas}")
+        if not 0.5 < self.real_label <= 1:
+            raise UsageError(f"--real-label must be in (0.5, 1], got {self.real_label}")
+        if not 0 <= self.lr_cooldown < 1:
+            raise UsageError(f"--lr-cooldown must be a fraction of the steps in [0, 1), got {self.lr_cooldown}")
+        if self.lr_cooldown and self.minutes is not None:
+            raise UsageError("--lr-cooldown needs a known number of steps: give --epochs, not --minutes")
         if not 0 <= self.ema_decay < 1:
             raise UsageError(f"--ema-decay must be in [0, 1) (0 turns it off), got {self.ema_decay}")
         if self.g_loss not in G_LOSSES:
@@ -152,8 +161,8 @@ def from_dict(cls: type, data: dict[str, Any]):
 
 # What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
 # what is trained and must match the checkpoint.
-RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "log_every", "checkpoint_every",
-             "eval_every", "eval_samples")
+RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "adam_in_backward", "log_every",
+             "checkpoint_every", "eval_every", "eval_samples")
 
 
 def option(name: str) -> str:

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from vanilla_gan import distributed
 from vanilla_gan._version import __version__
@@ -36,6 +35,8 @@ from vanilla_gan.cudagraph import GraphedStep
 from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
+from vanilla_gan.optim import AdamInBackward, descend
+from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
 from vanilla_gan.schema import EPOCH_METRIC_KEYS, STEP_KEYS
@@ -95,10 +96,17 @@ class Trainer:
         # A moving average of G's weights, for sampling only (G_ema: its module).
         self.ema = MovingAverage(self.G, train_config.ema_decay) if train_config.ema_decay else None
         self.G_ema = self.ema.module if self.ema is not None else None
+        # Adam inside the backward pass (optim.py), on one process without a CUDA graph; the EMA follows G's.
+        in_backward = train_config.adam_in_backward and self.world == 1 and not self.graphed
+        follow = (lambda p: self.ema.update_one(p, self.step)) if self.ema is not None else None
+        self.in_backward_g = AdamInBackward(self.opt_g, after=follow) if in_backward else None
+        self.in_backward_d = AdamInBackward(self.opt_d) if in_backward else None
         # The grids' noise has its own generator, so drawing it never moves the training RNG.
         noise_rng = torch.Generator().manual_seed(train_config.seed)
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
-        self.ones, self.zeros = (torch.full((train_config.batch_size,), v, device=self.device) for v in (1.0, 0.0))
+        # Targets: 1 and 0, and the real images' label (below 1 with one-sided label smoothing, --real-label).
+        self.ones, self.zeros, self.real_labels = (torch.full((train_config.batch_size,), v, device=self.device)
+                                                   for v in (1.0, 0.0, train_config.real_label))
 
         # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
         self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
@@ -125,11 +133,9 @@ class Trainer:
             fake = self.g_train(z)  # (B, 28, 28)
             logits = self.d_train(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
             logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
-            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.ones)
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.real_labels)
                       + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        descend(loss_d, self.opt_d, self.in_backward_d)
 
         # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
         # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
@@ -141,9 +147,7 @@ class Trainer:
                 loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
             else:
                 loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        descend(loss_g, self.opt_g, self.in_backward_g)
         self.D.requires_grad_(True)
 
         with torch.no_grad():
@@ -152,8 +156,13 @@ class Trainer:
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
         """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats."""
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
+        if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
+            total = self.config.epochs * self.steps_per_epoch
+            factor = min(1.0, (total - self.step) / (self.config.lr_cooldown * total))
+            for group in self.opt_g.param_groups + self.opt_d.param_groups:  # read by Adam at its next step
+                group["lr"] = self.config.lr * factor
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
-        if self.ema is not None:
+        if self.ema is not None and self.in_backward_g is None:  # else it followed each parameter's update
             self.ema.update(self.step)
         return stats
 
@@ -226,44 +235,35 @@ class Trainer:
 
     def _run_steps(self, epoch: int) -> None:
         """The epoch's steps from `batch_in_epoch` on, until the end or a stop request; a progress bar."""
-        config = self.config
-        bar = tqdm(total=self.steps_per_epoch, initial=self.batch_in_epoch, desc=self._epoch_label(epoch),
-                   unit="step", leave=False, dynamic_ncols=True, disable=self.rank != 0 or not self.progress or None)
-        read_upto, start = self.batch_in_epoch, time.perf_counter()
-        self.G.train()
-        self.D.train()
+        log = StepLog(self.epoch_stats, self.batch_in_epoch, self._epoch_label(epoch),
+                      self.config.batch_size * self.world, show=self.rank == 0 and self.progress)
+        start = time.perf_counter()
+        self.G.train(), self.D.train()
         for b in range(self.batch_in_epoch, self.steps_per_epoch):
             self.epoch_stats[b] = self.train_step(self._batch(b))
             self.batch_in_epoch, self.step = b + 1, self.step + 1
-            if self.batch_in_epoch % config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
-                rows = self._read_stats(read_upto, self.batch_in_epoch, epoch)  # the only host sync
-                read_upto = self.batch_in_epoch
-                seconds = self.epoch_time + time.perf_counter() - start
-                bar.update(len(rows))
-                bar.set_postfix(loss_D=f"{rows[-1][0]:.3f}", loss_G=f"{rows[-1][1]:.3f}", D_x=f"{rows[-1][2]:.2f}",
-                                D_G_z=f"{rows[-1][3]:.2f}",
-                                img_s=f"{self.batch_in_epoch * config.batch_size * self.world / seconds:.0f}")
+            if self.batch_in_epoch % self.config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
                 if self.world > 1 and distributed.any_rank(self.stop.requested):
                     self.stop.requested = True  # every rank stops at the same step
                     break
             if self.stop.requested and self.world == 1:
                 break
-        self._read_stats(read_upto, self.batch_in_epoch, epoch)
-        bar.close()
+        self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
+        log.close()
 
-    def _read_stats(self, lo: int, hi: int, epoch: int) -> list[list[float]]:
-        """Copy stats rows [lo, hi) to the host and stop on the first non-finite loss (agreed by all ranks)."""
-        rows = self.epoch_stats[lo:hi].tolist()
-        bad = [i for i, row in enumerate(rows) if not all(math.isfinite(v) for v in row[:2])]
-        if distributed.any_rank(bool(bad)):
-            i = bad[0] if bad else len(rows) - 1
-            losses = f"loss_D {rows[i][0]}, loss_G {rows[i][1]}" if bad else "on another process"
-            step = self.step - self.batch_in_epoch + lo + i + 1
-            kept = ("no checkpoint was written yet" if self.run is None or not self.run.last_checkpoint.exists()
-                    else f"the last good checkpoint {self.run.last_checkpoint} (epoch {self.epoch}) is kept")
-            raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
-                                f"try a lower --lr")
-        return rows
+    def _check(self, log: StepLog, epoch: int, seconds: float) -> None:
+        """Read the statistics back and stop on the first non-finite loss, naming its step."""
+        rows, bad = log.read(self.batch_in_epoch, seconds)
+        if bad is None:
+            return
+        row = rows[bad - (self.batch_in_epoch - len(rows))] if bad >= 0 else None
+        losses = f"loss_D {row[0]}, loss_G {row[1]}" if row else "on another process"
+        step = self.step - self.batch_in_epoch + (bad if bad >= 0 else self.batch_in_epoch - 1) + 1
+        kept = ("no checkpoint was written yet" if self.run is None or not self.run.last_checkpoint.exists()
+                else f"the last good checkpoint {self.run.last_checkpoint} (epoch {self.epoch}) is kept")
+        raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
+                            f"try a lower --lr")
 
     def _end_epoch(self, epoch: int) -> dict[str, Any]:
         """Log the epoch, evaluate when due, and write its grid, steps, checkpoints and metrics line."""
