@@ -68,7 +68,8 @@ def main() -> None:
     arms, seeds = args.arms.split(","), seeds_of(args.seeds)
 
     if not args.summary:
-        queue = [(arm, seed) for seed in seeds for arm in arms if final(folder(args.out, arm, seed), args.epochs) is None]
+        queue = [(arm, seed) for seed in seeds for arm in arms
+                 if final(folder(args.out, arm, seed), args.epochs) is None]
         running: list[tuple[subprocess.Popen, str, int, float]] = []
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         while queue or running:
