@@ -52,3 +52,24 @@ def test_sigint_sets_the_stop_flag_and_a_second_one_stops_at_once():
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_a_warning(monkeypatch):
+    from vanilla_gan import runtime
+
+    class CpuInfo:
+        def __init__(self, flags):
+            self.flags = flags
+
+        def __call__(self, path):
+            return self
+
+        def read_text(self):
+            return f"flags\t\t: fpu sse avx2 {self.flags}\n"
+
+    monkeypatch.setattr(runtime, "Path", CpuInfo(""))
+    warning = runtime.bf16_warning("bf16", torch.device("cpu"))
+    assert "without native bf16" in warning and torch.backends.cpu.get_cpu_capability() in warning
+    assert runtime.bf16_warning("fp32", torch.device("cpu")) is None
+    monkeypatch.setattr(runtime, "Path", CpuInfo("avx512_bf16"))
+    assert runtime.bf16_warning("bf16", torch.device("cpu")) is None

@@ -44,7 +44,7 @@ from vanilla_gan.models import Generator
 from vanilla_gan.report import Report, plots, write_report
 from vanilla_gan.report.tblog import TensorBoardLogger
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import resolve_device
+from vanilla_gan.runtime import bf16_warning, resolve_device
 from vanilla_gan.sampling import latent_walk, sample_images
 from vanilla_gan.trainer import EpochHook, Trainer
 
@@ -109,6 +109,8 @@ class Training:
                 saved = self.run_dir.read_config()
                 self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
                 self.started_over = True
+            warning = bf16_warning(self.trainer.config.precision, self.trainer.device)
+            self.warnings = [warning] if warning else []
             self.logger = None
             if tensorboard and distributed.is_main():
                 self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
@@ -200,6 +202,8 @@ def train(*, out: Path | str | None = None, resume: bool = False, report: bool =
     with distributed.session(options.get("device") or "auto"):
         session = Training(out=out, resume=resume, report=report, tensorboard=tensorboard, generator=generator,
                            discriminator=discriminator, epoch_hooks=epoch_hooks, log=log, recipe=recipe, **options)
+        for warning in session.warnings:
+            warnings.warn(warning, RuntimeWarning, stacklevel=2)
         result = session.run()
     if session.report_error:
         warnings.warn(session.report_error, RuntimeWarning, stacklevel=2)

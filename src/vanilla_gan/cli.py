@@ -156,6 +156,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         session = Training(out=args.out, resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard,
                            log=lambda line: tqdm.write(line, file=sys.stdout), recipe=args.recipe, **options)
         trainer, out = session.trainer, session.run_dir.path
+        for warning in session.warnings if main else []:
+            print(f"warning: {warning}", file=sys.stderr)
         if session.nothing_to_do:
             session.close()
             say(f"{out} already has {trainer.epoch} epochs; pass --epochs N (more than {trainer.epoch}) to train "

@@ -13,6 +13,7 @@ import random
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,21 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and distributed.world_size() > 1:
         return torch.device("cuda", torch.cuda.current_device())  # this rank's GPU (distributed.setup)
     return torch.device(name)
+
+
+def bf16_warning(precision: str, device: torch.device) -> str | None:
+    """A warning for --precision bf16 on a CPU that only emulates bf16 (no AVX512-BF16 or AMX-BF16), else None.
+    On one such machine (AVX2) bf16 trained at 119 images/s against 2,437 for fp32."""
+    if precision != "bf16" or device.type != "cpu":
+        return None
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None  # not Linux: cannot tell
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        return None
+    return (f"--precision bf16 on a CPU without native bf16 (capability {torch.backends.cpu.get_cpu_capability()}): "
+            f"it is emulated here, many times slower than fp32; use --precision fp32")
 
 
 def rng_state() -> dict[str, Any]:

@@ -64,3 +64,11 @@ METRICS = (
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
 EPOCH_METRIC_KEYS = tuple(metric.key for metric in METRICS if metric.per_epoch)
 HEADLINE_METRICS = tuple(metric for metric in METRICS if metric.headline)
+
+
+def epoch_metrics(result: dict) -> dict:
+    """What metrics.jsonl keeps of an evaluation (evaluate.compute_metrics' result) on an evaluated epoch: the
+    EPOCH_METRIC_KEYS, and `real_floor` with the headline metrics of real data (the report shows them side by side)."""
+    floor = result.get("real_floor", {})
+    return {**{key: result[key] for key in EPOCH_METRIC_KEYS},
+            "real_floor": {m.key: floor[m.key] for m in HEADLINE_METRICS if m.key in floor}}

@@ -39,7 +39,7 @@ from vanilla_gan.optim import AdamInBackward, descend
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
-from vanilla_gan.schema import EPOCH_METRIC_KEYS, STEP_KEYS
+from vanilla_gan.schema import STEP_KEYS, epoch_metrics
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
 
@@ -297,13 +297,13 @@ class Trainer:
         return record
 
     def evaluate(self) -> dict[str, Any]:
-        """The evaluation metrics (schema.EPOCH_METRIC_KEYS) of the sampling generator; moves no training RNG."""
+        """The sampling generator's metrics as metrics.jsonl keeps them (schema.epoch_metrics); no RNG moves."""
         if self.evaluate_fn is None:
             raise UsageError("this Trainer was built without an evaluate callable (e.g. evaluate.Evaluator)")
         # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             result = self.evaluate_fn(self.sampling_generator())
-        return {key: result[key] for key in EPOCH_METRIC_KEYS}
+        return epoch_metrics(result)
 
     def _epoch_label(self, epoch: int) -> str:
         budget, epochs = self.config.minutes, self.config.epochs

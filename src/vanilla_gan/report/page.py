@@ -75,7 +75,10 @@ def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if evaluated:
         final = evaluated[-1]
         rows.append(("evaluated at epoch", str(final["epoch"])))
-        rows += [(m.label, _format(final[m.key])) for m in HEADLINE_METRICS if m.key in final]
+        floor = final.get("real_floor") if isinstance(final.get("real_floor"), dict) else {}
+        rows += [(m.label, _format(final[m.key]) + (f"   (real data: {_format(floor[m.key])}; {m.meaning})"
+                                                     if m.key in floor else f"   ({m.meaning})"))
+                 for m in HEADLINE_METRICS if m.key in final]
         if "class_histogram" in final:
             rows.append(("class histogram", "  ".join(f"{d}: {p:.0%}" for d, p in enumerate(final["class_histogram"]))))
         best = min(evaluated, key=lambda m: m["fid"])
@@ -162,8 +165,9 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
 
     if run.metrics:
         parts.append(f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
-                     f'<p class="muted">Real-data floors and more samples: <code>vanilla-gan evaluate '
-                     f"{escape(str(run.run_dir))}</code>.</p></section>")
+                     f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
+                     f"of the real digits, which a generator cannot be expected to beat. More samples: <code>"
+                     f"vanilla-gan evaluate {escape(str(run.run_dir))}</code>.</p></section>")
 
     if memo is not None:
         closest, randoms = memo.closest(10), np.arange(10)
