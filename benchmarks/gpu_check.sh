@@ -14,8 +14,8 @@ echo "== CUDA tests"
 $python -m pytest -q -m gpu tests || status=1
 
 echo "== throughput: tutorial-style loop (batch 100) vs vanilla-gan, 60,000-image epochs, same GPU"
-$python benchmarks/throughput.py --device cuda --rounds 3 --repeat 6 || status=1
-$python benchmarks/throughput.py --device cuda --rounds 3 --repeat 6 --project-batch-size 1024 || status=1
+$python benchmarks/throughput.py --device cuda --rounds 3 --repeat 6 --batch-sizes 100 || status=1
+$python benchmarks/throughput.py --device cuda --rounds 3 --repeat 6 --batch-sizes 100 --project-batch-size 1024 || status=1
 
 echo "== one 60,000-image epoch through the CLI (vanilla-gan train, epoch 3 of 3)"
 work=$(mktemp -d)

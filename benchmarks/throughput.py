@@ -1,8 +1,8 @@
 """Throughput: a tutorial-style GAN loop against vanilla-gan's trainer, on the same data, in one process.
 
-    python benchmarks/throughput.py                 # batch 100, 3 alternating rounds of one epoch each
-    python benchmarks/throughput.py --rounds 5 --batch-size 64 --device cuda
-    python benchmarks/throughput.py --device cuda --repeat 6 --project-batch-size 1024   # a 60,000-image epoch
+    python benchmarks/throughput.py                 # batches 100 and 8, 3 alternating rounds of one epoch each
+    python benchmarks/throughput.py --rounds 5 --batch-sizes 64 --device cuda
+    python benchmarks/throughput.py --device cuda --repeat 6 --batch-sizes 100 --project-batch-size 1024
 
 The tutorial-style loop is what notebooks do: a DataLoader with per-sample PIL -> tensor -> normalise,
 Sigmoid + BCELoss, a second G forward with fresh noise for the G step, D's weight gradients computed (and
@@ -100,9 +100,9 @@ class TutorialLoop:
 class ProjectLoop:
     """The package's Trainer with no run folder: one `train_epoch()` per timed epoch."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, cuda_graph: bool = True):
+    def __init__(self, images: torch.Tensor, batch_size: int, device: str, precision: str, **options: bool):
         config = TrainConfig(batch_size=batch_size, device=device, precision=precision, seed=0, epochs=10**6,
-                             log_every=10**9, cuda_graph=cuda_graph)
+                             log_every=10**9, **options)
         self.trainer = Trainer(ModelConfig(), config, images, progress=False)
 
     def epoch(self) -> float:
@@ -148,50 +148,62 @@ def matmul_peak_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating timed epochs of each loop (default: 3)")
-    parser.add_argument("--batch-size", type=int, default=100, help="images per step for both (default: 100)")
+    parser.add_argument("--batch-sizes", default="100,8",
+                        help="the batches to time, each with its own rows (default: 100,8; the default run's is 8)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--no-bf16", action="store_true", help="skip the --precision bf16 trainer")
     parser.add_argument("--repeat", type=int, default=1,
                         help="tile the 10,000 embedded digits this many times, for a longer epoch (default: 1)")
     parser.add_argument("--project-batch-size", type=int,
-                        help="the trainer's batch, if not --batch-size (the tutorial keeps --batch-size)")
+                        help="the trainer's batch, if not the tutorial's (one batch in --batch-sizes)")
     args = parser.parse_args()
 
     device = torch.device(args.device)
     images, labels = load_dataset("digits")
     images, labels = images.repeat(args.repeat, 1, 1), labels.repeat(args.repeat)
-    batch = args.project_batch_size or args.batch_size
-    loops: dict[str, object] = {"tutorial-style": TutorialLoop(images.numpy(), labels.numpy(), args.batch_size, device)}
-    loops["vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32")
-    if not args.no_bf16:
-        loops["vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16")
-    if device.type == "cuda":
-        loops["vanilla-gan fp32, no CUDA graph"] = ProjectLoop(images, batch, args.device, "fp32", cuda_graph=False)
+    loops: dict[tuple[int, str], object] = {}
+    for tutorial_batch in (int(b) for b in args.batch_sizes.split(",")):
+        batch = args.project_batch_size or tutorial_batch
+        loops[tutorial_batch, "tutorial-style"] = TutorialLoop(images.numpy(), labels.numpy(), tutorial_batch, device)
+        loops[batch, "vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32")
+        if device.type == "cpu":  # the step before Adam moved into the backward pass, for the comparison
+            loops[batch, "vanilla-gan fp32, Adam after backward"] = ProjectLoop(images, batch, args.device, "fp32",
+                                                                             adam_in_backward=False)
+        if not args.no_bf16:
+            loops[batch, "vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16")
+        if device.type == "cuda":
+            loops[batch, "vanilla-gan fp32, no CUDA graph"] = ProjectLoop(images, batch, args.device, "fp32",
+                                                                          cuda_graph=False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
           f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else ''}, "
-          f"tutorial batch {args.batch_size}, vanilla-gan batch {batch}, {len(images):,} images per epoch",
-          flush=True)
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {len(images):,} images per epoch", flush=True)
     for loop in loops.values():  # warm-up
         loop.epoch()
-    rates: dict[str, list[float]] = {name: [] for name in loops}
+    rates: dict[tuple[int, str], list[float]] = {key: [] for key in loops}
     for r in range(args.rounds):
-        for name, loop in loops.items():
-            rates[name].append(loop.epoch())
-        print(f"round {r + 1}: " + "  ".join(f"{n} {v[-1]:,.0f}" for n, v in rates.items()), flush=True)
+        for key, loop in loops.items():
+            rates[key].append(loop.epoch())
+        print(f"round {r + 1}: " + "  ".join(f"{n} (batch {b}) {v[-1]:,.0f}" for (b, n), v in rates.items()),
+              flush=True)
 
     flops = useful_flops_per_image(ModelConfig())
     peak32 = matmul_peak_gflops(device, torch.float32)
     peak16 = matmul_peak_gflops(device, torch.bfloat16)
-    base = statistics.median(rates["tutorial-style"])
     print(f"\nmatmul peak here: fp32 {peak32:,.0f} GFLOP/s, bf16 {peak16:,.0f} GFLOP/s; "
           f"useful work {flops / 1e6:.1f} MFLOP per image")
-    print("| loop | images/s (median) | vs tutorial | useful GFLOP/s | % of matmul peak |")
-    print("|---|---|---|---|---|")
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        gflops = rate * flops / 1e9
-        peak = peak16 if "bf16" in name else peak32
-        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}x | {gflops:,.0f} | {100 * gflops / peak:.0f}% |")
+    print("| loop | batch | images/s (median) | vs tutorial, same batch | useful GFLOP/s | % of matmul peak |")
+    print("|---|---|---|---|---|---|")
+    tutorial = [key for key in rates if key[1] == "tutorial-style"]
+    for tutorial_key in tutorial:
+        base = statistics.median(rates[tutorial_key])
+        batch = args.project_batch_size or tutorial_key[0]
+        for (b, name), values in rates.items():
+            if b != batch and name != "tutorial-style" or name == "tutorial-style" and (b, name) != tutorial_key:
+                continue
+            rate = statistics.median(values)
+            gflops = rate * flops / 1e9
+            peak = peak16 if "bf16" in name else peak32
+            print(f"| {name} | {b} | {rate:,.0f} | {rate / base:.2f}x | {gflops:,.0f} | {100 * gflops / peak:.0f}% |")
     print(f"\npeak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB",
           file=sys.stderr)
 

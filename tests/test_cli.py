@@ -221,3 +221,5 @@ def test_minutes_is_a_time_budget_that_records_the_epochs_reached(tmp_path):
     assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["epochs"] == 1
     again = run_cli("train", "--out", tmp_path / "r", "--resume", "--minutes", "0.00002", "--no-report")
     assert again.returncode == 0 and "done: 2 epochs" in again.stdout  # the budget counts all sessions
+    longer = run_cli("train", "--out", tmp_path / "r", "--resume", "--epochs", "4", "--no-report")
+    assert longer.returncode == 0 and "done: 4 epochs" in longer.stdout  # --epochs replaces the budget

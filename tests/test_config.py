@@ -32,3 +32,10 @@ def test_resume_may_change_only_how_long_and_where():
     with pytest.raises(UsageError, match="--epochs 4 is fewer than the 5 epochs"):
         resume_configs(model, train, {"epochs": 4}, 5)
     assert "epochs" in RESUMABLE and "batch_size" not in RESUMABLE and option("batch_size") == "--batch-size"
+
+
+def test_hand_edited_configs_are_usage_errors_not_tracebacks():
+    with pytest.raises(UsageError, match="not a mapping"):
+        from_dict(TrainConfig, [1, 2])
+    with pytest.raises(UsageError, match="--betas must be a list of numbers"):
+        from_dict(TrainConfig, {"betas": 0.5})

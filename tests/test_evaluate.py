@@ -236,3 +236,14 @@ def test_an_evaluator_scores_a_generator_and_loads_its_data_once(cache, monkeypa
     first = evaluator(generator)
     monkeypatch.setattr(ev, "load_dataset", lambda *a: pytest.fail("the data set was loaded again"))
     assert evaluator(generator) == first and set(schema.METRIC_KEYS) <= set(first)
+
+
+def test_a_cache_folder_that_does_not_exist_yet_is_made(tmp_path, monkeypatch):
+    """A new machine has no ~/.cache/vanilla-gan/eval: the first evaluation makes it (and never fails on it)."""
+    monkeypatch.setenv("VANILLA_GAN_DATA", str(tmp_path / "fresh-cache"))
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(latent_dim=8, g_hidden=(32,), d_hidden=(32,)))
+    result = ev.Evaluator("digits", num_samples=200)(generator)
+    assert result["fid"] > 0 and list((tmp_path / "fresh-cache" / "eval").glob("real-*.npz"))
+    monkeypatch.setenv("VANILLA_GAN_DATA", "/proc/no-such-cache")  # unwritable: only slower
+    assert ev.Evaluator("digits", num_samples=200)(generator)["fid"] == pytest.approx(result["fid"])

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import TINY, assert_one_line_error, run_cli, run_main
+from PIL import Image
 
 from vanilla_gan.data.idx import write_idx
 
@@ -215,6 +216,9 @@ CASES = [
     Case("garbage sample PNG", lambda s, r: ["report", edited_run(
         s, r, lambda c: (c / "samples" / "epoch_0002.png").write_bytes(b"not a png"))], 0,
         "epoch_0002.png: not a readable PNG", writes=REPORT_FILES),
+    Case("a sample PNG that is not a grid", lambda s, r: ["report", edited_run(
+        s, r, lambda c: Image.new("L", (10, 10)).save(c / "samples" / "epoch_0002.png"))], 0, "report:",
+        writes=REPORT_FILES),
     Case("HTML in the folder name", lambda s, r: ["report", edited_run(s, r, lambda c: None, HTML_NAME)], 0,
          "report:", writes=REPORT_FILES),
     Case("a file given as the run folder", lambda s, r: ((s / "x.txt").write_text("x"), ["report", s / "x.txt"])[1], 2,

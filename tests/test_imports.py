@@ -19,12 +19,13 @@ PACKAGE = Path(vanilla_gan.__file__).parent
 LAYERS = [
     ["_version", "errors", "schema", "fileio"],
     ["config"],
-    ["data", "data.idx", "data.download", "models", "images", "sampling", "distributed", "runtime", "checkpoint"],
+    ["data", "data.idx", "data.download", "models", "images", "sampling", "distributed", "runtime", "checkpoint",
+     "lock"],
     ["rundir"],
-    ["cudagraph", "trainer"],
+    ["cudagraph", "optim", "progress", "trainstate", "trainer"],
     ["classifier", "evaluate"],
     ["report", "report.*", "export"],
-    ["api"],
+    ["api", "options", "sweep"],
     ["cli", "__main__", "vanilla_gan"],
 ]
 

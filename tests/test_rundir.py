@@ -99,3 +99,42 @@ def test_steps_csv_matches_across_resume(tmp_path):
     assert not (straight / "report.html").exists()
 
 
+
+
+def test_a_start_over_touches_only_what_a_dead_start_left(tmp_path):
+    run = RunDir(tmp_path / "a")
+    run.checkpoints_dir.mkdir(parents=True)
+    (run.checkpoints_dir / "mymodel.pt").write_bytes(b"someone's own")
+    with pytest.raises(UsageError, match="already holds a run"):  # any other checkpoint: never started over
+        run.begin({})
+    (run.checkpoints_dir / "mymodel.pt").unlink()
+    run.config_path.write_text("{}")  # a start that died before last.pt: best.pt and epoch_0001.pt are its
+    for name in ("best.pt", "epoch_0001.pt"):
+        (run.checkpoints_dir / name).write_bytes(b"x")
+    run.begin({"new": 1})
+    assert list(run.checkpoints_dir.iterdir()) == []
+    foreign = RunDir(tmp_path / "b")
+    foreign.path.mkdir()
+    foreign.steps_path.write_text("a,b\n")
+    with pytest.raises(UsageError, match="not a vanilla-gan run folder"):
+        foreign.begin({})
+    assert foreign.steps_path.read_text() == "a,b\n"
+
+
+def test_a_failed_start_releases_the_lock(tmp_path):
+    run = RunDir(tmp_path / "a")
+    run.checkpoints_dir.mkdir(parents=True)
+    run.last_checkpoint.write_bytes(b"x")
+    with pytest.raises(UsageError, match="already holds a run"):
+        run.start({}, [], 0, fresh=True)
+    assert not run.locked
+    RunDir(tmp_path / "a").lock()  # anyone may take it
+
+
+def test_reopen_drops_kept_and_best_checkpoints_of_epochs_it_retrains(tmp_path):
+    run = RunDir(tmp_path)
+    run.begin({})
+    for epoch, path in ((2, run.best_checkpoint), (2, run.epoch_checkpoint(2)), (1, run.epoch_checkpoint(1))):
+        checkpoint.save(path, {"epoch": epoch})
+    run.reopen({}, [], epochs=1)
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["epoch_0001.pt"]

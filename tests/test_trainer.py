@@ -224,7 +224,7 @@ def test_without_a_run_folder_nothing_is_written(tmp_path, images, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = TrainConfig(epochs=2, batch_size=64, device="cpu")  # no seed: one is drawn
     trainer = Trainer(copy.deepcopy(SMALL_MODEL), config, images, log=lambda line: None, progress=False)
-    assert isinstance(config.seed, int)
+    assert isinstance(trainer.config.seed, int) and config.seed is None  # drawn into the Trainer's own copy
     record = trainer.train_epoch()
     assert record["epoch"] == 1 and record["step"] == 10 and trainer.epoch == 1
     trainer.train()
@@ -311,3 +311,25 @@ def test_adam_in_the_backward_pass_is_bit_identical_to_adam_after_it(tmp_path, i
         a, b = getattr(plain, name).state_dict()["state"], getattr(fast, name).state_dict()["state"]
         assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
     assert all(p.grad is None for p in fast.G.parameters())  # dropped as soon as applied
+
+
+class PartlyFrozenGenerator(FlatGenerator):
+    def __init__(self):
+        super().__init__()
+        self.net[0].requires_grad_(False)  # a frozen first layer: no hook may go on it
+
+
+def test_a_network_reused_by_a_second_trainer_trains_as_a_fresh_copy_would(tmp_path, images):
+    """The first Trainer's in-backward hooks are gone when it ends: they must not update the reused network."""
+    G = PartlyFrozenGenerator()
+    config = TrainConfig(seed=2, epochs=1, batch_size=64, device="cpu", eval_every=0)
+    first = Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=G, progress=False)
+    first.train()
+    copy_of_g = copy.deepcopy(G)
+    reused = Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=G, progress=False)
+    reused.train()
+    fresh = Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=copy_of_g, progress=False)
+    fresh.train()  # (each Trainer seeds the global RNG when built: built and trained one after the other)
+    assert_same_weights(weights(reused.G), weights(fresh.G))
+    assert torch.equal(reused.G.net[0].weight, first.G.net[0].weight)  # the frozen layer never moved
+    assert config.seed == 2 and config.epochs == 1  # the caller's config is not changed

@@ -8,14 +8,22 @@
 
 The command-line tool is `vanilla-gan` (see `vanilla-gan --help`); both are documented in the README.
 The modules, lowest first: errors, config, schema, fileio -> data, models, images, sampling, runtime,
-distributed, checkpoint -> rundir -> trainer -> classifier, evaluate -> report, export -> api -> cli.
+distributed, checkpoint, lock -> rundir -> trainer -> classifier, evaluate -> report, export -> api -> cli.
 """
 
 from vanilla_gan._version import __version__
 from vanilla_gan.api import Run, Training, load, train
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.errors import CheckpointError, DataError, Interrupted, TrainingError, UsageError, VanillaGanError
+from vanilla_gan.errors import (
+    CheckpointError,
+    DataError,
+    Interrupted,
+    StorageError,
+    TrainingError,
+    UsageError,
+    VanillaGanError,
+)
 from vanilla_gan.models import Discriminator, Generator
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.trainer import Trainer
@@ -23,5 +31,5 @@ from vanilla_gan.trainer import Trainer
 __all__ = [
     "__version__", "train", "load", "Run", "Training", "Trainer", "RunDir", "ModelConfig", "TrainConfig",
     "Generator", "Discriminator", "load_dataset", "VanillaGanError", "UsageError", "DataError", "CheckpointError",
-    "TrainingError", "Interrupted",
+    "StorageError", "TrainingError", "Interrupted",
 ]

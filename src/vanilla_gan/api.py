@@ -35,7 +35,14 @@ from tqdm.auto import tqdm
 from vanilla_gan import distributed
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.config import MAX_EPOCHS, ModelConfig, TrainConfig, resume_configs
+from vanilla_gan.config import (
+    MAX_EPOCHS,
+    MAX_EVAL_SAMPLES,
+    MAX_SAMPLES,
+    ModelConfig,
+    TrainConfig,
+    resume_configs,
+)
 from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
 from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
@@ -59,7 +66,9 @@ def default_run_dir() -> Path:
 
 
 class Training:
-    """A training session, prepared from options up to its first step: every check is done, nothing is written.
+    """A training session, prepared from options up to its first step: every check is done, the run folder is
+    locked (train.lock; a context manager, or `close()`, releases it when `run` is not called), nothing else is
+    written.
 
         session = Training(epochs=5, out="runs/a")     # or resume=True, out="runs/a", epochs=10
         session.seed_drawn, session.trainer.num_images, ...
@@ -82,8 +91,13 @@ class Training:
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
         if "minutes" in options and "epochs" not in options:
             options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
+        elif resume and "epochs" in options and "minutes" not in options:
+            options["minutes"] = None  # --epochs on resume replaces the run's time budget
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
+        self.trainer: Trainer | None = None
+        self.logger: TensorBoardLogger | None = None
+        self.tensorboard, self.generator = tensorboard, generator
         self.kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks,
                        "log": log, "progress": progress}
         if resume and out is None:
@@ -109,32 +123,44 @@ class Training:
                 saved = self.run_dir.read_config()
                 self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
                 self.started_over = True
-            warning = bf16_warning(self.trainer.config.precision, self.trainer.device)
+            warning = bf16_warning(self.config.precision, self.device)
             self.warnings = [warning] if warning else []
-            self.logger = None
-            if tensorboard and distributed.is_main():
-                self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
-                self.trainer.epoch_hooks.append(self.logger)
+            if tensorboard:
+                TensorBoardLogger.require()  # said now, before training: the logger itself starts in `run`
         except BaseException:
             self.close()
             raise
 
-    def _fresh(self, model_config: ModelConfig, config: TrainConfig) -> None:
+    def _data(self, config: TrainConfig) -> tuple[torch.Tensor, Evaluator]:
+        self.config, self.device = config, resolve_device(config.device)
         images = limit_images(load_dataset(config.dataset)[0], config.limit)
+        return images, Evaluator(config.dataset, self.device, config.eval_samples, offline_ok=True)
+
+    def _fresh(self, model_config: ModelConfig, config: TrainConfig) -> None:
+        images, evaluate = self._data(config)
         self.seed_drawn = config.seed is None
-        evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
         self.trainer = Trainer(model_config, config, images, self.run_dir, evaluate=evaluate, **self.kwargs)
 
     def _resume(self, state: dict[str, Any], options: dict[str, Any]) -> None:
         _, config = resume_configs(state["model_config"], state["train_config"], options, state["epoch"])
-        self.nothing_to_do = config.epochs == state["epoch"] and not state["batch_in_epoch"]
-        images = limit_images(load_dataset(config.dataset)[0], config.limit)
-        evaluate = Evaluator(config.dataset, resolve_device(config.device), config.eval_samples, offline_ok=True)
+        self.epochs_done = state["epoch"]
+        if config.epochs == state["epoch"] and not state["batch_in_epoch"]:  # nothing to train: no data, no Trainer
+            self.nothing_to_do, self.config, self.device = True, config, resolve_device(config.device)
+            return
+        images, evaluate = self._data(config)
         self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **self.kwargs)
 
     def close(self) -> None:
-        """Release the run folder (its lock); `run` does so when it ends."""
+        """Release the run folder (its lock) and the Trainer's hooks; `run` does so when it ends."""
+        if self.trainer is not None:
+            self.trainer.close()
         self.run_dir.unlock()
+
+    def __enter__(self) -> Training:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def run(self) -> Run:
         """Train to the configured epochs, then write the report (unless report=False); returns the Run.
@@ -145,6 +171,9 @@ class Training:
         try:
             if self.nothing_to_do:
                 return self._result()
+            if self.tensorboard and main:
+                self.logger = TensorBoardLogger(self.run_dir.tensorboard_dir)
+                trainer.epoch_hooks.append(self.logger)
             try:
                 trainer.train()
             except TrainingError as failure:
@@ -167,19 +196,17 @@ class Training:
         if not self.write_report:
             return
         try:
-            self.report = write_report(self.run_dir, device=self.trainer.device, generator=self._custom_generator())
+            self.report = write_report(self.run_dir, device=self.device, generator=self._custom_generator())
         except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
             self.report_error = (f"the report could not be written ({type(exc).__name__}: {exc}); "
                                  f"try: vanilla-gan report {self.run_dir.path}")
 
     def _custom_generator(self) -> nn.Module | None:
         """A fresh copy of a generator the user brought (for loading checkpoints), else None."""
-        G = self.trainer.G
-        return None if type(G) is Generator else _fresh_copy(G)
+        return None if self.generator is None or type(self.generator) is Generator else _fresh_copy(self.generator)
 
     def _result(self) -> Run:
-        return Run(self.run_dir.path, generator=self._custom_generator(), device=self.trainer.device,
-                   report=self.report)
+        return Run(self.run_dir.path, generator=self._custom_generator(), device=self.device, report=self.report)
 
 
 def train(*, out: Path | str | None = None, resume: bool = False, report: bool = True, tensorboard: bool = False,
@@ -234,7 +261,11 @@ class Run:
         self._custom = generator
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, {len(self.metrics)} epochs)"
+        try:
+            epochs = f"{len(self.metrics)} epochs"
+        except UsageError:
+            epochs = "no metrics.jsonl"
+        return f"Run({str(self.path)!r}, {epochs})"
 
     @property
     def config(self) -> dict[str, Any]:
@@ -258,8 +289,8 @@ class Run:
 
     def sample(self, n: int = 64, seed: int = 0, raw: bool = False) -> np.ndarray:
         """`n` digits, uint8 (n, 28, 28), 0 = background, 255 = ink: the same for the same seed."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1_000_000:
-            raise UsageError(f"n must be a whole number of digits in 1..1,000,000, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+            raise UsageError(f"n must be a whole number of digits in 1..{MAX_SAMPLES:,}, got {n!r}")
         return sample_images(self.generator(raw), n, seed=seed, device=self.device)
 
     def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:
@@ -274,6 +305,8 @@ class Run:
 
     def evaluate(self, n: int = 10_000, seed: int = 0) -> dict[str, Any]:
         """FID, IS, precision, recall, ... of `n` samples, each beside its real-data floor (`real_floor`)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1000 <= n <= MAX_EVAL_SAMPLES:
+            raise UsageError(f"n must be a whole number of samples in 1000..{MAX_EVAL_SAMPLES:,}, got {n!r}")
         return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
                                    generator=None if self._custom is None else _fresh_copy(self._custom))
 
@@ -281,7 +314,11 @@ class Run:
         """The curves (losses, discriminator, speed, metrics when evaluated), written to RUN/plots/ and returned
         as pictures."""
         paths = plots.write_plots(self.run_dir.read(), self.run_dir.plots_dir)
-        return {name: Image.open(path) for name, path in paths.items()}
+        pictures = {}
+        for name, path in paths.items():
+            with Image.open(path) as picture:
+                pictures[name] = picture.copy()  # in memory: no file left open
+        return pictures
 
     def report(self) -> Report:
         """Write RUN/report.html (and its plots and animations); returns its health notes and verdicts."""

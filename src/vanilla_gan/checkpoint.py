@@ -16,7 +16,7 @@ where a run used its own).
 from __future__ import annotations
 
 import io
-import math
+import json
 import warnings
 import zipfile
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vanilla_gan.config import ModelConfig, TrainConfig, from_dict
+from vanilla_gan.config import ModelConfig, TrainConfig, from_dict, is_finite_number
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.models import Discriminator, Generator
@@ -98,14 +98,19 @@ def validate(state: dict[str, Any]) -> None:
         if not _is_count(state.get(key, 0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a count")
     for key in ("epoch_time", "elapsed"):
-        if not _is_number(state.get(key, 0.0)):
+        if not is_finite_number(state.get(key, 0.0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a number")
     noise = state.get("fixed_noise")
     if noise is not None and (not isinstance(noise, torch.Tensor) or noise.dtype != torch.float32
                               or noise.shape != (train_config.grid_size, model_config.latent_dim)):
         raise ValueError("fixed_noise does not fit the configs")
-    if not isinstance(state.get("metrics", []), list) or not all(isinstance(m, dict) for m in state.get("metrics", [])):
+    metrics = state.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
         raise ValueError("metrics is not a list of records")
+    try:
+        json.dumps(metrics)  # metrics.jsonl is rewritten from them on resume
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metrics holds something that is not JSON ({exc})") from exc
     if state.get("batch_in_epoch", 0):
         _check_position(state)
     modules = state.get("modules", {})
@@ -174,10 +179,6 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _zip_problem(data: bytes) -> str | None:
     """Why `data` is not an intact zip archive (what torch.save writes), or None: checks every CRC-32."""
     if not data:
@@ -195,6 +196,17 @@ def _zip_problem(data: bytes) -> str | None:
     if any(name.endswith("/constants.pkl") for name in names):
         return "it is a TorchScript model, such as `vanilla-gan export` writes: pass a run folder or its checkpoints"
     return None
+
+
+def epoch_of(path: Path) -> int:
+    """The epoch a checkpoint file holds, read without loading its weights (-1 when it cannot be read)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            epoch = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("epoch", -1)
+    except Exception:  # damaged: the caller treats it as unknown
+        return -1
+    return epoch if isinstance(epoch, int) else -1
 
 
 def class_name(module: nn.Module) -> str:

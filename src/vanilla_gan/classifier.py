@@ -106,6 +106,7 @@ def save_evaluator(model: DigitClassifier, path: Path) -> str:
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, buffer)
     data = buffer.getvalue()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 

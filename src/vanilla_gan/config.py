@@ -24,6 +24,7 @@ PRECISIONS = ("fp32", "bf16")
 MAX_WIDTH = 65_536  # a layer of D's 784 inputs times this is 200 MB of weights: plenty, not absurd
 MAX_SEED = 2**63 - 1
 MAX_EVAL_SAMPLES = 200_000
+MAX_SAMPLES = 1_000_000  # `sample -n` into a .npy (784 MB) and Run.sample
 MAX_EPOCHS = 1_000_000  # also what --minutes without --epochs means: as many as the time allows
 
 
@@ -144,18 +145,29 @@ def _is_number(value: object, kind: type) -> bool:
     return math.isfinite(value)
 
 
+def is_finite_number(value: object) -> bool:
+    """An int or float (not a bool), finite: what a config, a checkpoint or a metrics line may hold as a number."""
+    return _is_number(value, float)
+
+
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
     """Plain JSON-able dict (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
 def from_dict(cls: type, data: dict[str, Any]):
-    """Rebuild a config from `to_dict`'s output; unknown keys are an error, missing ones take defaults."""
+    """Rebuild a config from `to_dict`'s output; unknown keys are an error, missing ones take defaults (then
+    `validate` checks types and ranges). Anything else (a file edited by hand) is a UsageError."""
+    if not isinstance(data, dict):
+        raise UsageError(f"the {cls.__name__} is {type(data).__name__}, not a mapping of options")
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
         raise UsageError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
     tuple_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
+    bad = [k for k in tuple_fields & set(data) if not isinstance(data[k], (list, tuple))]
+    if bad:
+        raise UsageError(f"{option(bad[0])} must be a list of numbers, got {data[bad[0]]!r}")
     return cls(**{k: tuple(v) if k in tuple_fields else v for k, v in data.items()})
 
 

@@ -26,6 +26,10 @@ class CheckpointError(UsageError):
     """A checkpoint that is missing, damaged or not a vanilla-gan checkpoint."""
 
 
+class StorageError(VanillaGanError):
+    """A file could not be written (disk full, I/O error, permissions, a vanished folder); exit status 1."""
+
+
 class TrainingError(VanillaGanError):
     """Training failed: a loss turned NaN or infinite (the last good checkpoint is kept)."""
 

@@ -53,7 +53,7 @@ from torch import nn
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import FEATURE_DIM, NUM_CLASSES, DigitClassifier, extract, load_evaluator, weights_sha256
 from vanilla_gan.data import default_cache_dir, fixed_order, load_dataset, load_split
-from vanilla_gan.errors import DataError, UsageError, VanillaGanError
+from vanilla_gan.errors import DataError, StorageError, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
@@ -380,8 +380,9 @@ def _pixels(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
 def _write_cache(path: Path, data: bytes) -> None:
     """A cache entry, written atomically; a cache that cannot be written is only slower next time."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data, durable=False)
-    except OSError:
+    except (OSError, StorageError):
         pass
 
 

@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves half of one: the one way this package writes a file.
+"""Writing files so that a crash never leaves half of one: how this package writes its files (run folders,
+checkpoints, caches, exports, samples; `data.idx.write_idx` and TensorBoard's own event files excepted).
 
     atomic_write(path, b"...")                         # bytes
     atomic_write(path, lambda f: torch.save(obj, f))   # or a function that writes to a binary file object
@@ -26,13 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from vanilla_gan.errors import VanillaGanError
+from vanilla_gan.errors import StorageError
 
 TEMP_MARK = ".tmp-"
-
-
-class StorageError(VanillaGanError):
-    """A file could not be written (disk full, I/O error, permissions, a vanished folder); exit status 1."""
 
 
 def temp_path(path: Path) -> Path:
@@ -75,17 +72,30 @@ def atomic_write(path: Path | str, data: bytes | Callable[[BinaryIO], object], d
 
 
 def append_text(path: Path, text: str) -> None:
-    """Append `text` (ending in a newline: one is added if not) to `path`, durably, before returning."""
+    """Append `text` (ending in a newline: one is added if not) to `path`, durably, before returning (a new
+    file's folder is fsynced too, so the file itself survives a power loss)."""
     text = text if text.endswith("\n") else text + "\n"
     try:
+        new = not path.exists()
         with open(path, "a", encoding="utf-8") as f:
             f.write(text[:len(text) // 2])
             _fault(path, "partial", f)
             f.write(text[len(text) // 2:])
             f.flush()
             os.fsync(f.fileno())
+        if new:
+            fsync_folder(path.parent)
     except OSError as exc:
         raise StorageError(describe_write_error(path, exc)) from exc
+
+
+def make_folder(folder: Path) -> Path:
+    """`folder` and its parents (for an output the user named), or StorageError saying why not."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(describe_write_error(Path(folder), exc)) from exc
+    return Path(folder)
 
 
 def fsync_folder(folder: Path) -> None:
@@ -113,10 +123,10 @@ def describe_write_error(path: Path, exc: OSError) -> str:
     return f"cannot write {path}: {what}; nothing else was changed, so the command can be run again"
 
 
-def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete the temporary files (NAME.tmp-PID) under `folder` whose writer process is gone; returns them."""
+def remove_stale_temps(*folders: Path) -> list[Path]:
+    """Delete the temporary files (NAME.tmp-PID) in `folders` (not below them) whose writer process is gone."""
     removed = []
-    for tmp in Path(folder).rglob(f"*{TEMP_MARK}*"):
+    for tmp in [p for folder in folders if Path(folder).is_dir() for p in Path(folder).glob(f"*{TEMP_MARK}*")]:
         pid = tmp.name.rsplit(TEMP_MARK, 1)[1]
         if pid.isdigit() and not _alive(int(pid)):
             _remove(tmp)
@@ -146,10 +156,11 @@ def _remove(path: Path) -> None:
 # ----------------------------------------------------------------------------- the test-only fault hook
 
 def _parse_fault(text: str | None) -> tuple[str, str, int, str] | None:
-    if not text:
-        return None
-    name, moment, nth, action = text.rsplit(":", 3)
-    return name, moment, int(nth), action
+    try:
+        name, moment, nth, action = (text or "").rsplit(":", 3)
+        return name, moment, int(nth), action
+    except ValueError:
+        return None  # unset (or not of the test hook's form): no fault
 
 
 _FAULT = _parse_fault(os.environ.get("VANILLA_GAN_FAULT"))

@@ -66,10 +66,13 @@ def save_grid(images: np.ndarray, path: Path, scale: int = GRID_SCALE) -> Path:
 
 
 def split_grid(path: Path, n: int, scale: int = GRID_SCALE) -> np.ndarray:
-    """The `n` digits (uint8 (n, 28, 28)) of a grid PNG written by `save_grid`."""
+    """The `n` digits (uint8 (n, 28, 28)) of a grid PNG written by `save_grid`; ValueError for another picture."""
     with Image.open(path) as picture:
         pixels = np.asarray(picture.convert("L"))[::scale, ::scale]
     cols = math.ceil(math.sqrt(n))
+    expected = (math.ceil(n / cols) * (SIDE + GRID_PAD) + GRID_PAD, cols * (SIDE + GRID_PAD) + GRID_PAD)
+    if pixels.shape != expected:
+        raise ValueError(f"{path} is not a grid of {n} digits ({pixels.shape} pixels, expected {expected})")
     tiles = []
     for i in range(n):
         r, c = divmod(i, cols)

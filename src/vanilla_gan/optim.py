@@ -29,12 +29,18 @@ class AdamInBackward:
         if len(optimizer.param_groups) != 1 or group["amsgrad"] or group["maximize"] or not group["fused"]:
             raise ValueError("AdamInBackward needs one parameter group of fused Adam without amsgrad or maximize")
         self.optimizer, self.after, self._active = optimizer, after, False
-        self.handles = [p.register_post_accumulate_grad_hook(self._update) for p in group["params"]]
+        self.handles: list = []
+
+    def _attach(self) -> None:
+        params = self.optimizer.param_groups[0]["params"]
+        self.handles = [p.register_post_accumulate_grad_hook(self._update) for p in params if p.requires_grad]
 
     @contextmanager
     def active(self) -> Iterator[None]:
         """Apply the updates during this block's backward pass (other optimizers' hooks on the same
-        parameters, e.g. of an earlier Trainer, stay quiet)."""
+        parameters, e.g. of an earlier Trainer, stay quiet). The hooks go on at the first use, and after `remove`."""
+        if not self.handles:
+            self._attach()
         self._active = True
         try:
             yield
@@ -42,8 +48,10 @@ class AdamInBackward:
             self._active = False
 
     def remove(self) -> None:
+        """Take the hooks off the parameters (a network reused by another Trainer must not keep this one)."""
         for handle in self.handles:
             handle.remove()
+        self.handles = []
 
     @torch.no_grad()
     def _update(self, param: torch.Tensor) -> None:

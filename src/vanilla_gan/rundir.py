@@ -29,10 +29,8 @@ out and named in `RunRecord.skipped`, so a report of a run being trained (or hal
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,9 +39,11 @@ import numpy as np
 from PIL import Image
 
 from vanilla_gan import checkpoint
+from vanilla_gan.config import is_finite_number
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.fileio import append_text, atomic_write, describe_write_error, remove_stale_temps
+from vanilla_gan.fileio import append_text, atomic_write, describe_write_error, fsync_folder, remove_stale_temps
 from vanilla_gan.images import save_grid
+from vanilla_gan.lock import FolderLock
 from vanilla_gan.schema import STEP_KEYS
 
 STEP_COLUMNS = ("epoch", "step", *STEP_KEYS)
@@ -86,8 +86,7 @@ class RunDir:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._lock_fd: int | None = None
-        self._created = False
+        self._lock = FolderLock(self.path)
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -98,7 +97,6 @@ class RunDir:
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     steps_path = property(lambda self: self.path / "steps.csv")
     stop_path = property(lambda self: self.path / "stop.json")
-    lock_path = property(lambda self: self.path / "train.lock")
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     last_checkpoint = property(lambda self: self.checkpoints_dir / "last.pt")
@@ -117,56 +115,27 @@ class RunDir:
         return self.checkpoints_dir / f"epoch_{epoch:04d}.pt"
 
     def holds_run(self) -> bool:
-        """A run is there once last.pt is: without it, a start that died before its first checkpoint."""
-        return self.last_checkpoint.exists()
+        """A run is there once last.pt is, or any checkpoint but those a start that died before its first last.pt
+        can leave (best.pt, epoch_0001.pt): a folder of someone's other checkpoints is never started over."""
+        left = {self.best_checkpoint.name, self.epoch_checkpoint(1).name}
+        return self.last_checkpoint.exists() or (self.checkpoints_dir.is_dir() and any(
+            p.suffix == ".pt" and p.name not in left for p in self.checkpoints_dir.iterdir()))
 
     # ------------------------------------------------------------------ one writer
 
     def lock(self) -> None:
-        """Take the folder's lock (creating the folder), or raise UsageError naming the process that holds it.
-
-        An fcntl lock on train.lock: the kernel releases it when the process dies, however it dies, so a
-        stale lock never blocks a resume."""
-        if self._lock_fd is not None:
-            return
-        try:
-            self._created = not self.path.exists()
-            self.path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise UsageError(describe_write_error(self.lock_path, exc)) from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            if holder == str(os.getpid()):
-                raise UsageError(f"{self.path} is held by another Trainer or session of this process: let it "
-                                 f"finish (or call its close()) first") from None
-            raise UsageError(f"{self.path} is being trained by process {holder}: wait for it to finish or stop it; "
-                             f"two processes must not write one run folder") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
-        remove_stale_temps(self.path)  # what writers that died left: only the holder of the lock may
+        """Take the folder's lock (lock.py), then remove the temporary files of writers that died."""
+        if not self._lock.held:
+            self._lock.acquire()
+            remove_stale_temps(self.path, self.samples_dir, self.checkpoints_dir, self.plots_dir)
 
     @property
     def locked(self) -> bool:
         """Whether this RunDir holds the folder's lock."""
-        return self._lock_fd is not None
+        return self._lock.held
 
     def unlock(self) -> None:
-        """Release the lock; a folder this process created that holds nothing else is removed."""
-        if self._lock_fd is None:
-            return
-        try:
-            if self._created and [p.name for p in self.path.iterdir()] == [self.lock_path.name]:
-                self.lock_path.unlink()
-                self.path.rmdir()
-        except OSError:
-            pass  # the folder vanished, or someone wrote into it meanwhile: leave it be
-        os.close(self._lock_fd)
-        self._lock_fd = None
+        self._lock.release()
 
     # ------------------------------------------------------------------ starting a training session
 
@@ -175,10 +144,15 @@ class RunDir:
         `epochs` epochs; returns whether this call took the lock."""
         took = not self.locked
         self.lock()
-        if fresh:
-            self.begin(config)
-        else:
-            self.reopen(config, metrics, epochs)
+        try:
+            if fresh:
+                self.begin(config)
+            else:
+                self.reopen(config, metrics, epochs)
+        except BaseException:
+            if took:
+                self.unlock()
+            raise
         return took
 
     def check_new(self) -> None:
@@ -187,14 +161,17 @@ class RunDir:
             raise UsageError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
 
     def begin(self, config: dict[str, Any]) -> None:
-        """Start a new run here: refuse a folder that holds one, clear what a start that died before its first
-        checkpoint left, then write config.json and an empty log."""
+        """Start a new run here: refuse a folder that holds one; where a start died before its first checkpoint
+        (config.json is there), clear what it left; then write config.json and an empty log."""
         self.check_new()
+        if self.steps_path.exists() and not self.config_path.exists():
+            raise UsageError(f"{self.path} holds a steps.csv but no config.json: not a vanilla-gan run folder; "
+                             f"choose another --out")
         self._prepare()
-        self.steps_path.unlink(missing_ok=True)
-        self.stop_path.unlink(missing_ok=True)
-        for stale in [*self.samples_dir.glob("epoch_*.png"), *self.checkpoints_dir.glob("*.pt")]:
-            stale.unlink()
+        if self.config_path.exists():
+            for stale in (self.steps_path, self.stop_path, self.best_checkpoint, self.epoch_checkpoint(1),
+                          *self.samples_dir.glob("epoch_*.png")):
+                stale.unlink(missing_ok=True)
         self.write_config(config)
         self.rewrite_metrics([])
 
@@ -208,12 +185,21 @@ class RunDir:
         for epoch, grid in self._grid_files():
             if epoch > epochs:
                 grid.unlink()
+        for kept in self.checkpoints_dir.glob("epoch_*.pt"):  # kept copies of epochs the resume retrains
+            number = kept.stem.split("_")[1]
+            if number.isdigit() and int(number) > epochs:
+                kept.unlink()
+        if self.best_checkpoint.exists() and checkpoint.epoch_of(self.best_checkpoint) > epochs:
+            self.best_checkpoint.unlink()  # written just before a crash: the resume writes it again
 
     def _prepare(self) -> None:
-        """The folders a run writes into, and no temporary file of a writer that died."""
+        """The folders a run writes into, made durably (at the start of a session only: a folder that vanishes
+        later is an error, not a new folder)."""
         for folder in (self.path, self.samples_dir, self.checkpoints_dir):
             try:
-                folder.mkdir(exist_ok=True)
+                if not folder.is_dir():
+                    folder.mkdir(parents=True)
+                    fsync_folder(folder.parent)
             except OSError as exc:
                 raise UsageError(describe_write_error(folder, exc)) from exc
 
@@ -306,7 +292,7 @@ class RunDir:
                 continue
             try:
                 record = json.loads(line)
-                complete = isinstance(record, dict) and all(_is_number(record.get(k)) for k in RECORD_KEYS)
+                complete = isinstance(record, dict) and all(is_finite_number(record.get(k)) for k in RECORD_KEYS)
             except json.JSONDecodeError:
                 complete = False
             if complete:
@@ -361,10 +347,6 @@ class RunDir:
             if not isinstance(stop, dict):
                 stop = {"message": "stop.json is unreadable"}
         return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _step_row(line: str) -> tuple[float, ...] | None:

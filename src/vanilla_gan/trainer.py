@@ -17,6 +17,7 @@ signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is check
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -27,18 +28,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vanilla_gan import distributed
+from vanilla_gan import distributed, trainstate
 from vanilla_gan._version import __version__
-from vanilla_gan.checkpoint import class_name
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, resume_configs, to_dict
 from vanilla_gan.cudagraph import GraphedStep
-from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
+from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
 from vanilla_gan.optim import AdamInBackward, descend
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
+from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, set_seed
 from vanilla_gan.schema import STEP_KEYS, epoch_metrics
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
@@ -57,8 +57,9 @@ class Trainer:
         (B, 28, 28) in (-1, 1); D maps images (B, 28, 28) to pre-sigmoid scores (B,) (or has a `logits` method).
         """
         model_config.validate()
-        train_config.validate()
-        self.model_config, self.config = model_config, train_config
+        train_config.validate()  # copies: a drawn seed or a spent time budget never changes the caller's config
+        self.model_config, self.config = dataclasses.replace(model_config), dataclasses.replace(train_config)
+        train_config = self.config
         self.run, self.evaluate_fn, self.epoch_hooks = run, evaluate, list(epoch_hooks)
         self.log, self.progress = log or (lambda line: None), progress
         self.device = resolve_device(train_config.device)
@@ -193,9 +194,17 @@ class Trainer:
                     if self.stop.requested and self.epoch < self.config.epochs:
                         raise Interrupted(self._interrupt_message(self.epoch + 1))
         finally:
-            if self._run_open and self._owns_lock:
-                self.run.unlock()
-                self._run_open = False
+            self.close()
+
+    def close(self) -> None:
+        """Release the run folder's lock if this Trainer took it (`train` does so when it ends; after
+        `train_epoch` calls, call it) and take Adam's hooks off the networks. Training again reopens both."""
+        if self._run_open and self._owns_lock:
+            self.run.unlock()
+        self._run_open = False
+        for in_backward in (self.in_backward_g, self.in_backward_d):
+            if in_backward is not None:
+                in_backward.remove()
         if self.world > 1:
             self.replicas_sha256 = distributed.check_replicas([self.G, self.D])
 
@@ -218,8 +227,8 @@ class Trainer:
             self.save_checkpoint()
             raise Interrupted(self._interrupt_message(epoch))
         # -- a time budget (--minutes) that has run out: this is the last epoch, and the config says so
-        budget = self.config.minutes
-        if budget is not None and self.elapsed >= budget * 60 and epoch < self.config.epochs:
+        budget = self.config.minutes  # agreed by every process: their clocks differ
+        if budget is not None and distributed.any_rank(self.elapsed >= budget * 60) and epoch < self.config.epochs:
             self.config.epochs = epoch
             if self.run is not None and self.rank == 0:
                 self.run.write_config(self.run_config())
@@ -239,18 +248,20 @@ class Trainer:
                       self.config.batch_size * self.world, show=self.rank == 0 and self.progress)
         start = time.perf_counter()
         self.G.train(), self.D.train()
-        for b in range(self.batch_in_epoch, self.steps_per_epoch):
-            self.epoch_stats[b] = self.train_step(self._batch(b))
-            self.batch_in_epoch, self.step = b + 1, self.step + 1
-            if self.batch_in_epoch % self.config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
-                self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
-                if self.world > 1 and distributed.any_rank(self.stop.requested):
-                    self.stop.requested = True  # every rank stops at the same step
+        try:
+            for b in range(self.batch_in_epoch, self.steps_per_epoch):
+                self.epoch_stats[b] = self.train_step(self._batch(b))
+                self.batch_in_epoch, self.step = b + 1, self.step + 1
+                if self.batch_in_epoch % self.config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
+                    self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
+                    if self.world > 1 and distributed.any_rank(self.stop.requested):
+                        self.stop.requested = True  # every rank stops at the same step
+                        break
+                if self.stop.requested and self.world == 1:
                     break
-            if self.stop.requested and self.world == 1:
-                break
-        self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
-        log.close()
+            self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
+        finally:
+            log.close()
 
     def _check(self, log: StepLog, epoch: int, seconds: float) -> None:
         """Read the statistics back and stop on the first non-finite loss, naming its step."""
@@ -338,24 +349,8 @@ class Trainer:
             self.run.save_checkpoint(state)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything to resume or sample (checkpoint.py lists the keys); a collective under torchrun."""
-        mid_epoch = self.batch_in_epoch > 0
-        return {
-            "package_version": __version__, "model_config": to_dict(self.model_config),
-            "train_config": to_dict(self.config),
-            "modules": {"generator": class_name(self.G), "discriminator": class_name(self.D)},
-            "generator": self.G.state_dict(), "discriminator": self.D.state_dict(),
-            "generator_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "epoch": self.epoch, "step": self.step, "batch_in_epoch": self.batch_in_epoch,
-            "num_images": self.num_images,
-            "permutation": self.permutation.cpu() if mid_epoch else None,
-            "epoch_stats": self.epoch_stats.cpu() if mid_epoch else None,
-            "epoch_time": self.epoch_time, "elapsed": self.elapsed,
-            "rng": distributed.gather(rng_state()),  # one per rank
-            "permutation_rng": self.permutation_rng.get_state(), "fixed_noise": self.fixed_noise,
-            "seed": self.config.seed, "metrics": self.metrics, "best_fid": self.best_fid,
-        }
+        """Everything to resume or sample (trainstate.py; checkpoint.py lists the keys); collective under torchrun."""
+        return trainstate.state_of(self)
 
     @classmethod
     def resume(cls, state: dict[str, Any], images: torch.Tensor, run: RunDir | None = None,
@@ -373,28 +368,5 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take the weights, optimizer states, position, RNG states and log of a (validated) checkpoint."""
-        rngs = state.get("rng")
-        if isinstance(rngs, list) and len(rngs) != self.world:
-            raise UsageError(f"the run was trained by {len(rngs)} process(es): resume it with as many "
-                             f"(torchrun --nproc_per_node={len(rngs)}), not {self.world}")
-        try:
-            self.G.load_state_dict(state["generator"])
-            self.D.load_state_dict(state["discriminator"])
-            if self.G_ema is not None:
-                self.G_ema.load_state_dict(state["generator_ema"])
-            for optimizer, key in ((self.opt_g, "opt_g"), (self.opt_d, "opt_d")):
-                optimizer.load_state_dict(state[key])
-                for group in optimizer.param_groups:  # this run's hyper-parameters (and capturable: this machine's)
-                    group.update({k: v for k, v in optimizer.defaults.items() if k != "params"})
-            self.epoch, self.step, self.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
-            if self.batch_in_epoch:
-                self.permutation = state["permutation"].to(self.device)
-                self.epoch_stats = state["epoch_stats"].to(self.device)
-            self.epoch_time, self.elapsed = float(state["epoch_time"]), float(state["elapsed"])
-            self.fixed_noise, self.metrics = state["fixed_noise"], list(state["metrics"])
-            self.best_fid = float(state.get("best_fid", math.inf))
-            set_rng_state(rngs[self.rank])
-            self.permutation_rng.set_state(state["permutation_rng"])
-        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
-            raise CheckpointError(f"the checkpoint does not fit its model config or this version ({exc})") from exc
+        trainstate.restore(self, state)
         self.resumed = True

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from vanilla_gan.data.idx import decompress, describe
-from vanilla_gan.errors import DataError, VanillaGanError
+from vanilla_gan.errors import DataError, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write
 
 DOWNLOAD_TIMEOUT_S = 30.0  # per connection and per read; $VANILLA_GAN_DOWNLOAD_TIMEOUT (seconds) replaces it
@@ -118,7 +118,11 @@ def download(
     """
     dest = Path(dest)
     what = what or dest.name
-    timeout = timeout or float(os.environ.get("VANILLA_GAN_DOWNLOAD_TIMEOUT") or DOWNLOAD_TIMEOUT_S)
+    try:
+        timeout = timeout or float(os.environ.get("VANILLA_GAN_DOWNLOAD_TIMEOUT") or DOWNLOAD_TIMEOUT_S)
+    except ValueError:
+        raise UsageError(f"$VANILLA_GAN_DOWNLOAD_TIMEOUT must be a number of seconds, got "
+                         f"{os.environ['VANILLA_GAN_DOWNLOAD_TIMEOUT']!r}") from None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -77,7 +77,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
     real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
     classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
-    notes = health_notes(record, real_diversity, classes)
+    notes = attempt("health notes", lambda: health_notes(record, real_diversity, classes)) or []
     memo = None
     if real is not None:
         memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,

@@ -49,7 +49,12 @@ def diversity(images: np.ndarray) -> float:
 
 def grid_diversity(run: RunRecord) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, diversity of that epoch's fixed-noise grid)."""
-    values = [(epoch, diversity(split_grid(path, run.grid_size))) for epoch, path in run.grids]
+    values = []
+    for epoch, path in run.grids:
+        try:
+            values.append((epoch, diversity(split_grid(path, run.grid_size))))
+        except ValueError:
+            continue  # not a grid of this run's size (edited): its diversity is unknown
     return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)
 
 

@@ -97,10 +97,12 @@ def _epoch_axis(ax: Any, run: RunRecord) -> None:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(buffer, format="png")
+    finally:
+        plt.close(fig)
     return atomic_write(path, buffer.getvalue())
 
 

@@ -25,13 +25,19 @@ from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS
 
 class TensorBoardLogger:
     def __init__(self, log_dir: Path):
+        SummaryWriter = self.require()  # noqa: N806 (torch's class)
+        self.log_dir = Path(log_dir)
+        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    @staticmethod
+    def require() -> Any:
+        """torch's SummaryWriter, or a UsageError saying how to install TensorBoard."""
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as exc:
             raise UsageError("--tensorboard needs the tensorboard package: pip install 'vanilla-gan[tensorboard]'"
                              ) from exc
-        self.log_dir = Path(log_dir)
-        self.writer = SummaryWriter(log_dir=str(self.log_dir))
+        return SummaryWriter
 
     def __call__(self, trainer: Any, record: dict[str, Any]) -> None:
         """The epoch hook: `trainer` has just finished epoch record['epoch']."""

@@ -1,0 +1,66 @@
+"""What a checkpoint holds of a Trainer, and taking it back: the weights, the EMA, both Adam states, the
+position in the run (epoch, step, the interrupted epoch's permutation and statistics), every RNG state and the
+metrics log. `Trainer.state_dict()` and `Trainer.load_state_dict()` call these; checkpoint.py writes, reads and
+validates the dict.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from vanilla_gan import distributed
+from vanilla_gan._version import __version__
+from vanilla_gan.checkpoint import class_name
+from vanilla_gan.config import to_dict
+from vanilla_gan.errors import CheckpointError, UsageError
+from vanilla_gan.runtime import rng_state, set_rng_state
+
+
+def state_of(trainer: Any) -> dict[str, Any]:
+    """The checkpoint dict of a Trainer (a collective under torchrun: every rank's RNG state is gathered)."""
+    t = trainer
+    mid_epoch = t.batch_in_epoch > 0
+    return {
+        "package_version": __version__, "model_config": to_dict(t.model_config), "train_config": to_dict(t.config),
+        "modules": {"generator": class_name(t.G), "discriminator": class_name(t.D)},
+        "generator": t.G.state_dict(), "discriminator": t.D.state_dict(),
+        "generator_ema": t.G_ema.state_dict() if t.G_ema is not None else None,
+        "opt_g": t.opt_g.state_dict(), "opt_d": t.opt_d.state_dict(),
+        "epoch": t.epoch, "step": t.step, "batch_in_epoch": t.batch_in_epoch, "num_images": t.num_images,
+        "permutation": t.permutation.cpu() if mid_epoch else None,
+        "epoch_stats": t.epoch_stats.cpu() if mid_epoch else None,
+        "epoch_time": t.epoch_time, "elapsed": t.elapsed,
+        "rng": distributed.gather(rng_state()),  # one per rank
+        "permutation_rng": t.permutation_rng.get_state(), "fixed_noise": t.fixed_noise,
+        "seed": t.config.seed, "metrics": t.metrics, "best_fid": t.best_fid,
+    }
+
+
+def restore(trainer: Any, state: dict[str, Any]) -> None:
+    """Put a (validated) checkpoint's state into a Trainer built from its configs; a misfit is a CheckpointError."""
+    t = trainer
+    rngs = state.get("rng")
+    if isinstance(rngs, list) and len(rngs) != t.world:
+        raise UsageError(f"the run was trained by {len(rngs)} process(es): resume it with as many "
+                         f"(torchrun --nproc_per_node={len(rngs)}), not {t.world}")
+    try:
+        t.G.load_state_dict(state["generator"])
+        t.D.load_state_dict(state["discriminator"])
+        if t.G_ema is not None:
+            t.G_ema.load_state_dict(state["generator_ema"])
+        for optimizer, key in ((t.opt_g, "opt_g"), (t.opt_d, "opt_d")):
+            optimizer.load_state_dict(state[key])
+            for group in optimizer.param_groups:  # this run's hyper-parameters (and capturable: this machine's)
+                group.update({k: v for k, v in optimizer.defaults.items() if k != "params"})
+        t.epoch, t.step, t.batch_in_epoch = state["epoch"], state["step"], state["batch_in_epoch"]
+        if t.batch_in_epoch:
+            t.permutation = state["permutation"].to(t.device)
+            t.epoch_stats = state["epoch_stats"].to(t.device)
+        t.epoch_time, t.elapsed = float(state["epoch_time"]), float(state["elapsed"])
+        t.fixed_noise, t.metrics = state["fixed_noise"], list(state["metrics"])
+        t.best_fid = float(state.get("best_fid", math.inf))
+        set_rng_state(rngs[t.rank])
+        t.permutation_rng.set_state(state["permutation_rng"])
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+        raise CheckpointError(f"the checkpoint does not fit its model config or this version ({exc})") from exc
