@@ -1,4 +1,4 @@
-"""The `vanilla-gan` command line: `train`, `sample`, `evaluate`, `report` and `export` (one small function each).
+"""The `vanilla-gan` command line: `train`, `sample`, `evaluate`, `report`, `export` and `sweep` (sweep.py).
 
     vanilla-gan train --epochs 2 --seed 1 --out runs/try
     vanilla-gan train --out runs/try --resume --epochs 4
@@ -7,6 +7,7 @@
     vanilla-gan evaluate runs/try --json
     vanilla-gan report runs/try                                # runs/try/report.html
     vanilla-gan export runs/try --format onnx -o generator.onnx
+    vanilla-gan sweep --seeds 1-5 --set batch_size=8,32 --epochs 10 --out sweeps/bs
 
 This module only parses, prints and maps errors: the work is done by the Python API (`api.Training`) and
 the modules it names. Errors the user can act on are printed as one `error:` line with the exit status of
@@ -24,31 +25,29 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from vanilla_gan import distributed, evaluate
+from vanilla_gan import distributed, evaluate, sweep
 from vanilla_gan._version import __version__
-from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS, Training
+from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import rebuild_evaluator
 from vanilla_gan.config import (
     DEVICES,
-    G_LOSSES,
     MAX_EPOCHS,
     MAX_EVAL_SAMPLES,
-    PRECISIONS,
-    ModelConfig,
-    TrainConfig,
+    MAX_SAMPLES,
 )
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
 from vanilla_gan.export import export_generator
-from vanilla_gan.fileio import atomic_write
+from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.images import save_grid
+from vanilla_gan.options import train_options
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
 from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
 from vanilla_gan.runtime import resolve_device
 from vanilla_gan.sampling import latent_walk, sample_images
 
-MAX_NPY, MAX_GRID, MAX_WALKS = 1_000_000, 10_000, 256  # sample -n: a .npy (784 MB), a .png grid, walks/frames
+MAX_NPY, MAX_GRID, MAX_WALKS = MAX_SAMPLES, 10_000, 256  # sample -n: a .npy (784 MB), a .png grid, walks/frames
 EXPORT_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript"}
 
 
@@ -66,79 +65,16 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,512,1024, got {text!r}") from None
-
-
-def float_pair(text: str) -> tuple[float, float]:
-    try:
-        first, second = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two numbers like 0.5,0.999, got {text!r}") from None
-    return first, second
-
-
 # ----------------------------------------------------------------------------- train
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
-    m, t = ModelConfig(), TrainConfig()
-    p = subparsers.add_parser("train", parents=[common_options()], help="train a GAN into a run folder",
+    p = subparsers.add_parser("train", parents=[common_options(), train_options()],
+                              help="train a GAN into a run folder",
                               description="Train the original GAN (Goodfellow et al., 2014) in its classic MLP form "
                                           "on handwritten digits; every epoch writes a grid, a metrics line and "
                                           "checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
-    # Defaults are None so that `--resume` can tell which options the user gave.
-    p.add_argument("--recipe", choices=tuple(RECIPES),
-                   help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
-                        "notebooks' plain settings, for comparison); options given beside it win")
-    p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
-                                     f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
-    p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
-                                             "(default: all)")
-    p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
-    p.add_argument("--minutes", type=float,
-                   help="a time budget: train until this many minutes of training have passed, at an epoch's end, "
-                        "then evaluate and report as usual; config.json records the epochs reached, so --epochs N "
-                        "--seed S repeats the run on any machine (default: none; alone it lifts --epochs)")
-    p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
-    p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
-    p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
-    p.add_argument("--real-label", type=float,
-                   help=f"D's target for real images; 0.9 is one-sided label smoothing (default: {t.real_label})")
-    p.add_argument("--lr-cooldown", type=float,
-                   help=f"lower the learning rate linearly to 0 over this last fraction of the steps, e.g. 0.2 "
-                        f"(default: {t.lr_cooldown}, none)")
-    p.add_argument("--ema-decay", type=float,
-                   help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
-                        f"{t.ema_decay})")
-    p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
-    p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help=f"fp32, or bf16 autocast for the forward passes (default: {t.precision})")
-    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
-                   help="on one CUDA GPU, capture the training step once and replay it as a CUDA graph "
-                        "(default: on; no effect on CPU or under torchrun)")
-    p.add_argument("--adam-in-backward", action=argparse.BooleanOptionalAction,
-                   help="update each parameter with Adam as soon as its gradient is complete, inside the backward "
-                        "pass: the same arithmetic, faster at small batches (default: on; not under torchrun or "
-                        "with a CUDA graph)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    p.add_argument("--checkpoint-every", type=int,
-                   help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
-    p.add_argument("--eval-every", type=int,
-                   help=f"evaluate (FID, IS, precision/recall, ...) every K epochs and at the end, keeping "
-                        f"checkpoints/best.pt by FID; 0 = never (default: {t.eval_every})")
-    p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation (default: {t.eval_samples})")
-    p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
-    p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
-    p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
-    p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
-    p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
-    p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and the grid per epoch to RUN/tensorboard (needs vanilla-gan[tensorboard])")
     p.add_argument("--no-report", action="store_true",
@@ -160,8 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         if session.nothing_to_do:
             session.close()
-            say(f"{out} already has {trainer.epoch} epochs; pass --epochs N (more than {trainer.epoch}) to train "
-                f"further")
+            done = session.epochs_done
+            say(f"{out} already has {done} epochs; pass --epochs N (more than {done}) to train further")
             return 0
         if session.started_over:
             say(f"{out} has no checkpoint yet (it stopped before its first epoch ended): starting it over with its "
@@ -242,7 +178,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     generator = load_generator(state, raw=args.raw)
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(args.output.parent)
     if suffix == ".npy":
         atomic_write(args.output, lambda f: np.save(f, images))
     else:
@@ -259,8 +195,8 @@ def sample_walk(args: argparse.Namespace) -> int:
                          f"{args.frames}")
     if output.suffix.lower() not in (".gif", ".png"):
         raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
-    output.parent.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(args.checkpoint)
+    make_folder(output.parent)
     generator = load_generator(state, raw=args.raw)
     frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
     gif, png = write_walk(frames, output.with_suffix(".gif"), output.with_suffix(".png"))
@@ -348,11 +284,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {output}: never written into a checkpoints folder (it could replace a checkpoint); "
                          f"choose another file")
     state = load_checkpoint(source)
+    make_folder(output.parent)
     path = export_generator(state, output, fmt, raw=args.raw)
     latent = state["model_config"]["latent_dim"]
     print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, 28, 28) "
           f"in [-1, 1]")
     return 0
+
+
+# ----------------------------------------------------------------------------- sweep
+
+def add_sweep_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sweep", parents=[common_options(), train_options(seed=False)], allow_abbrev=False,
+                              help="train every configuration x seed, then summarise them",
+                              description="Train each combination of the --set values with each of --seeds, every "
+                                          "run an ordinary run folder inside --out, then write OUT/summary.csv and "
+                                          "OUT/summary.html: the median and spread over the seeds, ranked by FID. "
+                                          "The other options are train's, shared by every run. Ctrl-C saves every "
+                                          "run; --resume continues.")
+    sweep.add_arguments(p)
+    p.set_defaults(func=sweep.sweep)
 
 
 # ----------------------------------------------------------------------------- main
@@ -366,6 +317,7 @@ def build_parser() -> Parser:
     add_evaluate_parser(subparsers)
     add_report_parser(subparsers)
     add_export_parser(subparsers)
+    add_sweep_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,99 @@
+"""The options of a training run on the command line, shared by `train` and `sweep`, and the way back from
+option values to arguments (a sweep starts each of its runs as `vanilla-gan train ARGS`).
+
+    parser = argparse.ArgumentParser(parents=[train_options()])
+    as_arguments({"batch_size": 8, "betas": (0.5, 0.999)})   # ['--batch-size', '8', '--betas', '0.5,0.999']
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vanilla_gan.api import RECIPES
+from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig
+
+SWITCHES = ("cuda_graph", "adam_in_backward")  # --X / --no-X
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,512,1024, got {text!r}") from None
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.5,0.999, got {text!r}") from None
+    return first, second
+
+
+def train_options(seed: bool = True) -> argparse.ArgumentParser:
+    """A parent parser with every model and training option (and --seed unless `seed` is False)."""
+    m, t = ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(add_help=False)
+    # Defaults are None so that `--resume` can tell which options the user gave.
+    p.add_argument("--recipe", choices=tuple(RECIPES),
+                   help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
+                        "notebooks' plain settings, for comparison); options given beside it win")
+    p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
+                                     f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
+    p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
+                                             "(default: all)")
+    p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
+    p.add_argument("--minutes", type=float,
+                   help="a time budget: train until this many minutes of training have passed, at an epoch's end, "
+                        "then evaluate and report as usual; config.json records the epochs reached, so --epochs N "
+                        "--seed S repeats the run on any machine (default: none; alone it lifts --epochs)")
+    p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
+    p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
+    p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
+    p.add_argument("--real-label", type=float,
+                   help=f"D's target for real images; 0.9 is one-sided label smoothing (default: {t.real_label})")
+    p.add_argument("--lr-cooldown", type=float,
+                   help=f"lower the learning rate linearly to 0 over this last fraction of the steps, e.g. 0.2 "
+                        f"(default: {t.lr_cooldown}, none)")
+    p.add_argument("--ema-decay", type=float,
+                   help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
+                        f"{t.ema_decay})")
+    if seed:
+        p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
+    p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help=f"fp32, or bf16 autocast for the forward passes (default: {t.precision})")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
+                   help="on one CUDA GPU, capture the training step once and replay it as a CUDA graph "
+                        "(default: on; no effect on CPU or under torchrun)")
+    p.add_argument("--adam-in-backward", action=argparse.BooleanOptionalAction,
+                   help="update each parameter with Adam as soon as its gradient is complete, inside the backward "
+                        "pass: the same arithmetic, faster at small batches (default: on; not under torchrun or "
+                        "with a CUDA graph)")
+    p.add_argument("--checkpoint-every", type=int,
+                   help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
+    p.add_argument("--eval-every", type=int,
+                   help=f"evaluate (FID, IS, precision/recall, ...) every K epochs and at the end, keeping "
+                        f"checkpoints/best.pt by FID; 0 = never (default: {t.eval_every})")
+    p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation (default: {t.eval_samples})")
+    p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
+    p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
+    p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
+    p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
+    p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
+    p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
+    return p
+
+
+def as_arguments(options: dict[str, Any]) -> list[str]:
+    """Option values (the names of ModelConfig/TrainConfig, and recipe) as command-line arguments."""
+    arguments = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if name in SWITCHES:
+            arguments.append(flag if value else f"--no-{flag[2:]}")
+        else:
+            arguments += [flag, ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)]
+    return arguments

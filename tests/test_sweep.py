@@ -1,0 +1,221 @@
+"""`vanilla-gan sweep` (sweep.py, report/sweep_summary.py): the plan, runs that are ordinary run folders and
+bit-identical to `train` alone, Ctrl-C and --resume, side-by-side jobs, torchrun, the summary, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import TINY, assert_one_line_error, run_cli
+
+from vanilla_gan.errors import UsageError
+from vanilla_gan.report.sweep_summary import summarise
+from vanilla_gan.sweep import Run, parse_seeds, parse_set
+
+# A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
+# (The batch size is left to each test: the default 8, or --set.)
+SMALL = [a for a in TINY if a not in ("--eval-every", "0", "--batch-size", "64")] + [
+    "--eval-every", "2", "--eval-samples", "1000", "--epochs", "2", "--no-report"]
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    return {f"{net}.{k}": v for net in ("generator", "discriminator") for k, v in state[net].items()}
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    wa, wb = weights(a), weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+# ----------------------------------------------------------------------------- parsing the plan
+
+def test_seeds_and_sets_parse_as_documented():
+    assert parse_seeds("1-3,10") == [1, 2, 3, 10]
+    assert parse_seeds("5") == [5]
+    assert parse_set("batch_size=8,16") == ("batch_size", [8, 16])
+    assert parse_set("batch-size=8") == ("batch_size", [8])
+    assert parse_set("betas=0.5,0.999:0.9,0.999") == ("betas", [(0.5, 0.999), (0.9, 0.999)])
+    assert parse_set("g_hidden=64,64:128,128") == ("g_hidden", [(64, 64), (128, 128)])
+    assert parse_set("g_loss=minimax,non-saturating") == ("g_loss", ["minimax", "non-saturating"])
+    assert parse_set("adam_in_backward=on,off") == ("adam_in_backward", [True, False])
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("", "expected seeds"), ("a-b", "expected seeds"), ("3-1", "distinct seeds"), ("1,1", "distinct"),
+    ("-2", "expected seeds")])
+def test_bad_seeds_are_usage_errors(text, says):
+    with pytest.raises(UsageError, match=says):
+        parse_seeds(text)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("batch_size", "expected OPTION="), ("colour=red", "expected OPTION="), ("seed=1,2", "seeds go in --seeds"),
+    ("batch_size=eight", "invalid int"), ("betas=0.5", "two numbers"), ("g_loss=wasserstein", "invalid choice"),
+    ("batch_size=8,8", "given twice"), ("cuda_graph=maybe", "on or off")])
+def test_bad_sets_are_usage_errors(text, says):
+    with pytest.raises(UsageError, match=says):
+        parse_set(text)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--seeds", "1", "--set", "batch_size=0"], "configuration batch_size=0: --batch-size"),
+    (["--seeds", "1", "--set", "lr=1e-4", "--set", "lr=2e-4"], "each option once"),
+    (["--seeds", "1", "--set", "lr=1e-4", "--lr", "2e-4"], "both alone and in --set"),
+    (["--set", "lr=1e-4"], "--seeds is needed"),
+    (["--seeds", "1", "--jobs", "0"], "--jobs must be 1 or more"),
+    (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
+    (["--seeds", "1", "--resume"], "--resume takes only --out"),
+])
+def test_nonsensical_sweeps_are_one_line_before_any_run(tmp_path, args, says):
+    out = tmp_path / "sweep"
+    line = assert_one_line_error(run_cli("sweep", *args, "--out", out), 2)
+    assert says in line
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_an_existing_folder_is_never_reused_and_a_damaged_plan_is_named(tmp_path):
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert "--resume to continue" in assert_one_line_error(run_cli("sweep", "--seeds", "1", "--out", out), 2)
+    assert "not a sweep (no sweep.json)" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    (out / "sweep.json").write_text('{"configs": [{"name": 3}]')
+    assert "sweep.json is damaged" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+# ----------------------------------------------------------------------------- a sweep, end to end
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """2 configurations x 2 seeds of the tiny model."""
+    out = tmp_path_factory.mktemp("sweeps") / "s"
+    result = run_cli("sweep", "--seeds", "1-2", "--set", "batch_size=32,64", *SMALL, "--out", out, timeout=600)
+    assert result.returncode == 0, result.stderr[-800:]
+    return out
+
+
+def test_every_run_is_an_ordinary_run_folder_identical_to_train_alone(finished, tmp_path):
+    run = finished / "batch_size=64" / "seed_2"
+    assert json.loads((run / "config.json").read_text())["train"]["seed"] == 2
+    alone = tmp_path / "alone"
+    assert run_cli("train", *SMALL, "--batch-size", 64, "--seed", 2, "--out", alone).returncode == 0
+    assert same_weights(run, alone)
+    assert not same_weights(run, finished / "batch_size=64" / "seed_1")  # the seeds differ
+    assert run_cli("sample", run, "-n", 16, "-o", tmp_path / "s.png").returncode == 0  # the package reads it
+
+
+def test_the_summary_ranks_configurations_by_median_fid_with_their_spread(finished):
+    summary = rows(finished / "summary.csv")
+    assert [r["configuration"] for r in summary] in (["batch_size=32", "batch_size=64"],
+                                                    ["batch_size=64", "batch_size=32"])
+    medians = [float(r["fid_median"]) for r in summary]
+    assert medians == sorted(medians)
+    per_run = rows(finished / "runs.csv")
+    assert len(per_run) == 4 and {r["epoch"] for r in per_run} == {"2"}
+    for r in summary:
+        fids = [float(x["fid"]) for x in per_run if x["configuration"] == r["configuration"]]
+        assert float(r["fid_min"]) == min(fids) and float(r["fid_max"]) == max(fids)
+        assert float(r["fid_median"]) == pytest.approx(sum(fids) / 2)  # the median of two
+    page = (finished / "summary.html").read_text()
+    assert "batch_size=32" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
+
+
+def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap(tmp_path):
+    def run(config: str, seed: int, fid: float) -> Run:
+        folder = tmp_path / config / f"seed_{seed}"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        record = {"epoch": 1, "step": 1, "loss_d": 1.0, "loss_g": 1.0, "d_real": 0.5, "d_fake": 0.5,
+                  "images_per_s": 1.0, "elapsed_s": 1.0, "fid": fid}
+        (folder / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+        return Run(config, seed, folder, {})
+    plan = {"configs": [{"name": n, "settings": {}} for n in ("a", "b", "c")], "seeds": [1, 2, 3]}
+    runs = [run("a", 1, 10), run("a", 2, 12), run("a", 3, 30),  # overlaps b's range
+            run("b", 1, 5), run("b", 2, 6), run("b", 3, 11),
+            run("c", 1, 20), run("c", 2, 21), run("c", 3, 22)]  # entirely above b's
+    configs = summarise(plan, runs)
+    assert [c["name"] for c in configs] == ["b", "a", "c"]
+    assert [("fid" in c["beyond"]) for c in configs] == [False, False, True]
+    assert configs[1]["stats"]["fid"] == {"median": 12, "q1": 11, "q3": 21, "min": 10, "max": 30, "n": 3}
+
+
+# ----------------------------------------------------------------------------- Ctrl-C, --resume, --jobs
+
+def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouched(tmp_path):
+    out = tmp_path / "s"
+    slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
+    sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", "--seeds", "1-2", *slow, "--out",
+                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first, second = out / "default" / "seed_1", out / "default" / "seed_2"
+    deadline = time.time() + 240
+    while not (second / "config.json").exists():  # the first run finished, the second started
+        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
+        time.sleep(0.05)
+    time.sleep(0.5)
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err[-500:]
+    assert "vanilla-gan sweep --out" in err.strip().splitlines()[-1] and "--resume" in err
+    assert not (out / "summary.csv").exists()
+    finished_at = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
+    resumed = run_cli("sweep", "--out", out, "--resume", timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-500:]
+    assert "1 of them already done" in resumed.stdout
+    assert (first / "checkpoints" / "last.pt").stat().st_mtime_ns == finished_at
+    assert len(rows(out / "runs.csv")) == 2
+    alone = tmp_path / "alone"
+    assert run_cli("train", *slow, "--seed", 2, "--out", alone).returncode == 0
+    assert same_weights(second, alone)  # interrupted and resumed: as if trained alone
+
+
+def test_jobs_train_runs_side_by_side_with_their_output_in_logs(tmp_path):
+    out = tmp_path / "s"
+    result = run_cli("sweep", "--seeds", "1-2", *SMALL, "--jobs", "2", "--out", out, timeout=600)
+    assert result.returncode == 0, result.stderr[-500:]
+    logs = sorted(p.name for p in (out / "logs").iterdir())
+    assert logs == ["default_seed_1.log", "default_seed_2.log"]
+    assert "done: 2 epochs" in (out / "logs" / "default_seed_1.log").read_text()
+    assert len(rows(out / "runs.csv")) == 2
+    alone = tmp_path / "alone"  # with the threads the sweep gave it (2 cores / 2 jobs, at least 1)
+    threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
+    assert run_cli("train", *SMALL, "--seed", 1, "--out", alone, env={"OMP_NUM_THREADS": threads}).returncode == 0
+    assert same_weights(out / "default" / "seed_1", alone)
+
+
+def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
+    """A data folder that does not exist passes the plan's checks but fails its run; the summary still comes."""
+    out, missing = tmp_path / "s", tmp_path / "no-such-data"
+    result = run_cli("sweep", "--seeds", "1", "--set", f"dataset={missing},digits", *SMALL, "--out", out,
+                     timeout=600)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after the run's own error line, as `train` printed it
+    assert line.startswith("error: 1 run(s) failed: dataset=-") and "no-such-data seed 1: exit status 2" in line
+    assert [r["configuration"] for r in rows(out / "runs.csv")] == ["dataset=digits"]
+
+
+def test_torchrun_shares_the_runs_between_processes(tmp_path):
+    out = tmp_path / "s"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+               "vanilla_gan", "sweep", "--seeds", "1-3", *map(str, SMALL), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "over 2 processes" in result.stdout
+    assert sorted(r["seed"] for r in rows(out / "runs.csv")) == ["1", "2", "3"]
+    alone = tmp_path / "alone"  # torchrun gave each process one thread (OMP_NUM_THREADS=1): so does this run
+    assert run_cli("train", *SMALL, "--seed", 2, "--out", alone, env={"OMP_NUM_THREADS": "1"}).returncode == 0
+    assert same_weights(out / "default" / "seed_2", alone)  # rank 1 trained it as one process
