@@ -13,8 +13,8 @@ Each run is `python -m vanilla_gan train` in a child process: the same program, 
 it alone, so a sweep's run is bit-identical to `vanilla-gan train` with its configuration and seed on the
 same machine. `--jobs N` trains N runs at once with the CPU's threads split between them; under torchrun every
 process takes its own share of the runs (no gradients are exchanged: the runs are independent) and rank 0
-writes the summary when all are done. Runs are not batched into one model: measured on a 2-core CPU at batch
-8 it was not faster (README, "Sweeps").
+writes the summary when all are done. Runs are not yet batched into one model (stacked weights): measured by
+benchmarks/batched.py it would be faster, 1.3-1.6x for 2-8 runs at batch 8 on a 2-core CPU (README, "Sweeps").
 """
 
 from __future__ import annotations
@@ -197,6 +197,7 @@ def _stop_with_parent() -> None:
 def child_env(threads: int | None) -> dict[str, str]:
     """This environment without torchrun's variables (each run is one process), with `threads` if given."""
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
+    env["PYTHONUNBUFFERED"] = "1"  # a run's lines reach a log or pipe as they are printed, in order with ours
     if threads is not None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     return env

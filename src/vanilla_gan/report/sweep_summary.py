@@ -147,7 +147,10 @@ def curves_png(configs: list[dict[str, Any]]) -> bytes | None:
                     epochs, fids = zip(*points, strict=True)
                     ax.plot(epochs, fids, color=colours[i % len(colours)], alpha=0.7, lw=1, marker=".",
                             label=c["name"] if j == 0 else None)
-        ax.set(xlabel="epoch", ylabel="FID (lower is better)", yscale="log", title="FID of every seed")
+        fids = [f for c in configs for points in c["curves"].values() for _, f in points]
+        wide = min(fids) > 0 and max(fids) / min(fids) > 5  # a log scale when FID falls by a factor
+        ax.set(xlabel="epoch", ylabel="FID (lower is better)", yscale="log" if wide else "linear",
+               title="FID of every seed")
         ax.legend(fontsize=8)
         fig.tight_layout()
         buffer = io.BytesIO()
@@ -171,6 +174,7 @@ def render(plan: dict[str, Any], configs: list[dict[str, Any]]) -> str:
     shared = ", ".join(f"{k}={v}" for k, v in plan["base"].items()) or "the defaults"
     written = time.strftime("%Y-%m-%d %H:%M")
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>vanilla-gan sweep</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:110em}} table{{border-collapse:collapse;
 font-size:0.85em}} td,th{{border:1px solid #ccc;padding:0.3em 0.5em;text-align:left;white-space:nowrap}}
 td.beyond{{background:#fde2c8;font-weight:bold}} .scroll{{overflow-x:auto}} img{{max-width:100%}}</style></head>
