@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from browser import find_chromium, load_page
 from helpers import TINY, assert_one_line_error, run_cli
 
 from vanilla_gan.errors import UsageError
@@ -133,6 +134,13 @@ def test_the_summary_ranks_configurations_by_median_fid_with_their_spread(finish
         assert float(r["fid_median"]) == pytest.approx(sum(fids) / 2)  # the median of two
     page = (finished / "summary.html").read_text()
     assert "batch_size=32" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_summary_page_opens_in_a_browser_without_errors(finished):
+    page = load_page(find_chromium(), (finished / "summary.html").resolve().as_uri())
+    assert not page.errors and not page.failed and page.broken_images == 0
+    assert all(url.startswith("data:") for url in page.requests[1:]), page.requests  # self-contained
 
 
 def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap(tmp_path):
