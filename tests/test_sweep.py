@@ -94,8 +94,11 @@ def test_an_existing_folder_is_never_reused_and_a_damaged_plan_is_named(tmp_path
     (out / "notes.txt").write_text("mine")
     assert "--resume to continue" in assert_one_line_error(run_cli("sweep", "--seeds", "1", "--out", out), 2)
     assert "not a sweep (no sweep.json)" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
-    (out / "sweep.json").write_text('{"configs": [{"name": 3}]')
-    assert "sweep.json is damaged" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    for damaged in ('{"configs": [{"name": 3}]', '{"base": {}, "seeds": [1], "configs": [{"name": "../../x", '
+                    '"settings": {}}]}', '{"base": {}, "seeds": [1, 1], "configs": [{"name": "default", '
+                    '"settings": {}}]}'):
+        (out / "sweep.json").write_text(damaged)
+        assert "sweep.json is damaged" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
     assert (out / "notes.txt").read_text() == "mine"
 
 
@@ -214,6 +217,17 @@ def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
     line = result.stderr.strip().splitlines()[-1]  # after the run's own error line, as `train` printed it
     assert line.startswith("error: 1 run(s) failed: dataset=-") and "no-such-data seed 1: exit status 2" in line
     assert [r["configuration"] for r in rows(out / "runs.csv")] == ["dataset=digits"]
+
+
+def test_under_torchrun_a_bad_sweep_stops_every_process_at_once(tmp_path):
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+               "vanilla_gan", "sweep", "--seeds", "1", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)  # no process waits for another
+    assert result.returncode != 0 and result.stderr.count("already exists and is not empty") == 2
+    assert "Traceback" not in result.stderr.split("error: ")[0]
 
 
 def test_torchrun_shares_the_runs_between_processes(tmp_path):

@@ -161,7 +161,11 @@ def read_plan(folder: Path) -> dict[str, Any]:
         for config in plan["configs"]:
             config["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["settings"].items()}
         plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()}
-        [parse_seeds(str(s)) for s in plan["seeds"]]
+        seeds = plan["seeds"]
+        if not all(type(seed) is int and seed >= 0 for seed in seeds) or len(set(seeds)) != len(seeds) or not seeds:
+            raise ValueError("seeds must be distinct integers of 0 or more")
+        if not plan["configs"] or any(c["name"] != config_name(c["settings"]) for c in plan["configs"]):
+            raise ValueError("a configuration's name does not match its settings")
     except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
         raise UsageError(f"{path} is damaged ({exc}); start the sweep again in a new folder") from None
     return plan
@@ -282,34 +286,54 @@ class Runner:
                               f"vanilla-gan sweep --out {self.folder} --resume")
 
 
-def sweep(args: argparse.Namespace) -> int:
-    """`vanilla-gan sweep` (under torchrun, in every process)."""
+def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict[str, Any]:
+    """The plan: read back (--resume), or made from the options and, when `write`, written to a new folder."""
     folder: Path = args.out
-    base = {k: v for k, v in vars(args).items() if k in MODEL_OPTIONS + TRAIN_OPTIONS + ("recipe",) and v is not None}
     if args.jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.resume:
+        if base or args.set or args.seeds or args.no_report:
+            raise UsageError("a sweep's plan is fixed: --resume takes only --out (and --jobs); "
+                             "start a new sweep to change it")
+        return read_plan(folder)
+    if args.seeds is None:
+        raise UsageError("--seeds is needed, e.g. --seeds 1-5")
+    plan = make_plan(base, [parse_set(s) for s in args.set or []], parse_seeds(args.seeds),
+                     report=not args.no_report)
+    if write:
+        if folder.exists() and any(folder.iterdir()):
+            raise UsageError(f"{folder} already exists and is not empty: choose a new --out, or pass "
+                             f"--resume to continue the sweep in it")
+        make_folder(folder)
+        atomic_write(folder / PLAN, (json.dumps(plan, indent=2) + "\n").encode())
+    return plan
+
+
+def agreed(rank: int, world: int, work: Any) -> Any:
+    """`work()` done by rank 0 and its result (or its UsageError) given to every process."""
+    if world == 1:
+        return work()
+    box: list[Any] = [None]
+    if rank == 0:
+        try:
+            box[0] = ("ok", work())
+        except UsageError as exc:
+            box[0] = ("error", str(exc))
+    dist.broadcast_object_list(box, src=0)
+    if box[0][0] == "error":
+        raise UsageError(box[0][1])
+    return box[0][1]
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """`vanilla-gan sweep` (under torchrun, in every process: rank 0 plans and summarises, each trains a share)."""
+    folder: Path = args.out
+    base = {k: v for k, v in vars(args).items() if k in MODEL_OPTIONS + TRAIN_OPTIONS + ("recipe",) and v is not None}
     rank, world = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("gloo", timeout=timedelta(days=30))  # the runs may take days
     try:
-        if args.resume:
-            if base or args.set or args.seeds or args.no_report:
-                raise UsageError("a sweep's plan is fixed: --resume takes only --out (and --jobs); "
-                                 "start a new sweep to change it")
-            plan = read_plan(folder)
-        else:
-            if args.seeds is None:
-                raise UsageError("--seeds is needed, e.g. --seeds 1-5")
-            plan = make_plan(base, [parse_set(s) for s in args.set or []], parse_seeds(args.seeds),
-                             report=not args.no_report)
-            if rank == 0:
-                if folder.exists() and any(folder.iterdir()):
-                    raise UsageError(f"{folder} already exists and is not empty: choose a new --out, or pass "
-                                     f"--resume to continue the sweep in it")
-                make_folder(folder)
-                atomic_write(folder / PLAN, (json.dumps(plan, indent=2) + "\n").encode())
-        if world > 1:
-            dist.barrier()  # the plan is written before any process starts a run
+        plan = agreed(rank, world, lambda: prepare(args, base, write=True))
         runs = runs_of(plan, folder)
         mine = [(run, state_of(run)) for run in runs[rank::world]]
         todo = [(run, state) for run, state in mine if state != "done"]
@@ -321,15 +345,17 @@ def sweep(args: argparse.Namespace) -> int:
         runner = Runner(folder, args.jobs, len(mine), report=plan.get("report", True) is not False)
         runner.finished = len(mine) - len(todo)
         runner.run_all(todo)
-        if world > 1:
-            dist.barrier()  # every process's runs have ended
+        failed = runner.failed
+        if world > 1:  # every process's runs have ended; rank 0 hears of every failure
+            every: list[Any] = [None] * world
+            dist.all_gather_object(every, runner.failed)
+            failed = [line for lines in every for line in lines]
         if rank == 0:
-            summary = write_summary(folder, plan, runs_of(plan, folder))
+            summary = write_summary(folder, plan, runs)
             print(summary.text)
             print(f"summary: {summary.csv}, {summary.html}")
-        if runner.failed:
-            raise VanillaGanError(f"{len(runner.failed)} run(s) failed: {'; '.join(runner.failed)}; the summary "
-                                  f"leaves them out")
+        if failed:
+            raise VanillaGanError(f"{len(failed)} run(s) failed: {'; '.join(failed)}; the summary leaves them out")
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
