@@ -56,7 +56,7 @@ def test_seeds_and_sets_parse_as_documented():
 
 
 @pytest.mark.parametrize(("text", "says"), [
-    ("", "expected seeds"), ("a-b", "expected seeds"), ("3-1", "distinct seeds"), ("1,1", "distinct"),
+    ("", "expected seeds"), ("a-b", "expected seeds"), ("3-1", "a range runs upwards"), ("1,1", "distinct"),
     ("-2", "expected seeds")])
 def test_bad_seeds_are_usage_errors(text, says):
     with pytest.raises(UsageError, match=says):
@@ -66,7 +66,8 @@ def test_bad_seeds_are_usage_errors(text, says):
 @pytest.mark.parametrize(("text", "says"), [
     ("batch_size", "expected OPTION="), ("colour=red", "expected OPTION="), ("seed=1,2", "seeds go in --seeds"),
     ("batch_size=eight", "invalid int"), ("betas=0.5", "two numbers"), ("g_loss=wasserstein", "invalid choice"),
-    ("batch_size=8,8", "given twice"), ("cuda_graph=maybe", "on or off")])
+    ("batch_size=8,8", "given twice"), ("cuda_graph=maybe", "on or off"), ("lr=", "no values"),
+    ("grid_size=4,9", "expected OPTION=")])  # grid_size is in TrainConfig but not on train's command line
 def test_bad_sets_are_usage_errors(text, says):
     with pytest.raises(UsageError, match=says):
         parse_set(text)
@@ -96,7 +97,8 @@ def test_an_existing_folder_is_never_reused_and_a_damaged_plan_is_named(tmp_path
     assert "not a sweep (no sweep.json)" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
     for damaged in ('{"configs": [{"name": 3}]', '{"base": {}, "seeds": [1], "configs": [{"name": "../../x", '
                     '"settings": {}}]}', '{"base": {}, "seeds": [1, 1], "configs": [{"name": "default", '
-                    '"settings": {}}]}'):
+                    '"settings": {}}]}', '[]', '{"base": {}, "seeds": [1], "configs": [{"name": "batch_size=x", '
+                    '"settings": {"batch_size": "x"}}]}'):
         (out / "sweep.json").write_text(damaged)
         assert "sweep.json is damaged" in assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
     assert (out / "notes.txt").read_text() == "mine"

@@ -72,6 +72,8 @@ def parse_seeds(text: str) -> list[int]:
     try:
         for part in text.split(","):
             first, _, last = part.strip().partition("-")
+            if int(last or first) < int(first):
+                raise UsageError(f"--seeds: a range runs upwards (1-8, not 8-1), got {text!r}")
             seeds += range(int(first), int(last or first) + 1)
     except ValueError:
         raise UsageError(f"--seeds: expected seeds like 1-8 or 1,3,5, got {text!r}") from None
@@ -85,11 +87,13 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
     options holding a list take alternatives separated by ':' ('betas=0.5,0.999:0.9,0.999')."""
     name, equals, values = text.partition("=")
     name = name.strip().replace("-", "_")
-    known = [o for o in MODEL_OPTIONS + TRAIN_OPTIONS + ("recipe",) if o not in NOT_SWEPT]
-    if not equals or name not in known or not values:
+    parser, flag = RaisingParser(add_help=False, parents=[train_options()]), "--" + name.replace("_", "-")
+    known = [a.dest for a in parser._actions if a.dest not in NOT_SWEPT]  # what `train` takes on its command line
+    if not equals or name not in known:
         raise UsageError(f"--set {text!r}: expected OPTION=V1,V2,... with an option of `train` "
                          f"({', '.join(known)}); seeds go in --seeds")
-    parser, flag = RaisingParser(add_help=False, parents=[train_options()]), "--" + name.replace("_", "-")
+    if not values.strip(":, "):
+        raise UsageError(f"--set {text!r}: no values after '='")
     parsed = []
     for value in values.split(":" if name in TUPLE_OPTIONS else ","):
         if name in SWITCHES:
@@ -158,6 +162,9 @@ def read_plan(folder: Path) -> dict[str, Any]:
         raise UsageError(f"{folder} is not a sweep (no {PLAN}): start one without --resume")
     try:
         plan = json.loads(path.read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("configs"), list) or not isinstance(
+                plan.get("base"), dict) or not isinstance(plan.get("seeds"), list):
+            raise ValueError("not a plan with base, configs and seeds")
         for config in plan["configs"]:
             config["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["settings"].items()}
         plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()}
@@ -166,8 +173,11 @@ def read_plan(folder: Path) -> dict[str, Any]:
             raise ValueError("seeds must be distinct integers of 0 or more")
         if not plan["configs"] or any(c["name"] != config_name(c["settings"]) for c in plan["configs"]):
             raise ValueError("a configuration's name does not match its settings")
+        for config in plan["configs"]:
+            check_options({**plan["base"], **config["settings"]}, f"configuration {config['name']}")
     except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
-        raise UsageError(f"{path} is damaged ({exc}); start the sweep again in a new folder") from None
+        why = exc if isinstance(exc, (ValueError, UsageError)) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{path} is damaged ({why}); start the sweep again in a new folder") from None
     return plan
 
 

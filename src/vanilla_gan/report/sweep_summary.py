@@ -151,6 +151,7 @@ def curves_png(configs: list[dict[str, Any]]) -> bytes | None:
         wide = min(fids) > 0 and max(fids) / min(fids) > 5  # a log scale when FID falls by a factor
         ax.set(xlabel="epoch", ylabel="FID (lower is better)", yscale="log" if wide else "linear",
                title="FID of every seed")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole
         ax.legend(fontsize=8)
         fig.tight_layout()
         buffer = io.BytesIO()
