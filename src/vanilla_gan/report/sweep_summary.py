@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from vanilla_gan.config import is_finite_number
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.report.plots import pyplot
 from vanilla_gan.rundir import RunDir
@@ -62,11 +63,6 @@ def spread(values: list[float]) -> dict[str, float]:
             "n": len(a)}
 
 
-def number(value: Any) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
-
-
 def summarise(plan: dict[str, Any], runs: list[Any]) -> list[dict[str, Any]]:
     """One entry per configuration, best first: name, settings, finished/planned seeds, stats, curves, beyond."""
     found = final_records(runs)
@@ -76,10 +72,10 @@ def summarise(plan: dict[str, Any], runs: list[Any]) -> list[dict[str, Any]]:
         finished = [(run, last, records) for run, last, records in mine if last is not None]
         stats = {}
         for key, _, _ in COLUMNS:
-            values = [v for _, last, _ in finished if (v := number(last.get(key))) is not None]
+            values = [float(last[key]) for _, last, _ in finished if is_finite_number(last.get(key))]
             if values:
                 stats[key] = spread(values)
-        curves = {run.seed: [(r["epoch"], r["fid"]) for r in records if number(r.get("fid")) is not None]
+        curves = {run.seed: [(r["epoch"], r["fid"]) for r in records if is_finite_number(r.get("fid"))]
                   for run, _, records in finished}
         configs.append({"name": config["name"], "settings": config["settings"], "finished": len(finished),
                         "planned": len(mine), "stats": stats, "curves": curves,
