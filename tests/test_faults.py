@@ -70,8 +70,8 @@ def once_more_on_drift(test):
     """Run a fault scenario again, in a fresh folder, if its numbers drifted from the baseline's.
 
     A resume that loses state (an RNG, a step, an Adam moment) drifts every time and fails. On a busy virtual
-    machine a training process has rarely drifted by a rounding error early on (three times in this project's
-    test runs, in CI and here, in runs never interrupted as well as resumed ones; never in 93 repeats in a loop),
+    machine a training process has rarely drifted by a rounding error early on (about once per full campaign of
+    ~45 runs, in CI and here, in runs started over as well as resumed ones; never in 93 repeats in a loop),
     which a GAN then amplifies: that does not repeat, so the second try passes, and says so."""
     @functools.wraps(test)
     def wrapper(tmp_path, *args, **kwargs):
