@@ -9,7 +9,6 @@ default; every case runs with `python -m pytest -m slow tests/test_faults.py` (a
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -18,12 +17,11 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, assert_one_line_error, run_cli, run_main
+from helpers import TINY, Drift, assert_one_line_error, once_more_on_drift, run_cli, run_main
 
 from vanilla_gan.rundir import RunDir
 
@@ -66,33 +64,10 @@ def step_numbers(run: Path) -> list[str]:
     return [",".join(line.split(",")[:2]) for line in (run / "steps.csv").read_text().splitlines()]
 
 
-def once_more_on_drift(test):
-    """Run a fault scenario again, in a fresh folder, if its numbers drifted from the baseline's.
-
-    A resume that loses state (an RNG, a step, an Adam moment) drifts every time and fails. On a busy virtual
-    machine a training process has rarely drifted by a rounding error early on (about once per full campaign of
-    ~45 runs, in CI and here, in runs started over as well as resumed ones; never in 93 repeats in a loop),
-    which a GAN then amplifies: that does not repeat, so the second try passes, and says so."""
-    @functools.wraps(test)
-    def wrapper(tmp_path, *args, **kwargs):
-        try:
-            return test(tmp_path, *args, **kwargs)
-        except Drift as first:
-            again = tmp_path / "again"
-            again.mkdir()
-            test(again, *args, **kwargs)
-            warnings.warn(f"drifted once, then ended bit-identical when repeated: {first}", stacklevel=1)
-    return wrapper
-
-
 def checkpoint_epoch(run: Path) -> int | None:
     """The epoch of last.pt, loaded as the package loads it (so it must be whole), or None without one."""
     last = run / "checkpoints" / "last.pt"
     return RunDir(run).load_checkpoint()["epoch"] if last.exists() else None
-
-
-class Drift(AssertionError):
-    """The run's numbers differ from the baseline's while its files are complete."""
 
 
 def assert_finished_like(run: Path, baseline: Path) -> None:
