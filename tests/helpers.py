@@ -117,3 +117,9 @@ def once_more_on_drift(test):
             test(**{**fixtures, "tmp_path": again})
             warnings.warn(f"drifted once, then ended bit-identical when repeated: {first}", stacklevel=1)
     return wrapper
+
+
+def run_weights(run: Path) -> dict[str, torch.Tensor]:
+    """Every weight of a run folder's last.pt (G, its moving average, D), as 'net.name' -> tensor."""
+    state = torch.load(Path(run) / "checkpoints" / "last.pt", weights_only=True)
+    return {f"{net}.{k}": v for net in ("generator", "generator_ema", "discriminator") for k, v in state[net].items()}

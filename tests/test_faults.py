@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, Drift, assert_one_line_error, once_more_on_drift, run_cli, run_main
+from helpers import TINY, Drift, assert_one_line_error, once_more_on_drift, run_cli, run_main, run_weights
 
 from vanilla_gan.rundir import RunDir
 
@@ -48,11 +48,6 @@ def baselines(tmp_path_factory) -> dict[str, Path]:
     return {name: folder / name for name in CONFIGS}
 
 
-def weights(run: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    return {f"{net}.{k}": v for net in ("generator", "generator_ema", "discriminator") for k, v in state[net].items()}
-
-
 def losses(run: Path) -> list[tuple]:
     """(epoch and step, losses) of each line of metrics.jsonl."""
     lines = (run / "metrics.jsonl").read_text().splitlines()
@@ -72,7 +67,7 @@ def checkpoint_epoch(run: Path) -> int | None:
 
 def assert_finished_like(run: Path, baseline: Path) -> None:
     """The resumed run ends as the uninterrupted one: bit-identical weights, the same logs, nothing extra."""
-    ours, theirs = weights(run), weights(baseline)
+    ours, theirs = run_weights(run), run_weights(baseline)
     assert ours.keys() == theirs.keys()
     assert [k for k, _ in losses(run)] == [k for k, _ in losses(baseline)]  # every epoch once, no gap or torn line
     assert step_numbers(run) == step_numbers(baseline)  # every step once
@@ -235,9 +230,9 @@ def test_a_real_full_tmpfs(tmp_path, baselines):
         assert kept is not None and kept < EPOCHS and not list(run.rglob("*.tmp-*"))
         subprocess.run(["mount", "-o", "remount,size=8m", str(mount)], check=True)
         assert cli("train", "--out", run, "--resume").returncode == 0
-        assert weights(run).keys() == weights(baselines["plain"]).keys()
-        assert all(torch.equal(a, b) for a, b in zip(weights(run).values(), weights(baselines["plain"]).values(),
-                                                      strict=True))
+        ours, theirs = run_weights(run), run_weights(baselines["plain"])
+        assert ours.keys() == theirs.keys()
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 

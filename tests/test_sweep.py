@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from browser import find_chromium, load_page
-from helpers import TINY, assert_one_line_error, assert_same_weights, once_more_on_drift, run_cli
+from helpers import TINY, assert_one_line_error, assert_same_weights, once_more_on_drift, run_cli, run_weights
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import summarise
@@ -27,19 +27,14 @@ SMALL = [a for a in TINY if a not in ("--eval-every", "0", "--batch-size", "64")
     "--eval-every", "2", "--eval-samples", "1000", "--epochs", "2", "--no-report"]
 
 
-def weights(run: Path) -> dict[str, torch.Tensor]:
-    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    return {f"{net}.{k}": v for net in ("generator", "discriminator") for k, v in state[net].items()}
-
-
 def same_weights(a: Path, b: Path) -> bool:
     """Bit-identical weights (a Drift, which `once_more_on_drift` retries, when only the numbers differ)."""
-    assert_same_weights(weights(a), weights(b), f"{a} and {b}")
+    assert_same_weights(run_weights(a), run_weights(b), f"{a} and {b}")
     return True
 
 
 def differ(a: Path, b: Path) -> bool:
-    wa, wb = weights(a), weights(b)
+    wa, wb = run_weights(a), run_weights(b)
     return not all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
