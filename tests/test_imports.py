@@ -22,10 +22,10 @@ LAYERS = [
     ["data", "data.idx", "data.download", "models", "images", "sampling", "distributed", "runtime", "checkpoint",
      "lock"],
     ["rundir"],
-    ["cudagraph", "optim", "progress", "trainstate", "trainer"],
+    ["cudagraph", "optim", "progress", "trainstate", "trainer", "batched"],
     ["classifier", "evaluate"],
     ["report", "report.*", "export"],
-    ["api", "options", "sweep"],
+    ["api", "options", "sweepplan", "sweep"],
     ["cli", "__main__", "vanilla_gan"],
 ]
 

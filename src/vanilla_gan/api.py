@@ -33,6 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vanilla_gan import distributed
+from vanilla_gan.batched import BatchedTrainer
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.config import (
@@ -207,6 +208,29 @@ class Training:
 
     def _result(self) -> Run:
         return Run(self.run_dir.path, generator=self._custom_generator(), device=self.device, report=self.report)
+
+
+def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], progress: bool = True) -> list[Run]:
+    """Prepared sessions whose configurations differ in the seed alone, trained as one batched model
+    (`batched.BatchedTrainer`; `rngs[k]` = `batched.training_rng` taken right after session k was prepared), then
+    each one's report, as `Training.run` does. A non-finite loss in one run stops all (its stop.json says so)."""
+    try:
+        side_by_side = BatchedTrainer([s.trainer for s in sessions], rngs, progress)
+        try:
+            side_by_side.train()
+        except TrainingError as failure:
+            for session in sessions:
+                if session.trainer is side_by_side.failed:
+                    session.run_dir.write_stop(session.trainer.epoch + 1, str(failure))
+                    session._report()
+            raise
+        for session in sessions:
+            session.run_dir.clear_stop()
+            session._report()
+        return [session._result() for session in sessions]
+    finally:
+        for session in sessions:
+            session.close()
 
 
 def train(*, out: Path | str | None = None, resume: bool = False, report: bool = True, tensorboard: bool = False,

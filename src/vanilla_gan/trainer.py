@@ -210,17 +210,24 @@ class Trainer:
 
     def train_epoch(self) -> dict[str, Any]:
         """One epoch (or what is left of an interrupted one); returns its metrics record."""
+        epoch = self.begin_epoch()
+        start = time.perf_counter()
+        self._run_steps(epoch)
+        return self.finish_epoch(epoch, time.perf_counter() - start)
+
+    def begin_epoch(self) -> int:
+        """Before an epoch's steps: the run folder opened, the epoch's order of the data drawn (an interrupted
+        epoch keeps its own); returns the epoch's number. (`batched.BatchedTrainer` runs the steps itself.)"""
         self._open_run()
-        epoch = self.epoch + 1
-        # -- the epoch's order of the data (an interrupted epoch keeps its own)
         if self.batch_in_epoch == 0:
             self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng).to(self.device)
             self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STEP_KEYS), device=self.device)
             self.epoch_time = 0.0
-        # -- the steps
-        start = time.perf_counter()
-        self._run_steps(epoch)
-        seconds = time.perf_counter() - start
+        return self.epoch + 1
+
+    def finish_epoch(self, epoch: int, seconds: float) -> dict[str, Any]:
+        """After an epoch's steps (`seconds` of them): checkpoint and raise Interrupted when stopped mid-epoch;
+        else end the epoch (time budget, log, grid, evaluation, checkpoint) and return its metrics record."""
         self.epoch_time, self.elapsed = self.epoch_time + seconds, self.elapsed + seconds
         # -- stopped by a signal mid-epoch: checkpoint the position in the epoch
         if self.batch_in_epoch < self.steps_per_epoch:
