@@ -19,7 +19,8 @@ from helpers import TINY, assert_one_line_error, assert_same_weights, once_more_
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import summarise
-from vanilla_gan.sweep import Run, parse_seeds, parse_set
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.sweepplan import Run, parse_seeds, parse_set
 
 # A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
 # (The batch size is left to each test: the default 8, or --set.)
@@ -82,6 +83,7 @@ def test_bad_sets_are_usage_errors(text, says):
     (["--seeds", "1", "--jobs", "0"], "--jobs must be 1 or more"),
     (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
     (["--seeds", "1", "--resume"], "--resume takes only --out"),
+    (["--seeds", "1", "--batched", "0"], "--batched must be in 1..64"),
 ])
 def test_nonsensical_sweeps_are_one_line_before_any_run(tmp_path, args, says):
     out = tmp_path / "sweep"
@@ -248,3 +250,56 @@ def test_torchrun_shares_the_runs_between_processes(tmp_path):
     alone = tmp_path / "alone"  # torchrun gave each process one thread (OMP_NUM_THREADS=1): so does this run
     assert run_cli("train", *SMALL, "--seed", 2, "--out", alone, env={"OMP_NUM_THREADS": "1"}).returncode == 0
     assert same_weights(out / "default" / "seed_2", alone)  # rank 1 trained it as one process
+
+
+# ----------------------------------------------------------------------------- --batched: runs side by side
+
+def assert_close_to(a: Path, b: Path, atol: float) -> None:
+    wa, wb = run_weights(a), run_weights(b)
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=atol, rtol=0, msg=key)
+
+
+def test_batched_runs_are_ordinary_run_folders_equal_to_train_alone_to_float_tolerance(tmp_path):
+    """Seeds 1-3 in groups of 2: seeds 1 and 2 side by side in one child, seed 3 alone (bit-identical)."""
+    out = tmp_path / "s"
+    result = run_cli("sweep", "--seeds", "1-3", "--batched", "2", *SMALL, "--out", out, timeout=600)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert "seeds 1,2 side by side" in result.stdout and "up to 2 side by side" in result.stdout
+    assert len(rows(out / "runs.csv")) == 3 and json.loads((out / "sweep.json").read_text())["batched"] == 2
+    for seed in (1, 2):
+        alone = tmp_path / f"alone{seed}"
+        assert run_cli("train", *SMALL, "--seed", seed, "--out", alone).returncode == 0
+        # 16 steps: the same to float tolerance, not bit for bit (the products add up in another order)
+        assert_close_to(out / "default" / f"seed_{seed}", alone, atol=1e-4)
+        steps, own = (alone / "steps.csv").read_text(), (out / "default" / f"seed_{seed}" / "steps.csv").read_text()
+        assert steps.splitlines()[:3] == own.splitlines()[:3]  # the first steps' statistics, as written (5 digits)
+    assert differ(out / "default" / "seed_1", out / "default" / "seed_2")
+    run = out / "default" / "seed_2"
+    assert run_cli("sample", run, "-n", 16, "-o", tmp_path / "s.png").returncode == 0  # the package reads it
+    assert run_cli("train", "--out", run, "--resume", "--epochs", 3, "--no-report").returncode == 0  # goes on alone
+    assert RunDir(run).read_metrics()[-1]["epoch"] == 3
+
+
+def test_ctrl_c_stops_a_batched_group_and_resume_finishes_it(tmp_path):
+    out = tmp_path / "s"
+    slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
+    sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", "--seeds", "1-2", "--batched", "2",
+                              *slow, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "default" / "seed_2" / "config.json").exists():
+        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
+        time.sleep(0.05)
+    time.sleep(1.5)
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err[-500:]
+    assert "2 runs side by side saved" in err and "--resume" in err.strip().splitlines()[-1]
+    steps = [RunDir(out / "default" / f"seed_{s}").load_checkpoint()["step"] for s in (1, 2)]
+    assert steps[0] == steps[1] > 0  # both saved at the same step
+    resumed = run_cli("sweep", "--out", out, "--resume", timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-500:]
+    assert len(rows(out / "runs.csv")) == 2
+    assert all(RunDir(out / "default" / f"seed_{s}").load_checkpoint()["epoch"] == 2 for s in (1, 2))
+    assert "--resume takes only --out" in assert_one_line_error(
+        run_cli("sweep", "--out", out, "--resume", "--batched", "3"), 2)

@@ -1,0 +1,182 @@
+"""A sweep's plan: its seeds, the --set values, the configurations, sweep.json, the runs and their groups, and
+each run's state. No training, no processes (sweep.py runs the plan).
+
+    plan = make_plan(base={"epochs": 10}, sets=[parse_set("batch_size=8,32")], seeds=parse_seeds("1-5"))
+    runs = runs_of(plan, Path("S"))        # every configuration x seed: Run(config, seed, folder, options)
+    groups_of(plan, Path("S"))             # as trained: each configuration's seeds in groups of plan["batched"]
+    state_of(runs[0])                      # "new", "started" or "done"
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
+from vanilla_gan.checkpoint import epoch_of
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.errors import UsageError
+from vanilla_gan.options import SWITCHES, train_options
+from vanilla_gan.rundir import RunDir
+
+PLAN = "sweep.json"
+MAX_RUNS = 1000
+MAX_BATCHED = 64
+TUPLE_OPTIONS = ("betas", "g_hidden", "d_hidden")  # alternatives separated by ':', each a comma list
+NOT_SWEPT = ("seed",)  # --seeds says which
+
+@dataclass(frozen=True)
+class Run:
+    config: str  # the configuration's name, e.g. batch_size=8_betas=0.5,0.999
+    seed: int
+    folder: Path
+    options: dict[str, Any]  # what `train` is given (without --seed and --out)
+
+
+class RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1-8', '1,3,5' or '1-3,10' as a list of distinct seeds, in order."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            if int(last or first) < int(first):
+                raise UsageError(f"--seeds: a range runs upwards (1-8, not 8-1), got {text!r}")
+            seeds += range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise UsageError(f"--seeds: expected seeds like 1-8 or 1,3,5, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or len(seeds) > MAX_RUNS:
+        raise UsageError(f"--seeds: expected 1 to {MAX_RUNS} distinct seeds of 0 or more, got {text!r}")
+    return seeds
+
+
+def parse_set(text: str) -> tuple[str, list[Any]]:
+    """'batch_size=8,16' (or batch-size) as ('batch_size', [8, 16]), each value checked as `train` checks it;
+    options holding a list take alternatives separated by ':' ('betas=0.5,0.999:0.9,0.999')."""
+    name, equals, values = text.partition("=")
+    name = name.strip().replace("-", "_")
+    parser, flag = RaisingParser(add_help=False, parents=[train_options()]), "--" + name.replace("_", "-")
+    known = [a.dest for a in parser._actions if a.dest not in NOT_SWEPT]  # what `train` takes on its command line
+    if not equals or name not in known:
+        raise UsageError(f"--set {text!r}: expected OPTION=V1,V2,... with an option of `train` "
+                         f"({', '.join(known)}); seeds go in --seeds")
+    if not values.strip(":, "):
+        raise UsageError(f"--set {text!r}: no values after '='")
+    parsed = []
+    for value in values.split(":" if name in TUPLE_OPTIONS else ","):
+        if name in SWITCHES:
+            if value not in ("on", "off"):
+                raise UsageError(f"--set {text!r}: {name} takes on or off")
+            parsed.append(value == "on")
+        else:
+            try:
+                parsed.append(getattr(parser.parse_args([flag, value.strip()]), name))
+            except UsageError as exc:
+                raise UsageError(f"--set {text!r}: {exc}") from None
+    if len(set(map(str, parsed))) != len(parsed):
+        raise UsageError(f"--set {text!r}: a value is given twice")
+    return name, parsed
+
+
+def config_name(settings: dict[str, Any]) -> str:
+    """A configuration's name and folder, e.g. batch_size=8_betas=0.5,0.999 ('default' without settings)."""
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+    name = "_".join(f"{k}={text(v)}" for k, v in settings.items()) or "default"
+    return "".join(c if c.isalnum() or c in "=,._+-" else "-" for c in name)
+
+
+def check_options(options: dict[str, Any], where: str) -> None:
+    """What `train` would refuse, said before any run starts."""
+    merged = {**RECIPES.get(options.get("recipe") or "", {}), **options}
+    try:
+        ModelConfig(**{k: v for k, v in merged.items() if k in MODEL_OPTIONS}).validate()
+        TrainConfig(**{k: v for k, v in merged.items() if k in TRAIN_OPTIONS}).validate()
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: list[int],
+              report: bool = True, batched: int = 1) -> dict[str, Any]:
+    names = [name for name, _ in sets]
+    if len(set(names)) != len(names):
+        raise UsageError("--set: each option once (give all its values in one --set)")
+    shared = [n for n in names if n in base]
+    if shared:
+        raise UsageError(f"--{shared[0].replace('_', '-')} is given both alone and in --set: give it in one place")
+    configs = []
+    for values in itertools.product(*(values for _, values in sets)):
+        settings = dict(zip(names, values, strict=True))
+        check_options({**base, **settings}, f"configuration {config_name(settings)}")
+        configs.append({"name": config_name(settings), "settings": settings})
+    names = [c["name"] for c in configs]
+    if len(set(names)) != len(names) or max(map(len, names)) > 200:
+        raise UsageError("--set: the configurations' folder names (their settings) must be distinct and short")
+    if len(configs) * len(seeds) > MAX_RUNS:
+        raise UsageError(f"{len(configs)} configurations x {len(seeds)} seeds is more than {MAX_RUNS} runs")
+    return {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report, "batched": batched}
+
+
+def runs_of(plan: dict[str, Any], folder: Path) -> list[Run]:
+    return [Run(c["name"], seed, folder / c["name"] / f"seed_{seed}", {**plan["base"], **c["settings"]})
+            for c in plan["configs"] for seed in plan["seeds"]]
+
+
+def groups_of(plan: dict[str, Any], folder: Path) -> list[list[Run]]:
+    """The runs as the sweep trains them: each configuration's seeds in groups of `batched` (1: one by one)."""
+    runs, size, per_config = runs_of(plan, folder), plan.get("batched", 1), len(plan["seeds"])
+    return [runs[c + i:c + min(i + size, per_config)] for c in range(0, len(runs), per_config)
+            for i in range(0, per_config, size)]
+
+
+def read_plan(folder: Path) -> dict[str, Any]:
+    path = folder / PLAN
+    if not path.exists():
+        raise UsageError(f"{folder} is not a sweep (no {PLAN}): start one without --resume")
+    try:
+        plan = json.loads(path.read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("configs"), list) or not isinstance(
+                plan.get("base"), dict) or not isinstance(plan.get("seeds"), list):
+            raise ValueError("not a plan with base, configs and seeds")
+        for config in plan["configs"]:
+            config["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["settings"].items()}
+        plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()}
+        seeds = plan["seeds"]
+        if type(plan.get("batched", 1)) is not int or not 1 <= plan.get("batched", 1) <= MAX_BATCHED:
+            raise ValueError(f"batched must be a whole number in 1..{MAX_BATCHED}")
+        if not all(type(seed) is int and seed >= 0 for seed in seeds) or len(set(seeds)) != len(seeds) or not seeds:
+            raise ValueError("seeds must be distinct integers of 0 or more")
+        if not plan["configs"] or any(c["name"] != config_name(c["settings"]) for c in plan["configs"]):
+            raise ValueError("a configuration's name does not match its settings")
+        for config in plan["configs"]:
+            check_options({**plan["base"], **config["settings"]}, f"configuration {config['name']}")
+    except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
+        why = exc if isinstance(exc, (ValueError, UsageError)) else f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{path} is damaged ({why}); start the sweep again in a new folder") from None
+    return plan
+
+
+def seeds_text(group: list[Run]) -> str:
+    return ",".join(str(run.seed) for run in group)
+
+
+def state_of(run: Run) -> str:
+    """'done' (trained to its epochs), 'started' (a folder to --resume) or 'new'."""
+    rundir = RunDir(run.folder)
+    if not rundir.config_path.exists():
+        return "new"
+    try:
+        epochs = rundir.read_config()["train"]["epochs"]
+    except (UsageError, KeyError, TypeError):
+        return "started"
+    return "done" if rundir.last_checkpoint.exists() and epoch_of(rundir.last_checkpoint) == epochs else "started"
