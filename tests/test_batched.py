@@ -64,13 +64,18 @@ def assert_close(a, b, atol=1e-5):
         torch.testing.assert_close(a[key], b[key], atol=atol, rtol=1e-4, msg=key)
 
 
-@pytest.mark.parametrize("train", [{}, {"g_loss": "minimax", "real_label": 0.9, "lr_cooldown": 0.5},
-                                   {"ema_decay": 0.0, "adam_in_backward": False}], ids=["defaults", "options", "plain"])
-def test_runs_side_by_side_equal_each_run_alone_to_float_tolerance(images, train):
-    batched = side_by_side(images, **train)
+NO_DROPOUT = ModelConfig(latent_dim=16, g_hidden=(64, 96, 32), d_hidden=(96, 32), dropout=0.0)
+
+
+@pytest.mark.parametrize(("model", "train"), [
+    (MODEL, {}), (MODEL, {"g_loss": "minimax", "real_label": 0.9, "lr_cooldown": 0.5}),
+    (MODEL, {"ema_decay": 0.0, "adam_in_backward": False}), (MODEL, {"precision": "bf16"}), (NO_DROPOUT, {})],
+    ids=["defaults", "options", "plain", "bf16", "no-dropout"])
+def test_runs_side_by_side_equal_each_run_alone_to_float_tolerance(images, model, train):
+    batched = side_by_side(images, model=model, **train)
     batched.train()  # 2 epochs x 12 steps
     for t, seed in zip(batched.trainers, SEEDS, strict=True):
-        own = alone(images, seed, **train)
+        own = alone(images, seed, model=model, **train)
         assert_close(state(t), state(own))
         assert t.epoch == own.epoch == 2 and t.step == own.step == 24
         for ours, theirs in zip(t.metrics, own.metrics, strict=True):
