@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from vanilla_gan.api import RECIPES
-from vanilla_gan.config import DEVICES, G_LOSSES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.config import DEVICES, G_LOSSES, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
 
 SWITCHES = ("cuda_graph", "adam_in_backward")  # --X / --no-X
 
@@ -77,7 +77,8 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int,
                    help=f"evaluate (FID, IS, precision/recall, ...) every K epochs and at the end, keeping "
                         f"checkpoints/best.pt by FID; 0 = never (default: {t.eval_every})")
-    p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation (default: {t.eval_samples})")
+    p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation, 1000..{MAX_EVAL_SAMPLES:,} "
+                                                      f"(default: {t.eval_samples})")
     p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
     p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
     p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
