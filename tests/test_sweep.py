@@ -84,6 +84,8 @@ def test_bad_sets_are_usage_errors(text, says):
     (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
     (["--seeds", "1", "--resume"], "--resume takes only --out"),
     (["--seeds", "1", "--batched", "0"], "--batched must be in 1..64"),
+    pytest.param(["--seeds", "1", "--device", "cuda"], "no CUDA device",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
 ])
 def test_nonsensical_sweeps_are_one_line_before_any_run(tmp_path, args, says):
     out = tmp_path / "sweep"
@@ -227,6 +229,13 @@ def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
     assert [r["configuration"] for r in rows(out / "runs.csv")] == ["dataset=digits"]
 
 
+def test_a_failing_group_counts_each_of_its_runs(tmp_path):
+    out, missing = tmp_path / "s", tmp_path / "no-such-data"
+    result = run_cli("sweep", "--seeds", "1-2", "--batched", "2", "--dataset", missing, *SMALL, "--out", out)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "2 run(s) failed: default seeds 1,2: exit status 2" in result.stderr.strip().splitlines()[-1]
+
+
 def test_under_torchrun_a_bad_sweep_stops_every_process_at_once(tmp_path):
     out = tmp_path / "s"
     out.mkdir()
@@ -266,6 +275,8 @@ def test_batched_runs_are_ordinary_run_folders_equal_to_train_alone_to_float_tol
     result = run_cli("sweep", "--seeds", "1-3", "--batched", "2", *SMALL, "--out", out, timeout=600)
     assert result.returncode == 0, result.stderr[-800:]
     assert "seeds 1,2 side by side" in result.stdout and "up to 2 side by side" in result.stdout
+    assert json.loads((out / "default" / "seed_1" / "config.json").read_text())["side_by_side"] == [1, 2]
+    assert "side_by_side" not in json.loads((out / "default" / "seed_3" / "config.json").read_text())
     assert len(rows(out / "runs.csv")) == 3 and json.loads((out / "sweep.json").read_text())["batched"] == 2
     for seed in (1, 2):
         alone = tmp_path / f"alone{seed}"

@@ -88,6 +88,8 @@ class BatchedTrainer:
             raise ValueError("one noise generator per Trainer, and at least one Trainer")
         check_batchable(trainers)
         self.trainers, self.rngs, self.progress = list(trainers), list(rngs), progress
+        for t in self.trainers:  # config.json says so (a run alone repeats it to float tolerance only)
+            t.side_by_side = [other.config.seed for other in self.trainers] if len(self.trainers) > 1 else []
         first = self.trainers[0]
         self.config, self.model_config, self.device = first.config, first.model_config, first.device
         self.k, self.batch_size = len(trainers), first.config.batch_size

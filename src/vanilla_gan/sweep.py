@@ -94,7 +94,7 @@ class Runner:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.threads = max(1, cores // jobs) if jobs > 1 else None
         self.running: dict[subprocess.Popen, tuple[Run, Any]] = {}
-        self.failed: list[str] = []
+        self.failed: list[tuple[int, str]] = []  # (runs, what failed): a group's runs fail together
         self.finished = 0
         self.stop = StopFlag()
 
@@ -137,8 +137,9 @@ class Runner:
                 if process.returncode != 0:
                     where = f" (see {self.log_path(group)})" if log is not None else ""
                     seeds = f"seed{'s' if len(group) > 1 else ''} {seeds_text(group)}"
-                    self.failed.append(f"{group[0].config} {seeds}: exit status {process.returncode}{where}")
-                    print(f"warning: {self.failed[-1]}", file=sys.stderr)
+                    self.failed.append((len(group), f"{group[0].config} {seeds}: exit status {process.returncode}"
+                                                    f"{where}"))
+                    print(f"warning: {self.failed[-1][1]}", file=sys.stderr)
                 return
             if not block:
                 return
@@ -204,7 +205,8 @@ def train_group(folder: Path, plan: dict[str, Any], index: int) -> int:
     for n, place in enumerate(places):
         together = [(session, rng) for session, rng, at in sessions if at == place]
         seeds = ", ".join(str(s.trainer.config.seed) for s, _ in together)
-        print(f"seeds {seeds} side by side (epoch {place[0] + 1}, step {place[1]})", flush=True)
+        what = f"seeds {seeds} side by side" if len(together) > 1 else f"seed {seeds} (alone in its group now)"
+        print(f"{what} (epoch {place[0] + 1}, step {place[1]})", flush=True)
         try:
             train_side_by_side([s for s, _ in together], [rng for _, rng in together])
         except BaseException:
@@ -285,13 +287,14 @@ def sweep(args: argparse.Namespace) -> int:
         if world > 1:  # every process's runs have ended; rank 0 hears of every failure
             every: list[Any] = [None] * world
             dist.all_gather_object(every, runner.failed)
-            failed = [line for lines in every for line in lines]
+            failed = [entry for entries in every for entry in entries]
         if rank == 0:
             summary = write_summary(folder, plan, runs)
             print(summary.text)
             print(f"summary: {summary.csv}, {summary.html}")
         if failed:
-            raise VanillaGanError(f"{len(failed)} run(s) failed: {'; '.join(failed)}; the summary leaves them out")
+            raise VanillaGanError(f"{sum(n for n, _ in failed)} run(s) failed: {'; '.join(t for _, t in failed)}; "
+                                  f"the summary leaves them out")
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -308,9 +311,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out: finished runs are kept")
     p.add_argument("--no-report", action="store_true", help="runs write no report.html (faster)")
     p.add_argument("--batched", type=int, metavar="K",
-                   help="train up to K seeds of a configuration side by side as one batched model (faster on a "
-                        "CPU at batch 8; equal to each run alone to float tolerance, not bit for bit; default: 1, "
-                        "each run alone)")
+                   help="train up to K (1..64) seeds of a configuration side by side as one batched model "
+                        "(faster on a CPU at batch 8; equal to each run alone to float tolerance, not bit for bit; "
+                        "default: 1, each run alone)")
     p.add_argument("--group", type=int, help=argparse.SUPPRESS)  # the child that trains one group
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained at once, the CPU's threads split between them (default: 1; under torchrun, "

@@ -22,6 +22,7 @@ from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
 from vanilla_gan.options import SWITCHES, train_options
 from vanilla_gan.rundir import RunDir
+from vanilla_gan.runtime import resolve_device
 
 PLAN = "sweep.json"
 MAX_RUNS = 1000
@@ -101,7 +102,9 @@ def check_options(options: dict[str, Any], where: str) -> None:
     merged = {**RECIPES.get(options.get("recipe") or "", {}), **options}
     try:
         ModelConfig(**{k: v for k, v in merged.items() if k in MODEL_OPTIONS}).validate()
-        TrainConfig(**{k: v for k, v in merged.items() if k in TRAIN_OPTIONS}).validate()
+        config = TrainConfig(**{k: v for k, v in merged.items() if k in TRAIN_OPTIONS})
+        config.validate()
+        resolve_device(config.device)  # --device cuda without a GPU: said now, not by every run
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
 

@@ -118,6 +118,7 @@ class Trainer:
         self.metrics: list[dict[str, Any]] = []
         self.best_fid, self.resumed, self.stop = math.inf, False, StopFlag()
         self._run_open = self._owns_lock = False
+        self.side_by_side: list[int] = []  # the seeds it trains beside as one batched model (batched.py), if any
 
     # ------------------------------------------------------------------ the GAN step
 
@@ -339,7 +340,7 @@ class Trainer:
         """What config.json holds."""
         return {"package_version": __version__, "model": to_dict(self.model_config), "train": to_dict(self.config),
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
-                "world_size": self.world}
+                "world_size": self.world, **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
 
     def _open_run(self) -> None:
         """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
