@@ -39,6 +39,21 @@ def differ(a: Path, b: Path) -> bool:
     return not all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def interrupted_sweep(args: list, started: Path, settle: float) -> str:
+    """Start `vanilla-gan sweep ARGS`, SIGINT it `settle` s after `started` exists; its stderr (exit 130 checked)."""
+    sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", *map(str, args)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not started.exists():
+        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
+        time.sleep(0.05)
+    time.sleep(settle)
+    sweep.send_signal(signal.SIGINT)
+    _, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 130, err[-500:]
+    return err
+
+
 def rows(path: Path) -> list[dict[str, str]]:
     with path.open() as f:
         return list(csv.DictReader(f))
@@ -179,17 +194,9 @@ def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap(tmp_path):
 def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouched(tmp_path):
     out = tmp_path / "s"
     slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
-    sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", "--seeds", "1-2", *slow, "--out",
-                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first, second = out / "default" / "seed_1", out / "default" / "seed_2"
-    deadline = time.time() + 240
-    while not (second / "config.json").exists():  # the first run finished, the second started
-        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
-        time.sleep(0.05)
-    time.sleep(0.5)
-    sweep.send_signal(signal.SIGINT)
-    _, err = sweep.communicate(timeout=120)
-    assert sweep.returncode == 130, err[-500:]
+    # once the first run has finished and the second started
+    err = interrupted_sweep(["--seeds", "1-2", *slow, "--out", out], second / "config.json", settle=0.5)
     assert "vanilla-gan sweep --out" in err.strip().splitlines()[-1] and "--resume" in err
     assert not (out / "summary.csv").exists()
     finished_at = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
@@ -295,16 +302,8 @@ def test_batched_runs_are_ordinary_run_folders_equal_to_train_alone_to_float_tol
 def test_ctrl_c_stops_a_batched_group_and_resume_finishes_it(tmp_path):
     out = tmp_path / "s"
     slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
-    sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", "--seeds", "1-2", "--batched", "2",
-                              *slow, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not (out / "default" / "seed_2" / "config.json").exists():
-        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
-        time.sleep(0.05)
-    time.sleep(1.5)
-    sweep.send_signal(signal.SIGINT)
-    _, err = sweep.communicate(timeout=120)
-    assert sweep.returncode == 130, err[-500:]
+    err = interrupted_sweep(["--seeds", "1-2", "--batched", "2", *slow, "--out", out],
+                            out / "default" / "seed_2" / "config.json", settle=1.5)
     assert "2 runs side by side saved" in err and "--resume" in err.strip().splitlines()[-1]
     steps = [RunDir(out / "default" / f"seed_{s}").load_checkpoint()["step"] for s in (1, 2)]
     assert steps[0] == steps[1] > 0  # both saved at the same step
