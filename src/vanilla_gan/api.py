@@ -179,18 +179,24 @@ class Training:
                 trainer.train()
             except TrainingError as failure:
                 if main and self.run_dir.path.exists():
-                    self.run_dir.write_stop(trainer.epoch + 1, str(failure))
-                    self._report()
+                    self.finish(failure)
                 raise
             finally:
                 if self.logger is not None:
                     self.logger.close()
             if main:
-                self.run_dir.clear_stop()
-                self._report()
+                self.finish()
             return self._result()
         finally:
             self.close()
+
+    def finish(self, failure: TrainingError | None = None) -> None:
+        """After training: stop.json saying why it failed (or none, after a success), then the report."""
+        if failure is not None:
+            self.run_dir.write_stop(self.trainer.epoch + 1, str(failure))
+        else:
+            self.run_dir.clear_stop()
+        self._report()
 
     def _report(self) -> None:
         """The end-of-training report; a failure here is a warning (`report_error`), never a lost run."""
@@ -221,12 +227,10 @@ def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], pr
         except TrainingError as failure:
             for session in sessions:
                 if session.trainer is side_by_side.failed:
-                    session.run_dir.write_stop(session.trainer.epoch + 1, str(failure))
-                    session._report()
+                    session.finish(failure)
             raise
         for session in sessions:
-            session.run_dir.clear_stop()
-            session._report()
+            session.finish()
         return [session._result() for session in sessions]
     finally:
         for session in sessions:
