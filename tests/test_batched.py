@@ -141,6 +141,9 @@ def test_runs_that_differ_in_more_than_the_seed_are_refused(images):
     b = Trainer(copy.deepcopy(MODEL), config(2, batch_size=16), images, progress=False)
     with pytest.raises(UsageError, match="differ in the seed alone"):
         BatchedTrainer([a, b], [training_rng(a.device)] * 2)
+    k2 = [Trainer(copy.deepcopy(MODEL), config(seed, d_steps=2), images, progress=False) for seed in (1, 2)]
+    with pytest.raises(UsageError, match="only with --d-steps 1"):
+        BatchedTrainer(k2, [training_rng(a.device)] * 2)
 
 
 def test_a_non_finite_loss_in_one_run_names_it_and_stops_all(images, tmp_path):

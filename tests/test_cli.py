@@ -96,7 +96,7 @@ def test_no_seed_draws_and_prints_one(tmp_path):
 @pytest.mark.parametrize("args", [
     ["--epochs", "0"], ["--batch-size", "-1"], ["--lr", "0"], ["--dropout", "1.5"], ["--betas", "0.5"],
     ["--betas", "1.5,0.9"], ["--g-hidden", "a,b"], ["--latent-dim", "0"], ["--no-such-flag"], ["--g-loss", "wgan"],
-    ["--dataset", "no-such-dataset"], ["--batch-size", "100000"],
+    ["--dataset", "no-such-dataset"], ["--batch-size", "100000"], ["--d-steps", "0"], ["--d-steps", "11"],
 ])
 def test_nonsense_train_options_are_one_line_errors(tmp_path, args):
     result = run_main("train", *args, "--epochs" if "--epochs" not in args else "--seed", "1", "--out", tmp_path / "r")

@@ -99,6 +99,7 @@ def test_bad_sets_are_usage_errors(text, says):
     (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
     (["--seeds", "1", "--resume"], "--resume takes only --out"),
     (["--seeds", "1", "--batched", "0"], "--batched must be in 1..64"),
+    (["--seeds", "1-2", "--batched", "2", "--set", "d_steps=1,2"], "--batched trains runs with --d-steps 1 only"),
     pytest.param(["--seeds", "1", "--device", "cuda"], "no CUDA device",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
 ])

@@ -90,6 +90,48 @@ def test_fast_step_matches_a_plain_reference(tmp_path, images, g_loss):
     assert not torch.equal(trainer.G.net[0].weight, fresh.G.net[0].weight)
 
 
+def test_k_discriminator_steps_match_algorithm_1(tmp_path, images):
+    """--d-steps 2: each step updates D twice, each time on its own real batch and fresh z, then G once (on the
+    last D update's G(z)), as Goodfellow et al.'s Algorithm 1 with k = 2; an epoch is half as many steps."""
+    model = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32), dropout=0.0)
+    trainer = make_trainer(tmp_path, images, model=model, d_steps=2)
+    assert trainer.steps_per_epoch == len(images) // (2 * 64)
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCELoss()
+    d = lambda x: torch.sigmoid(D.net(x.reshape(len(x), 784)))  # noqa: E731
+    ones, zeros = torch.ones(64, 1), torch.zeros(64, 1)
+    for step in range(3):
+        real = images[step * 128:(step + 1) * 128].reshape(128, 784).float() / 127.5 - 1
+        torch.manual_seed(100 + step)
+        trainer.train_step(real)
+        torch.manual_seed(100 + step)
+        for half in (real[:64], real[64:]):  # k = 2 updates of D
+            fake = G(torch.randn(64, 16))
+            opt_d.zero_grad()
+            (bce(d(half), ones) + bce(d(fake.detach()), zeros)).backward()
+            opt_d.step()
+        opt_g.zero_grad()
+        bce(d(fake), ones).backward()
+        opt_g.step()
+    for ours, theirs in ((trainer.G, G), (trainer.D, D)):
+        for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_an_epoch_with_k_discriminator_steps_reads_every_batch_once(tmp_path, images):
+    trainer = make_trainer(tmp_path, images, d_steps=2, epochs=1)
+    seen = []
+    original = trainer.d_step
+    trainer.d_step = lambda real, z, keep_fake=True: seen.append(real.clone()) or original(real, z, keep_fake)
+    trainer.train()
+    assert len(seen) == 2 * trainer.steps_per_epoch == 10
+    flat = torch.cat(seen)
+    assert len(torch.unique(flat, dim=0)) == len(torch.unique(images.reshape(len(images), 784).float(), dim=0))
+    assert trainer.metrics[0]["images_per_s"] > 0 and trainer.metrics[0]["step"] == 5
+
+
 # ----------------------------------------------------------------------------- reproducibility
 
 def test_same_seed_same_run_other_seed_differs(tmp_path, images):

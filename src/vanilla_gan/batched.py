@@ -76,6 +76,8 @@ def check_batchable(trainers: Sequence[Trainer]) -> None:
         if to_dict(t.model_config) != to_dict(first.model_config) or {
                 k: v for k, v in to_dict(t.config).items() if k != "seed"} != same:
             raise UsageError("runs train side by side only when their configurations differ in the seed alone")
+        if t.config.d_steps != 1:
+            raise UsageError("runs train side by side only with --d-steps 1 (the batched step updates D once)")
         if any(getattr(t, k) != getattr(first, k) for k in SHARED_POSITION):
             raise UsageError("runs train side by side only from the same place (epoch and step)")
 

@@ -112,9 +112,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             epochs, minutes = trainer.config.epochs, trainer.config.minutes
             length = f"{epochs} epoch{'s' if epochs != 1 else ''}" if minutes is None else (
                 f"{minutes:g} minutes of training" + (f" or {epochs} epochs" if epochs < MAX_EPOCHS else ""))
+            d_steps = f" ({trainer.config.d_steps} D updates each)" if trainer.config.d_steps > 1 else ""
             say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
-                f"{trainer.config.batch_size}{processes} per epoch, {length} on {trainer.device}; run folder {out}",
-                flush=True)
+                f"{trainer.config.batch_size}{processes}{d_steps} per epoch, {length} on {trainer.device}; run "
+                f"folder {out}", flush=True)
         try:
             session.run()
         except Interrupted as stop:

@@ -26,6 +26,7 @@ MAX_SEED = 2**63 - 1
 MAX_EVAL_SAMPLES = 200_000
 MAX_SAMPLES = 1_000_000  # `sample -n` into a .npy (784 MB) and Run.sample
 MAX_EPOCHS = 1_000_000  # also what --minutes without --epochs means: as many as the time allows
+MAX_D_STEPS = 10  # D updates per G update: Goodfellow et al. used k = 1; a few is the range worth trying
 
 
 @dataclass
@@ -61,6 +62,7 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
+    d_steps: int = 1  # D updates per G update (k in Goodfellow et al. 2014's Algorithm 1), each on its own batch
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)
     lr_cooldown: float = 0.0  # the last fraction of the steps lowers the learning rate linearly to 0; 0 = none
     ema_decay: float = 0.9995  # sample from an exponential moving average of G's weights; 0 = off
@@ -100,6 +102,8 @@ class TrainConfig:
             raise UsageError(f"--lr must be a number in (0, 1], got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise UsageError(f"--betas needs two numbers in [0, 1) like 0.5,0.999, got {self.betas}")
+        if not 1 <= self.d_steps <= MAX_D_STEPS:
+            raise UsageError(f"--d-steps must be in 1..{MAX_D_STEPS}, got {self.d_steps}")
         if not 0.5 < self.real_label <= 1:
             raise UsageError(f"--real-label must be in (0.5, 1], got {self.real_label}")
         if not 0 <= self.lr_cooldown < 1:

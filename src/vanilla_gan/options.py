@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from vanilla_gan.api import RECIPES
-from vanilla_gan.config import DEVICES, G_LOSSES, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.config import DEVICES, G_LOSSES, MAX_D_STEPS, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
 
 SWITCHES = ("cuda_graph", "adam_in_backward")  # --X / --no-X
 
@@ -52,6 +52,9 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
     p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
+    p.add_argument("--d-steps", type=int,
+                   help=f"D updates per G update, each on its own batch (k in Goodfellow et al. 2014's Algorithm 1; "
+                        f"1..{MAX_D_STEPS}, default: {t.d_steps})")
     p.add_argument("--real-label", type=float,
                    help=f"D's target for real images; 0.9 is one-sided label smoothing (default: {t.real_label})")
     p.add_argument("--lr-cooldown", type=float,

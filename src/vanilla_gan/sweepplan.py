@@ -121,6 +121,8 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
     for values in itertools.product(*(values for _, values in sets)):
         settings = dict(zip(names, values, strict=True))
         check_options({**base, **settings}, f"configuration {config_name(settings)}")
+        if batched > 1 and {**base, **settings}.get("d_steps", 1) != 1:
+            raise UsageError("--batched trains runs with --d-steps 1 only (its step updates D once): drop one")
         configs.append({"name": config_name(settings), "settings": settings})
     names = [c["name"] for c in configs]
     if len(set(names)) != len(names) or max(map(len, names)) > 200:

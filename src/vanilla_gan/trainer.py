@@ -65,11 +65,14 @@ class Trainer:
         self.device = resolve_device(train_config.device)
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.num_images = images.shape[0]
-        if train_config.batch_size * self.world > self.num_images:
-            raise UsageError(f"--batch-size {train_config.batch_size} x {self.world} process(es) is larger than "
-                             f"the data set ({self.num_images} images): choose a smaller one")
-        # Each step takes batch_size images per process; the last partial step of an epoch is dropped.
-        self.steps_per_epoch = self.num_images // (train_config.batch_size * self.world)
+        # Each step takes d_steps batches of batch_size images per process (one per D update); the last partial
+        # step of an epoch is dropped.
+        self.images_per_step = train_config.batch_size * train_config.d_steps * self.world
+        if self.images_per_step > self.num_images:
+            raise UsageError(f"--batch-size {train_config.batch_size} x --d-steps {train_config.d_steps} x "
+                             f"{self.world} process(es) is larger than the data set ({self.num_images} images): "
+                             f"choose a smaller one")
+        self.steps_per_epoch = self.num_images // self.images_per_step
         if train_config.seed is None:  # drawn once, on rank 0, so that every process agrees
             train_config.seed = distributed.on_main(draw_seed)
 
@@ -80,7 +83,8 @@ class Trainer:
         if generator is not None or discriminator is not None:
             check_networks(self.G, self.D, model_config.latent_dim, self.device)
         # On one GPU the step is captured once and replayed as a CUDA graph: one launch instead of ~100.
-        self.graphed = train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
+        self.graphed = (train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
+                        and train_config.d_steps == 1)
         self.graph_step = GraphedStep(self.gan_step, self.device) if self.graphed else None
         adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True,
                 "capturable": self.graphed}
@@ -123,21 +127,13 @@ class Trainer:
     # ------------------------------------------------------------------ the GAN step
 
     def gan_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The original GAN's step (Goodfellow et al., 2014, Algorithm 1 with k = 1) on real images (B, 784)
-        in (-1, 1) and noise z (B, latent_dim); returns loss_D, loss_G, D(x), D(G(z)) as one tensor (4,).
+        """The original GAN's step (Goodfellow et al., 2014, Algorithm 1) on real images (B, 784) in (-1, 1)
+        and noise z (B, latent_dim), its last D update and G's; returns loss_D, loss_G, D(x), D(G(z)) as one
+        tensor (4,). (With --d-steps k, `train_step` runs the k - 1 D updates before it.)
 
-        tests/test_train.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
+        tests/test_trainer.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
         and checks that this one gives the same weights."""
-        # (1) Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0.
-        # One D pass over real and fake together: D has no batch statistics and draws its dropout masks
-        # element by element, so this is the same computation as two passes, with larger matrix products.
-        with self._autocast():
-            fake = self.g_train(z)  # (B, 28, 28)
-            logits = self.d_train(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
-            logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
-            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.real_labels)
-                      + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
-        descend(loss_d, self.opt_d, self.in_backward_d)
+        fake, loss_d, logit_real, logit_fake = self.d_step(real, z)
 
         # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
         # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
@@ -155,8 +151,30 @@ class Trainer:
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(), torch.sigmoid(logit_fake).mean()])
 
+    def d_step(self, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = True) -> tuple[torch.Tensor, ...]:
+        """Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0. Returns
+        G(z) (with its graph through G when `keep_fake`), loss_D and D's scores of the real and fake images.
+
+        One D pass over real and fake together: D has no batch statistics and draws its dropout masks
+        element by element, so this is the same computation as two passes, with larger matrix products."""
+        with self._autocast():
+            with torch.set_grad_enabled(keep_fake):
+                fake = self.g_train(z)  # (B, 28, 28)
+            logits = self.d_train(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
+            logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.real_labels)
+                      + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
+        descend(loss_d, self.opt_d, self.in_backward_d)
+        return fake, loss_d, logit_real, logit_fake
+
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
-        """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats."""
+        """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats.
+        `real` holds d_steps batches (d_steps x B, 784): the first d_steps - 1 each update D alone, with new z."""
+        size = self.config.batch_size
+        for first in range(0, real.shape[0] - size, size):  # --d-steps k: D's k - 1 extra updates
+            z = torch.randn(size, self.model_config.latent_dim, device=self.device)
+            self.d_step(real[first:first + size], z, keep_fake=False)
+        real = real[-size:]
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
         if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
             total = self.config.epochs * self.steps_per_epoch
@@ -245,15 +263,15 @@ class Trainer:
         return self._end_epoch(epoch)
 
     def _batch(self, b: int) -> torch.Tensor:
-        """Step b's real images, this process's shard of them, as floats (B, 784) in [-1, 1]."""
-        first = (b * self.world + self.rank) * self.config.batch_size
-        index = self.permutation[first:first + self.config.batch_size]
+        """Step b's real images, this process's shard of them, as floats (d_steps x B, 784) in [-1, 1]."""
+        size = self.config.batch_size * self.config.d_steps
+        index = self.permutation[(b * self.world + self.rank) * size:][:size]
         return self.images[index].float().div_(127.5).sub_(1)
 
     def _run_steps(self, epoch: int) -> None:
         """The epoch's steps from `batch_in_epoch` on, until the end or a stop request; a progress bar."""
         log = StepLog(self.epoch_stats, self.batch_in_epoch, self._epoch_label(epoch),
-                      self.config.batch_size * self.world, show=self.rank == 0 and self.progress)
+                      self.images_per_step, show=self.rank == 0 and self.progress)
         start = time.perf_counter()
         self.G.train(), self.D.train()
         try:
@@ -288,7 +306,7 @@ class Trainer:
         """Log the epoch, evaluate when due, and write its grid, steps, checkpoints and metrics line."""
         means = self.epoch_stats.mean(0).tolist()
         record = {"epoch": epoch, "step": self.step, **dict(zip(STEP_KEYS, means, strict=True)),
-                  "images_per_s": self.steps_per_epoch * self.config.batch_size * self.world / self.epoch_time,
+                  "images_per_s": self.steps_per_epoch * self.images_per_step / self.epoch_time,
                   "elapsed_s": self.elapsed}
         every = self.config.eval_every
         due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
