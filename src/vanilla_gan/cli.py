@@ -330,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
+    except Interrupted as stop:  # a stop on request, not an error: its message says how to resume
+        print(stop, file=sys.stderr)
+        return stop.exit_code
     except VanillaGanError as exc:
         if getattr(args, "debug", False):
             raise

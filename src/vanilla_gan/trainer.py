@@ -135,7 +135,7 @@ class Trainer:
         and checks that this one gives the same weights."""
         fake, loss_d, logit_real, logit_fake = self.d_step(real, z)
 
-        # (2) Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
+        # Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
         # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
         # the plain module is used: D's replicas are identical and nothing of D is to be averaged.
         self.D.requires_grad_(False)
@@ -170,17 +170,17 @@ class Trainer:
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
         """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats.
         `real` holds d_steps batches (d_steps x B, 784): the first d_steps - 1 each update D alone, with new z."""
+        if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
+            total = self.config.epochs * self.steps_per_epoch
+            factor = min(1.0, (total - self.step) / (self.config.lr_cooldown * total))
+            for group in self.opt_g.param_groups + self.opt_d.param_groups:  # read by Adam at its next step
+                group["lr"] = self.config.lr * factor
         size = self.config.batch_size
         for first in range(0, real.shape[0] - size, size):  # --d-steps k: D's k - 1 extra updates
             z = torch.randn(size, self.model_config.latent_dim, device=self.device)
             self.d_step(real[first:first + size], z, keep_fake=False)
         real = real[-size:]
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
-        if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
-            total = self.config.epochs * self.steps_per_epoch
-            factor = min(1.0, (total - self.step) / (self.config.lr_cooldown * total))
-            for group in self.opt_g.param_groups + self.opt_d.param_groups:  # read by Adam at its next step
-                group["lr"] = self.config.lr * factor
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
         if self.ema is not None and self.in_backward_g is None:  # else it followed each parameter's update
             self.ema.update(self.step)
