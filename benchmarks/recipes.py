@@ -30,8 +30,8 @@ ARMS = {
     "beta2 0.99": ["--betas", "0.5,0.99", "--ema-decay", "0.999"],
     "real label 0.9": ["--real-label", "0.9", "--ema-decay", "0.999"],
     "ema 0.9995": ["--ema-decay", "0.9995"],
-    # k = 2 D updates per G update, measured after EMA 0.9995 became the default; a step of 2 batches costs
-    # 0.79x two steps of 1 (benchmarks/recipes.py's note in the README), so equal time is --epochs 70, not 56.
+    # k = 2 D updates per G update, measured after EMA 0.9995 became the default; a step of 2 batches cost
+    # 0.79x two steps of 1 (README, Results), so equal time is --epochs 70 against the others' 56.
     "d-steps 2": ["--d-steps", "2"],
 }
 METRICS = ("fid", "inception_score", "precision", "recall", "min_class")

@@ -65,7 +65,7 @@ class TrainConfig:
     d_steps: int = 1  # D updates per G update (k in Goodfellow et al. 2014's Algorithm 1), each on its own batch
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)
     lr_cooldown: float = 0.0  # the last fraction of the steps lowers the learning rate linearly to 0; 0 = none
-    ema_decay: float = 0.9995  # sample from an exponential moving average of G's weights; 0 = off
+    ema_decay: float = 0.9998  # sample from an exponential moving average of G's weights; 0 = off
     seed: int | None = None
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
