@@ -11,7 +11,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 
 status=0
 echo "== CUDA tests"
-$python -m pytest -q -m gpu tests || status=1
+$python -m pytest -q -n 0 -m gpu tests || status=1  # one process: the GPU is shared
 
 echo "== throughput: tutorial-style loop (batch 100) vs vanilla-gan, 60,000-image epochs, same GPU"
 $python benchmarks/throughput.py --device cuda --rounds 3 --repeat 6 --batch-sizes 100 || status=1

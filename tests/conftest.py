@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+# pytest-xdist runs the tests in one process per core (pyproject's -n auto): each gets one thread, and so do the
+# command lines it starts, so that processes do not fight over the cores (PyTorch's threads wait for each other).
+# Set before torch is imported; -n 0 (one process) keeps PyTorch's default.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import socket
 from collections.abc import Iterator
 from pathlib import Path
