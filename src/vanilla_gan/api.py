@@ -124,7 +124,7 @@ class Training:
                 saved = self.run_dir.read_config()
                 self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
                 self.started_over = True
-            warning = bf16_warning(self.config.precision, self.device)
+            warning = bf16_warning(self.config.precision, self.device, self.config.batch_size)
             self.warnings = [warning] if warning else []
             if tensorboard:
                 TensorBoardLogger.require()  # said now, before training: the logger itself starts in `run`
