@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from vanilla_gan.config import ModelConfig, TrainConfig
-from vanilla_gan.data import load_dataset
+from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.evaluate import Evaluator
 from vanilla_gan.models import MovingAverage
 from vanilla_gan.trainer import Trainer
@@ -51,7 +51,7 @@ class PowerAverage(MovingAverage):
 
 
 def train_one(seed: int, out: Path, epochs: int | None, limit: int | None) -> None:
-    images = load_dataset("digits")[0][:limit]
+    images = limit_images(load_dataset("digits")[0], limit)  # as --limit: spread over every class
     epochs = {"epochs": epochs} if epochs else {}
     trainer = Trainer(ModelConfig(), TrainConfig(seed=seed, eval_every=0, **epochs), images, progress=False)
     default = f"ema {trainer.config.ema_decay:g} (default)"
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/ema-decays"))
     parser.add_argument("--summary", action="store_true", help="only print the table of finished seeds")
     parser.add_argument("--epochs", type=int, help="default: the default run's")
-    parser.add_argument("--limit", type=int, help="train on the first N digits (a quick try)")
+    parser.add_argument("--limit", type=int, help="train on N digits spread over every class, as --limit (a quick try)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: train this seed
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
