@@ -4,6 +4,10 @@ Run: python -m pytest tests/test_images.py
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -34,3 +38,19 @@ def test_split_grid_undoes_save_grid(tmp_path):
 def test_saved_grids_are_written_whole(tmp_path):
     path = save_grid(np.full((4, 28, 28), 255, np.uint8), tmp_path / "g.png")
     assert Image.open(path).mode == "L" and [p.name for p in path.parent.iterdir()] == ["g.png"]
+
+
+def test_results_grid_script_draws_one_panel_per_checkpoint_beside_the_real_digits(tiny_run, tmp_path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "results_grid.py"
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    for output, runs in ((one, [tiny_run]), (two, [tiny_run / "checkpoints" / "last.pt", tiny_run])):
+        result = subprocess.run([sys.executable, str(script), *map(str, runs), "-o", str(output)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    width_one, height = Image.open(one).size
+    panel = (width_one - 16) // 2  # generated + gap + real
+    assert Image.open(two).size == (3 * panel + 2 * 16, height)
+    # both generated panels come from the same checkpoint and noise seed: the same pixels
+    pixels = np.asarray(Image.open(two))
+    assert np.array_equal(pixels[:, :panel], pixels[:, panel + 16:2 * panel + 16])
+    assert not np.array_equal(pixels[22:, :panel], pixels[22:, 2 * panel + 32:])  # real digits differ
