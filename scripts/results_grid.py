@@ -42,7 +42,9 @@ def main() -> None:
     for path in args.runs:
         state = load_checkpoint(path)
         generated = sample_images(load_generator(state), 64, seed=0)
-        label = f"generated: epoch {state['epoch']}, seed {state['train_config']['seed']}"
+        metrics = state.get("metrics") or [{}]
+        minutes = f" ({metrics[-1]['elapsed_s'] / 60:.0f} min)" if "elapsed_s" in metrics[-1] else ""
+        label = f"generated: epoch {state['epoch']}{minutes}, seed {state['train_config']['seed']}"
         panels.append(labelled(grid(generated, scale=2), label))
     real = load_dataset(state["train_config"]["dataset"])[0].numpy()
     real = real[np.sort(fixed_order(len(real))[:64])]

@@ -216,6 +216,12 @@ def test_no_command_prints_the_commands():
     assert result.returncode == 0 and all(c in result.stdout for c in ("train", "sample", "evaluate"))
 
 
+def test_a_one_minute_budget_is_named_in_the_singular(tmp_path):
+    result = run_cli("train", *TINY, "--minutes", "1", "--epochs", "1", "--no-report", "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    assert "1 minute of training or 1 epoch on cpu" in result.stdout
+
+
 def test_minutes_is_a_time_budget_that_records_the_epochs_reached(tmp_path):
     result = run_cli("train", *TINY, "--minutes", "0.00001", "--seed", "1", "--no-report", "--out", tmp_path / "r")
     assert result.returncode == 0, result.stderr

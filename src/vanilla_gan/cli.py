@@ -111,7 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             processes = f" x {trainer.world} processes" if trainer.world > 1 else ""
             epochs, minutes = trainer.config.epochs, trainer.config.minutes
             length = f"{epochs} epoch{'s' if epochs != 1 else ''}" if minutes is None else (
-                f"{minutes:g} minutes of training" + (f" or {epochs} epochs" if epochs < MAX_EPOCHS else ""))
+                f"{minutes:g} minute{'s' if minutes != 1 else ''} of training"
+                + (f" or {epochs} epoch{'s' if epochs != 1 else ''}" if epochs < MAX_EPOCHS else ""))
             d_steps = f" ({trainer.config.d_steps} D updates each)" if trainer.config.d_steps > 1 else ""
             say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
                 f"{trainer.config.batch_size}{processes}{d_steps} per epoch, {length} on {trainer.device}; run "
