@@ -1,4 +1,4 @@
-"""The README's picture: a run's last fixed-noise grid beside 64 real digits, so a reader judges with their eyes.
+"""The README's pictures: 64 digits of each checkpoint given, beside 64 real digits, so a reader judges by eye.
 
     python scripts/results_grid.py runs/first                   # writes docs/default-run.png
     python scripts/results_grid.py runs/long/checkpoints/epoch_0056.pt runs/long -o docs/long-run.png
