@@ -25,6 +25,11 @@ The metrics (compute_metrics), on N generated images against the real training i
   Validation images are a fixed 1,000 training images; test images are the data set's test split when
   there is one (MNIST's official 10,000: comparable with the paper's 225 +- 2), otherwise (`digits`) a
   fixed other 1,000 training images, which the GAN has seen: compare such numbers only with each other.
+- c2st_accuracy, c2st_spread, c2st_per_side, c2st_optimistic (only with `two_sample=True`): the classifier
+  two-sample test of twosample.py, generated against real images: the data set's test split when it has one,
+  else its training images, which the GAN has seen: then the figure is optimistic (a copy of a training image
+  passes) and c2st_optimistic is true. The pictures it picks (the generated digits easiest and hardest to spot,
+  beside real ones) come back under "two_sample_pictures" (uint8 arrays, not JSON).
 - real_floor: the same metrics with real images in place of the generated ones: two disjoint halves A and B
   of the training images (min(N, what is left) each, none of the Parzen validation or test images), A
   playing the generated images and B the real ones (FID, KID, precision, recall of A against B; IS, modes
@@ -57,9 +62,11 @@ from vanilla_gan.errors import DataError, StorageError, UsageError, VanillaGanEr
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
-from vanilla_gan.schema import HEADLINE_METRICS
+from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
+from vanilla_gan.twosample import two_sample_test
 
 METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
+TWO_SAMPLE_VERSION = 1  # the same for the two-sample test's floor (twosample.py's network and schedule)
 MODE_THRESHOLD = 0.02  # a class is a covered mode above this fraction of the images
 PR_NEIGHBOURS = 3
 KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
@@ -197,8 +204,10 @@ def _knn_sq_radius(x: torch.Tensor, k: int, chunk: int = 1000) -> torch.Tensor:
 
 def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray | torch.Tensor,
                     real_heldout: np.ndarray | torch.Tensor | None = None, device: str | torch.device = "cpu",
-                    cache_dir: Path | None = None, evaluator: DigitClassifier | None = None) -> dict[str, Any]:
-    """Every metric (METRIC_KEYS) of `generated` against `real_train`, plus `real_floor` and `evaluator_sha256`.
+                    cache_dir: Path | None = None, evaluator: DigitClassifier | None = None,
+                    two_sample: bool = False) -> dict[str, Any]:
+    """Every metric (METRIC_KEYS) of `generated` against `real_train`, plus `real_floor` and `evaluator_sha256`;
+    with `two_sample`, the two-sample test's figures too (about half a minute on 2 cores; its floor is cached).
 
     All images are uint8 (N, 28, 28). `real_heldout` (the data set's test split, if any) holds the Parzen
     test images; without it they are a fixed 1,000 of `real_train`. See the module docstring.
@@ -239,7 +248,32 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
         floor = _metrics(real_features[a], logits_a, _pixels(real_train[a], device), real_features[b], mu_b, cov_b,
                          real_features[b], validation, test)
         _write_cache(floor_path, json.dumps(floor).encode())
+    if two_sample:
+        c2st, c2st_floor = _two_sample(generated, real_train if heldout is None else heldout, cache,
+                                       data_sha if heldout is None else heldout_sha)
+        result.update(c2st, c2st_optimistic=heldout is None)
+        floor = {**floor, **c2st_floor}
     return {**result, "real_floor": floor, "evaluator_sha256": model_id}
+
+
+def _two_sample(generated: torch.Tensor, real: torch.Tensor, cache: Path, real_sha: str,
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two-sample test of `generated` against a fixed shuffle of `real`, and its floor (real against other
+    real images, cached): ({c2st_accuracy, c2st_spread, c2st_per_side, two_sample_pictures}, {c2st_accuracy})"""
+    real = real[fixed_order(len(real))]
+    n = min(len(generated), len(real) // 2)
+    test = two_sample_test(real[:n], generated)
+    figures = {"c2st_accuracy": test.accuracy, "c2st_spread": test.spread, "c2st_per_side": test.per_side,
+               "two_sample_pictures": {"easiest": test.easiest, "hardest": test.hardest,
+                                       "real": real[:len(test.easiest)].numpy()}}
+    key = hashlib.sha256(f"c2st-{real_sha}-{test.per_side}-{TWO_SAMPLE_VERSION}".encode()).hexdigest()[:24]
+    floor_path = cache / f"c2st-floor-{key}.json"
+    floor = _read_json(floor_path)
+    if floor is None:
+        real_test = two_sample_test(real[:n], real[n:2 * n])
+        floor = {"c2st_accuracy": real_test.accuracy, "c2st_spread": real_test.spread}
+        _write_cache(floor_path, json.dumps(floor).encode())
+    return figures, floor
 
 
 def _metrics(features: torch.Tensor, logits: torch.Tensor, pixels: torch.Tensor, real_features: torch.Tensor,
@@ -315,15 +349,19 @@ class Evaluator:
             self._loaded = (load_evaluator(self.device), real, heldout)
         return self._loaded
 
-    def __call__(self, generator: nn.Module) -> dict[str, Any]:
+    def __call__(self, generator: nn.Module, two_sample: bool = False) -> dict[str, Any]:
+        """compute_metrics of the generator's samples; the two-sample test too when `two_sample`."""
         model, real, heldout = self._load()
         images = sample_images(generator, self.num_samples, self.seed, self.device)
-        return compute_metrics(images, real, heldout, device=self.device, cache_dir=self.cache_dir, evaluator=model)
+        return compute_metrics(images, real, heldout, device=self.device, cache_dir=self.cache_dir, evaluator=model,
+                               two_sample=two_sample)
 
 
 def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int = 0, device: str | torch.device = "cpu",
-                        cache_dir: Path | None = None, generator: nn.Module | None = None) -> dict[str, Any]:
-    """compute_metrics of `num_samples` images from a checkpoint (or run folder), plus epoch and num_samples.
+                        cache_dir: Path | None = None, generator: nn.Module | None = None,
+                        two_sample: bool = True) -> dict[str, Any]:
+    """compute_metrics of `num_samples` images from a checkpoint (or run folder), plus epoch and num_samples;
+    the two-sample test too unless `two_sample` is False (its pictures are left out: the result is JSON).
 
     Uses the EMA weights when the run kept them. The real images are the run's whole training set (its
     `--limit` is ignored, so runs stay comparable); see Evaluator. `generator`: for a run trained with its own
@@ -331,7 +369,9 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
     """
     state = load_checkpoint(path)
     dataset = state["train_config"]["dataset"]
-    result = Evaluator(dataset, device, num_samples, seed, cache_dir)(load_generator(state, generator=generator))
+    result = Evaluator(dataset, device, num_samples, seed, cache_dir)(load_generator(state, generator=generator),
+                                                                       two_sample=two_sample)
+    result.pop("two_sample_pictures", None)
     return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
 
 
@@ -343,13 +383,21 @@ def format_table(result: dict[str, Any]) -> str:
         head.append(f"epoch {result['epoch']}, {result['num_samples']:,} samples, data set {result['dataset']}")
     rows = []
     for metric in HEADLINE_METRICS:
+        if metric.key not in result:
+            continue  # the two-sample test where it did not run
         value, real = (_formatted(metric, source) for source in (result, floor))
         meaning = metric.meaning + (f", sigma {result['parzen_sigma']:.3f}" if metric.key == "parzen_ll" else "")
         rows.append((metric.label, value, f"(real data: {real})", meaning))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}   {c:<{widths[2]}}   {d}" for a, b, c, d in rows]
     histogram = " ".join(f"{i}:{p:.0%}" for i, p in enumerate(result["class_histogram"]))
-    return "\n".join([*head, *lines, f"Classes: {histogram}"])
+    lines.append(f"Classes: {histogram}")
+    if "c2st_accuracy" in result:
+        optimistic = (" (optimistic: the real images are ones the GAN trained on)"
+                      if result.get("c2st_optimistic") else "")
+        lines.append(f"Two-sample test: {two_sample_sentence(result['c2st_accuracy'])}; spread over two "
+                     f"classifier seeds {result['c2st_spread']:.3f}{optimistic}")
+    return "\n".join([*head, *lines])
 
 
 def _formatted(metric: Any, source: dict[str, Any]) -> str:

@@ -54,6 +54,17 @@ def grid_rows(images: np.ndarray, scale: int = 3) -> Image.Image:
     return grid(np.ascontiguousarray(images.reshape(rows * cols, SIDE, SIDE)), scale=scale, cols=cols)
 
 
+def side_by_side(pictures: list[Image.Image], gap: int = 12) -> Image.Image:
+    """Pictures of one height in a row, `gap` white pixels apart."""
+    canvas = Image.new("L", (sum(p.width for p in pictures) + gap * (len(pictures) - 1),
+                             max(p.height for p in pictures)), 255)
+    left = 0
+    for picture in pictures:
+        canvas.paste(picture, (left, 0))
+        left += picture.width + gap
+    return canvas
+
+
 def png_bytes(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")

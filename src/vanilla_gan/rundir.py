@@ -38,11 +38,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from vanilla_gan import checkpoint
+from vanilla_gan import checkpoint, images
 from vanilla_gan.config import is_finite_number
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import append_text, atomic_write, describe_write_error, fsync_folder, remove_stale_temps
-from vanilla_gan.images import save_grid
 from vanilla_gan.lock import FolderLock
 from vanilla_gan.schema import STEP_KEYS
 
@@ -107,6 +106,7 @@ class RunDir:
     walk_gif = property(lambda self: self.path / "interpolation.gif")
     walk_png = property(lambda self: self.path / "interpolation.png")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
+    two_sample_png = property(lambda self: self.path / "two_sample.png")
 
     def grid_path(self, epoch: int) -> Path:
         return self.samples_dir / f"epoch_{epoch:04d}.png"
@@ -232,9 +232,15 @@ class RunDir:
         if len(kept) < len(rows) or not text.endswith("\n"):
             atomic_write(self.steps_path, ("\n".join([",".join(STEP_COLUMNS), *kept]) + "\n").encode())
 
-    def write_grid(self, epoch: int, images: np.ndarray) -> Path:
+    def write_grid(self, epoch: int, pixels: np.ndarray) -> Path:
         """The epoch's fixed-noise grid, uint8 images (N, 28, 28)."""
-        return save_grid(images, self.grid_path(epoch))
+        return images.save_grid(pixels, self.grid_path(epoch))
+
+    def write_two_sample(self, pictures: dict[str, np.ndarray]) -> Path:
+        """two_sample.png: the generated digits the two-sample test found easiest and hardest to spot, then
+        real ones (uint8 (32, 28, 28) each, under "easiest", "hardest", "real"), three grids side by side."""
+        panels = [images.grid(pictures[key], scale=images.GRID_SCALE, cols=8) for key in ("easiest", "hardest", "real")]
+        return atomic_write(self.two_sample_png, images.png_bytes(images.side_by_side(panels)))
 
     def save_checkpoint(self, state: dict[str, Any], best: bool = False, keep: bool = False) -> None:
         """best.pt when `best`, the kept copy checkpoints/epoch_NNNN.pt when `keep`, then last.pt: a crash before

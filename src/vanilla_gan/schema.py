@@ -47,7 +47,18 @@ class Metric:
         return self.fmt.format(value)
 
 
+def two_sample_sentence(accuracy: float) -> str:
+    """What a two-sample accuracy means, in words."""
+    return (f"a classifier told these images from real ones {accuracy:.0%} of the time "
+            f"(50% = it cannot tell them apart)")
+
+
 METRICS = (
+    Metric("c2st_accuracy", "Two-sample accuracy", "{:.3f}", "lower",
+           "a classifier's accuracy at telling them from real; 0.5 = indistinguishable"),
+    Metric("c2st_spread", "Two-sample spread", "{:.3f}", "", "between two classifier seeds", headline=False),
+    Metric("c2st_optimistic", "Two-sample optimistic", "{}", "",
+           "real images the GAN trained on (no held-out split)", headline=False),
     Metric("fid", "FID", "{:.2f}", "lower", "lower is better"),
     Metric("kid", "KID", "{:.4f}", "lower", "lower is better"),
     Metric("inception_score", "Inception Score", "{:.2f}", "higher", "of 10; higher is better"),
@@ -68,7 +79,8 @@ HEADLINE_METRICS = tuple(metric for metric in METRICS if metric.headline)
 
 def epoch_metrics(result: dict) -> dict:
     """What metrics.jsonl keeps of an evaluation (evaluate.compute_metrics' result) on an evaluated epoch: the
-    EPOCH_METRIC_KEYS, and `real_floor` with the headline metrics of real data (the report shows them side by side)."""
+    EPOCH_METRIC_KEYS it has (the two-sample test's only where it ran), and `real_floor` with the headline
+    metrics of real data (the report shows them side by side)."""
     floor = result.get("real_floor", {})
-    return {**{key: result[key] for key in EPOCH_METRIC_KEYS},
+    return {**{key: result[key] for key in EPOCH_METRIC_KEYS if key in result},
             "real_floor": {m.key: floor[m.key] for m in HEADLINE_METRICS if m.key in floor}}

@@ -312,7 +312,7 @@ class Trainer:
         due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
         if self.rank == 0 and due:
             start = time.perf_counter()
-            record.update(self.evaluate())
+            record.update(self.evaluate(two_sample=epoch == self.config.epochs))
             record["eval_s"] = time.perf_counter() - start
         self.metrics.append(record)
         improved = record.get("fid", math.inf) < self.best_fid
@@ -333,13 +333,19 @@ class Trainer:
                      f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}")
         return record
 
-    def evaluate(self) -> dict[str, Any]:
-        """The sampling generator's metrics as metrics.jsonl keeps them (schema.epoch_metrics); no RNG moves."""
+    def evaluate(self, two_sample: bool = False) -> dict[str, Any]:
+        """The sampling generator's metrics as metrics.jsonl keeps them (schema.epoch_metrics); no RNG moves.
+        With `two_sample` (the last epoch), the evaluate callable is asked for the two-sample test too, and the
+        digits it found easiest and hardest to spot go to the run folder (RunDir.write_two_sample)."""
         if self.evaluate_fn is None:
             raise UsageError("this Trainer was built without an evaluate callable (e.g. evaluate.Evaluator)")
         # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
-            result = self.evaluate_fn(self.sampling_generator())
+            generator = self.sampling_generator()
+            result = self.evaluate_fn(generator, two_sample=True) if two_sample else self.evaluate_fn(generator)
+        pictures = result.pop("two_sample_pictures", None)
+        if pictures is not None and self.run is not None:
+            self.run.write_two_sample(pictures)
         return epoch_metrics(result)
 
     def _epoch_label(self, epoch: int) -> str:

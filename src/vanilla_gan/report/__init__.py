@@ -85,7 +85,8 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     if memo is not None:
         attempt("memorisation plot", lambda: figures.update(distances=plots.plot_distances(
             memo.generated_distances, memo.real_distances, run.plots_dir / "memorisation.png")))
-    page = render(record, state, figures, progress, walk, real, notes, memo, skipped)
+    two_sample = run.two_sample_png if run.two_sample_png.is_file() else None
+    page = render(record, state, figures, progress, walk, real, notes, memo, skipped, two_sample)
     path = run.write(run.report_path, page.encode("utf-8"))
     return Report(path, notes, memo, skipped)
 

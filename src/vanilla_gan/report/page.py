@@ -20,12 +20,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vanilla_gan.config import is_finite_number
 from vanilla_gan.data import fixed_order
 from vanilla_gan.images import grid, png_bytes
 from vanilla_gan.report.health import Note
 from vanilla_gan.report.memorisation import Memorisation
 from vanilla_gan.rundir import RunRecord
-from vanilla_gan.schema import HEADLINE_METRICS
+from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
 
 
 def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:
@@ -86,6 +87,27 @@ def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return rows
 
 
+def _two_sample_section(metrics: list[dict[str, Any]], picture: Path | None) -> str:
+    """The two-sample test's verdict in words, and the digits it found easiest and hardest to tell from real."""
+    tested = [m for m in metrics if is_finite_number(m.get("c2st_accuracy"))]
+    if not tested:
+        return ""
+    last = tested[-1]
+    floor = last.get("real_floor") if isinstance(last.get("real_floor"), dict) else {}
+    words = [f"At epoch {_text(last['epoch'])}, {escape(two_sample_sentence(last['c2st_accuracy']))}."]
+    if is_finite_number(floor.get("c2st_accuracy")):
+        words.append(f"Between two sets of real digits it scores {floor['c2st_accuracy']:.0%}.")
+    if last.get("c2st_optimistic") is True:
+        words.append("The real digits it saw are ones the GAN trained on, so the figure is optimistic.")
+    shown = ""
+    if picture is not None:
+        shown = (f"<figure>{_img(picture, 'generated digits easiest and hardest to spot, and real ones')}"
+                 "<figcaption>Left: the 32 generated digits the classifier found easiest to spot; middle: the 32 "
+                 "it found hardest; right: 32 real digits. What sets the left ones apart (speckle, faint or broken "
+                 "strokes, a grey background) is what still gives the generator away.</figcaption></figure>")
+    return f"<section><h2>Can a classifier tell them from real?</h2><p>{' '.join(words)}</p>{shown}</section>"
+
+
 STYLE = """
 :root { color-scheme: light; --ink: #1d232b; --muted: #5b6675; --line: #d9dee5; --bg: #f6f7f9; }
 * { box-sizing: border-box; }
@@ -98,6 +120,7 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px; p
 .muted, figcaption { color: var(--muted); font-size: 0.9rem; }
 img { max-width: 100%; height: auto; display: block; }
 img.pix { image-rendering: pixelated; width: 100%; max-width: 420px; }
+
 .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 16px; }
 figure { margin: 0; }
 .scroll { overflow-x: auto; }
@@ -115,8 +138,8 @@ code { background: #eef1f4; padding: 0 4px; border-radius: 3px; overflow-wrap: a
 
 def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
            walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
-           skipped: list[str]) -> str:
-    """The whole page, as text."""
+           skipped: list[str], two_sample: Path | None = None) -> str:
+    """The whole page, as text. `two_sample`: RUN/two_sample.png, when the last evaluation wrote it."""
     config = run.config
     train = run.train
     name = run.run_dir.resolve().name
@@ -131,6 +154,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
                    + "</div>" for n in notes)
     parts.append(f"<section><h2>Training health</h2>{body}</section>")
 
+    parts.append(_two_sample_section(run.metrics, two_sample))
     samples = []
     if run.grids:
         epoch, last = run.grids[-1]
