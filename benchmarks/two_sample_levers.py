@@ -34,7 +34,8 @@ def samples(generator: torch.nn.Module, n: int, psi: float, seed: int = 0) -> np
 
 def pixel_stats(images: np.ndarray) -> dict[str, float]:
     """Share of faint-grey pixels (1..31: speckle and grey background) and of mid-grey stroke pixels."""
-    return {"faint": float(((images > 0) & (images < 32)).mean()), "mid": float(((images >= 32) & (images < 224)).mean())}
+    faint, mid = (images > 0) & (images < 32), (images >= 32) & (images < 224)
+    return {"faint": float(faint.mean()), "mid": float(mid.mean())}
 
 
 def main() -> None:
