@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-# The study in the README ran when the EMA's default decay was 0.999: every arm but the EMA's says so.
+# The study in docs/results.md ran when the EMA's default decay was 0.999: every arm but the EMA's says so.
 ARMS = {
     "baseline": ["--ema-decay", "0.999"],
     "cooldown 0.2": ["--lr-cooldown", "0.2", "--ema-decay", "0.999"],
@@ -31,7 +31,7 @@ ARMS = {
     "real label 0.9": ["--real-label", "0.9", "--ema-decay", "0.999"],
     "ema 0.9995": ["--ema-decay", "0.9995"],
     # k = 2 D updates per G update, measured after EMA 0.9995 became the default; a step of 2 batches cost
-    # 0.79x two steps of 1 (README, Results), so equal time is --epochs 70 against the others' 56.
+    # 0.79x two steps of 1 (docs/results.md), so equal time is --epochs 70 against the others' 56.
     "d-steps 2": ["--d-steps", "2"],
 }
 METRICS = ("fid", "inception_score", "precision", "recall", "min_class")

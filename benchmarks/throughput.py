@@ -6,8 +6,8 @@
 
 The tutorial-style loop is what notebooks do: a DataLoader with per-sample PIL -> tensor -> normalise,
 Sigmoid + BCELoss, a second G forward with fresh noise for the G step, D's weight gradients computed (and
-thrown away) in the G step, and `.item()` on the losses every step. Both train the original GAN's model with Adam at
-lr 2e-4 on the embedded digits. After one warm-up epoch each, the loops alternate for --rounds epochs; the
+thrown away) in the G step, and `.item()` on the losses every step. Both train the classic MLP GAN with Adam at lr
+2e-4 on the embedded digits. After one warm-up epoch each, the loops alternate for --rounds epochs; the
 medians are printed with their ratio and the project's useful GFLOP/s against a matmul peak measured here.
 The trainer's figure is its own `images_per_s` (training steps only), the number `metrics.jsonl` logs.
 On CUDA the trainer is also timed without its CUDA graph, to show what the graph is worth.

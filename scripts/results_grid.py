@@ -1,4 +1,4 @@
-"""The README's pictures: 64 digits of each checkpoint given, beside 64 real digits, so a reader judges by eye.
+"""The pictures of README and docs/results.md: 64 digits of each checkpoint given, beside 64 real ones, to judge by eye.
 
     python scripts/results_grid.py runs/first                   # writes docs/default-run.png
     python scripts/results_grid.py runs/long/checkpoints/epoch_0056.pt runs/long -o docs/long-run.png

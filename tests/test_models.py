@@ -1,4 +1,4 @@
-"""The original GAN's networks (models.py): sizes, parameter counts, output shapes and ranges, the logits/BCE
+"""The classic MLP GAN's networks (models.py): sizes, parameter counts, output shapes and ranges, the logits/BCE
 equivalence, the fast dropout, the moving average, and the check of networks users bring.
 
 Run: python -m pytest tests/test_models.py

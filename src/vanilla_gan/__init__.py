@@ -1,4 +1,5 @@
-"""vanilla-gan: the original GAN (Goodfellow et al., 2014) in its classic MLP form, on handwritten digits.
+"""vanilla-gan: the classic MLP GAN of the 'GANs from scratch' tutorials, trained with the original GAN's
+algorithm (Goodfellow et al., 2014), on handwritten digits.
 
     import vanilla_gan as vg
     run = vg.train(epochs=5, out="runs/nb", seed=1)      # the same Trainer and run folder as the CLI

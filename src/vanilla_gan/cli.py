@@ -70,9 +70,10 @@ def common_options() -> argparse.ArgumentParser:
 def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", parents=[common_options(), train_options()],
                               help="train a GAN into a run folder",
-                              description="Train the original GAN (Goodfellow et al., 2014) in its classic MLP form "
-                                          "on handwritten digits; every epoch writes a grid, a metrics line and "
-                                          "checkpoints/last.pt. Ctrl-C saves and stops; --resume continues.")
+                              description="Train the classic MLP GAN of the 'GANs from scratch' tutorials with the "
+                                          "original GAN's algorithm (Goodfellow et al., 2014) on handwritten digits; "
+                                          "every epoch writes a grid, a metrics line and checkpoints/last.pt. "
+                                          "Ctrl-C saves and stops; --resume continues.")
     p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true",
@@ -315,7 +316,7 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- main
 
 def build_parser() -> Parser:
-    parser = Parser(prog="vanilla-gan", description="Train the classic GAN on handwritten digits.")
+    parser = Parser(prog="vanilla-gan", description="Train the classic MLP GAN on handwritten digits.")
     parser.add_argument("--version", action="version", version=f"vanilla-gan {__version__}")
     subparsers = parser.add_subparsers(title="commands", parser_class=Parser)
     add_train_parser(subparsers)

@@ -1,10 +1,11 @@
 """Configuration dataclasses: `ModelConfig` (the networks) and `TrainConfig` (the run), and the rule of what a
 resumed run may change (`resume_configs`).
 
-The defaults are the original GAN (Goodfellow et al., 2014) in its classic MLP form (D 784-1024-512-256-1,
-G 100-256-512-1024-784, LeakyReLU 0.2, dropout 0.3, Adam lr 2e-4, BCE) plus the training choices that model
-leaves open. Both round-trip through plain dicts (`to_dict` / `from_dict`) so they can live in config.json
-and in checkpoints. Field names are the command line's options with `_` for `-` (`batch_size`, `--batch-size`).
+The defaults are the classic MLP GAN of the 'GANs from scratch' tutorials (D 784-1024-512-256-1,
+G 100-256-512-1024-784, LeakyReLU 0.2, dropout 0.3, Adam lr 2e-4, BCE), trained with the original GAN's algorithm
+(Goodfellow et al., 2014; not the paper's own maxout network and momentum SGD), plus the choices it leaves open.
+Both round-trip through plain dicts (`to_dict` / `from_dict`) so they can live in config.json and in checkpoints.
+Field names are the command line's options with `_` for `-` (`batch_size`, `--batch-size`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The original GAN's two networks (Goodfellow et al., 2014, in the classic MLP form), built from a
+"""The classic MLP GAN's two networks (the 'GANs from scratch' tutorials' model, trained with Goodfellow et al.,
+2014's algorithm; not the paper's own maxout network), built from a
 `ModelConfig`. No I/O, no argument parsing.
 
     G = Generator(ModelConfig())          # z (B, 100) -> images (B, 28, 28) in (-1, 1)
