@@ -18,6 +18,7 @@ never overwritten (pass resume=True to continue it).
 from __future__ import annotations
 
 import copy
+import os
 import sys
 import time
 import warnings
@@ -44,9 +45,9 @@ from vanilla_gan.config import (
     TrainConfig,
     resume_configs,
 )
-from vanilla_gan.data import limit_images, load_dataset
+from vanilla_gan.data import DATASET_NAMES, limit_images, load_dataset
 from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
-from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
+from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint, min_real_images
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.models import Generator
 from vanilla_gan.report import Report, plots, write_report
@@ -90,6 +91,7 @@ class Training:
             raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
                              f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        check_paths(out, options)
         if "minutes" in options and "epochs" not in options:
             options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
         elif resume and "epochs" in options and "minutes" not in options:
@@ -116,7 +118,9 @@ class Training:
                 distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
                 self._fresh(model_config, config)
             elif self.run_dir.last_checkpoint.exists():
-                self._resume(load_checkpoint_file(self.run_dir.last_checkpoint), options)
+                state = load_checkpoint_file(self.run_dir.last_checkpoint)
+                self.run_dir.check_belongs(state)  # another run's last.pt copied in is refused
+                self._resume(state, options)
             elif not self.run_dir.config_path.exists():
                 raise CheckpointError(f"no such checkpoint: {self.run_dir.last_checkpoint}, nor a config.json to start "
                                       f"the run over from: train it afresh (without --resume)")
@@ -134,7 +138,12 @@ class Training:
 
     def _data(self, config: TrainConfig) -> tuple[torch.Tensor, Evaluator]:
         self.config, self.device = config, resolve_device(config.device)
-        images = limit_images(load_dataset(config.dataset)[0], config.limit)
+        every_image = load_dataset(config.dataset)[0]
+        if config.eval_every and len(every_image) < min_real_images():  # said now, not after the first epoch
+            raise UsageError(f"--eval-every {config.eval_every}: an evaluation needs at least {min_real_images()} real "
+                             f"images and --dataset {config.dataset} has {len(every_image)}: pass --eval-every 0 (no "
+                             f"evaluation) or use more images")
+        images = limit_images(every_image, config.limit)
         return images, Evaluator(config.dataset, self.device, config.eval_samples, offline_ok=True)
 
     def _fresh(self, model_config: ModelConfig, config: TrainConfig) -> None:
@@ -214,6 +223,23 @@ class Training:
 
     def _result(self) -> Run:
         return Run(self.run_dir.path, generator=self._custom_generator(), device=self.device, report=self.report)
+
+
+def check_paths(out: object, options: dict[str, Any]) -> None:
+    """`out` and `dataset` are paths (one line naming the option otherwise, never the value itself); a data folder
+    becomes an absolute path, so that a resume from another folder trains on the same images."""
+    if out is not None and (isinstance(out, bytes) or not isinstance(out, (str, os.PathLike))):
+        raise UsageError(f"out must be a folder's path (a str or a Path), got a {type(out).__name__}")
+    dataset = options.get("dataset")
+    if dataset is None:
+        return
+    if isinstance(dataset, os.PathLike):
+        dataset = os.fspath(dataset)
+    if not isinstance(dataset, str):
+        raise UsageError(f"--dataset must be digits, mnist, fashion-mnist or a folder's path (a str), got a "
+                         f"{type(dataset).__name__}: write your own images as IDX files into a folder")
+    folder = Path(dataset).expanduser()
+    options["dataset"] = str(folder.absolute()) if dataset not in DATASET_NAMES and folder.exists() else dataset
 
 
 def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], progress: bool = True) -> list[Run]:

@@ -44,7 +44,7 @@ from vanilla_gan.options import train_options
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
 from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
-from vanilla_gan.runtime import resolve_device
+from vanilla_gan.runtime import resolve_device, steady_streams
 from vanilla_gan.sampling import latent_walk, sample_images
 
 MAX_NPY, MAX_GRID, MAX_WALKS = MAX_SAMPLES, 10_000, 256  # sample -n: a .npy (784 MB), a .png grid, walks/frames
@@ -324,11 +324,17 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):  # no command given: say what there is
-        parser.print_help()
-        return 0
+    with steady_streams():  # a closed or broken stdout/stderr never stops a command (`| head -1`, `2>&-`)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):  # no command given: say what there is
+            parser.print_help()
+            return 0
+        return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The command's function, its errors as one line each."""
     try:
         return args.func(args)
     except Interrupted as stop:  # a stop on request, not an error: its message says how to resume

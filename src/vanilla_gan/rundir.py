@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from vanilla_gan import checkpoint
-from vanilla_gan.config import is_finite_number
+from vanilla_gan.config import RESUMABLE, is_finite_number, option
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import (
     append_text,
@@ -322,6 +322,26 @@ class RunDir:
 
     # ------------------------------------------------------------------ reads
 
+    def check_belongs(self, state: dict[str, Any]) -> None:
+        """A checkpoint to resume here must be this folder's run: what config.json says of the model, the
+        training (but what a resume may change), the seed and the data must be what the checkpoint holds (a
+        config.json that cannot be read is rewritten from the checkpoint instead)."""
+        try:
+            config = self.read_config()
+        except UsageError:
+            return
+        ours = {**_plain(config.get("model")), **_plain(config.get("train"))}
+        theirs = {**_plain(state["model_config"]), **_plain(state["train_config"])}
+        differ = [option(k) for k in sorted(ours.keys() | theirs.keys())
+                  if k not in RESUMABLE and ours.get(k) != theirs.get(k)]
+        data, saved = config.get("data_sha256"), state.get("data_sha256")
+        if data and saved and data != saved:  # older runs have no fingerprint
+            differ.append("training images")
+        if differ:
+            raise UsageError(f"{self.last_checkpoint} is not this run's checkpoint: its {', '.join(differ)} differ "
+                             f"from {self.config_path}; put the run's own last.pt back, or resume that checkpoint "
+                             f"in its own folder")
+
     def load_checkpoint(self) -> dict[str, Any]:
         """checkpoints/last.pt, validated."""
         self.check_layout()
@@ -413,6 +433,11 @@ class RunDir:
             if not isinstance(stop, dict):
                 stop = {"message": "stop.json is unreadable"}
         return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped)
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A config dict as JSON holds it (tuples as lists), {} for anything else."""
+    return json.loads(json.dumps(value)) if isinstance(value, dict) else {}
 
 
 def _step_row(line: str) -> tuple[float, ...] | None:

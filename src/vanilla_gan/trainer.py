@@ -18,6 +18,7 @@ signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is check
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -73,6 +74,8 @@ class Trainer:
                              f"{self.world} process(es) is larger than the data set ({self.num_images} images): "
                              f"choose a smaller one")
         self.steps_per_epoch = self.num_images // self.images_per_step
+        # The images' fingerprint: a resume checks it, so a run never continues on other data by accident.
+        self.data_sha256 = hashlib.sha256(images.cpu().contiguous().numpy().tobytes()).hexdigest()
         if train_config.seed is None:  # drawn once, on rank 0, so that every process agrees
             train_config.seed = distributed.on_main(draw_seed)
 
@@ -358,7 +361,8 @@ class Trainer:
         """What config.json holds."""
         return {"package_version": __version__, "model": to_dict(self.model_config), "train": to_dict(self.config),
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
-                "world_size": self.world, **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
+                "world_size": self.world, "data_sha256": self.data_sha256,
+                **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
 
     def _open_run(self) -> None:
         """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
@@ -389,6 +393,9 @@ class Trainer:
             raise UsageError(f"the data set has {images.shape[0]} images but the run was trained on "
                              f"{state['num_images']}: resume with the run's --dataset and --limit")
         trainer = cls(model_config, train_config, images, run, **kwargs)
+        if state.get("data_sha256", trainer.data_sha256) != trainer.data_sha256:  # older files have none
+            raise UsageError(f"the images of --dataset {train_config.dataset} are not the ones the run was trained on "
+                             f"(their SHA-256 differs): resume it with the data it was trained on")
         trainer.load_state_dict(state)
         return trainer
 
