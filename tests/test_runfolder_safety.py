@@ -9,8 +9,10 @@ import hashlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -232,3 +234,116 @@ def test_deeply_nested_json_is_damaged_not_a_recursion_error(tmp_path, tiny_run)
     sweep.mkdir()
     (sweep / "sweep.json").write_text(NESTED)
     assert "sweep.json is damaged" in assert_one_line_error(run_main("sweep", "--out", sweep, "--resume"))
+
+
+# ----------------------------------------------------------------------------- 15-16, 18-19: sizes and types
+
+def test_api_values_out_of_range_or_of_the_wrong_type_are_one_line_usage_errors(tmp_path, tiny_run):
+    run = vg.load(tiny_run)
+    digits = run.sample(4)
+    calls = {
+        "scale": lambda: run.grid(digits, scale=10**4),                      # 15: 23 GB
+        "cols": lambda: run.grid(digits, cols=-1),
+        "walks": lambda: run.interpolate(walks=-2),
+        "seed": lambda: run.sample(4, seed=2**64),
+        "seed ": lambda: run.sample(4, seed=2.5),
+        "seed  ": lambda: run.sample(4, seed="x"),
+        "seed   ": lambda: run.evaluate(1000, seed=2**64),
+        "load": lambda: vg.load(None),
+        "out": lambda: vg.train(out=123, epochs=1),
+        "out ": lambda: vg.train(out=b"x", epochs=1),
+        "--dataset": lambda: vg.train(dataset=np.zeros((2, 28, 28)), out=tmp_path / "a", epochs=1),   # 18
+        "--dataset ": lambda: vg.train(dataset=[0] * 5500, out=tmp_path / "b", epochs=1),
+    }
+    for name, call in calls.items():
+        with pytest.raises(vg.UsageError) as raised:
+            call()
+        message = str(raised.value)
+        assert name.strip() in message and "\n" not in message and len(message) < 200, (name, message)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_a_seed_beyond_64_bits_is_one_line(tiny_run, tmp_path, command):
+    line = assert_one_line_error(run_main(command, tiny_run, "--seed", str(2**64), "-o", tmp_path / "x.png")
+                                 if command == "sample" else run_main(command, tiny_run, "--seed", str(2**64)))
+    assert "--seed must be a whole number in 0.." in line
+
+
+def test_a_huge_config_json_is_not_read_whole(tmp_path, tiny_run):
+    run, _ = copy_run(tmp_path, tiny_run)
+    os.truncate(run / "config.json", 1 << 30)  # 1 GB (sparse)
+    assert "more than such a file ever holds" in assert_one_line_error(run_main("report", run))
+
+
+# ----------------------------------------------------------------------------- 20-22: what is printed
+
+def test_a_lock_holding_escapes_and_newlines_is_named_in_one_clean_line(tmp_path, tiny_run):
+    run, _ = copy_run(tmp_path, tiny_run)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(run / 'train.lock')!r}, os.O_RDWR)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, b'\\x1b[31m12\\nrm -rf ~\\x1b[0m')\n"
+        "print('held', flush=True); time.sleep(120)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        line = assert_one_line_error(run_main("train", "--out", run, "--resume", "--epochs", "3"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "being trained by another process" in line and "\x1b" not in line
+
+
+def test_unicode_paths_on_an_ascii_terminal_and_printed_commands_paste_back(tmp_path):
+    out = tmp_path / "my rün's"
+    result = run_cli("train", *TINY, "--epochs", "1", "--seed", "1", "--out", out, "--no-report",
+                     env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr  # 21: no UnicodeEncodeError
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    spaced = tmp_path / "my run"
+    result = run_cli("train", *TINY, "--epochs", "1", "--seed", "1", "--out", spaced, "--no-report")
+    command = next(line for line in result.stdout.splitlines() if line.startswith("more digits: "))
+    assert shlex.split(command.removeprefix("more digits: "))[2] == str(spaced)  # 22: pastes back as one path
+
+
+# ----------------------------------------------------------------------------- 23-24: signals
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_sigterm_during_sample_leaves_no_temporary_file(tmp_path, tiny_run):
+    out = tmp_path / "x.npy"
+    child = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sample", str(tiny_run), "-n", "1000000", "-o",
+                              str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob("x.npy.tmp-*")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    child.send_signal(signal.SIGTERM)
+    child.communicate(timeout=120)
+    assert child.returncode in (130, 0) and not list(tmp_path.glob("*.tmp-*")), child.returncode
+
+
+def test_report_removes_what_an_interrupted_report_left(tmp_path, tiny_run):
+    run, _ = copy_run(tmp_path, tiny_run)
+    left = run / "plots" / f"losses.png.tmp-{dead_pid()}"
+    left.write_bytes(b"half a picture")
+    assert run_main("report", run).returncode == 0
+    assert not left.exists()
+
+
+def test_sighup_saves_the_epoch_in_progress_like_sigterm(tmp_path):
+    run = tmp_path / "RUN"
+    child = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *TINY, "--epochs", "1000", "--seed", "1",
+                              "--out", str(run), "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in child.stdout:
+        if line.startswith("epoch 1/"):
+            break
+    child.send_signal(signal.SIGHUP)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr
+    assert "Resume with: vanilla-gan train --out" in stderr
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] >= 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -40,9 +41,14 @@ from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.config import (
     MAX_EPOCHS,
     MAX_EVAL_SAMPLES,
+    MAX_GRID,
     MAX_SAMPLES,
+    MAX_SCALE,
+    MAX_SEED,
+    MAX_WALKS,
     ModelConfig,
     TrainConfig,
+    check_whole,
     resume_configs,
 )
 from vanilla_gan.data import DATASET_NAMES, limit_images, load_dataset
@@ -215,7 +221,7 @@ class Training:
             self.report = write_report(self.run_dir, device=self.device, generator=self._custom_generator())
         except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
             self.report_error = (f"the report could not be written ({type(exc).__name__}: {exc}); "
-                                 f"try: vanilla-gan report {self.run_dir.path}")
+                                 f"try: vanilla-gan report {shlex.quote(str(self.run_dir.path))}")
 
     def _custom_generator(self) -> nn.Module | None:
         """A fresh copy of a generator the user brought (for loading checkpoints), else None."""
@@ -296,6 +302,8 @@ def train(*, out: Path | str | None = None, resume: bool = False, report: bool =
 def load(path: Path | str, generator: nn.Module | None = None, device: str = "auto") -> Run:
     """A trained run folder, to sample, show, evaluate and report. `generator`: for a run trained with its own
     generator module, an instance of it (its weights are loaded into it)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"load needs a run folder's path (a str or a Path), got a {type(path).__name__}")
     run_dir = RunDir(path)
     if not run_dir.path.is_dir():
         raise UsageError(f"no such run folder: {run_dir.path}")
@@ -345,15 +353,24 @@ class Run:
         """`n` digits, uint8 (n, 28, 28), 0 = background, 255 = ink: the same for the same seed."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
             raise UsageError(f"n must be a whole number of digits in 1..{MAX_SAMPLES:,}, got {n!r}")
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return sample_images(self.generator(raw), n, seed=seed, device=self.device)
 
     def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:
         """Images (N, 28, 28) uint8 (default: 64 samples) as one picture; Jupyter shows it."""
-        return grid(self.sample(64) if images is None else np.asarray(images), scale=scale, cols=cols)
+        images = self.sample(64) if images is None else np.asarray(images)
+        if images.ndim != 3 or images.dtype != np.uint8 or not 1 <= len(images) <= MAX_GRID \
+                or not images.shape[1] == images.shape[2] == 28:
+            raise UsageError(f"images must be uint8 (N, 28, 28) with N in 1..{MAX_GRID:,}, got {images.dtype} "
+                             f"{images.shape}")
+        cols = None if cols is None else check_whole("cols", cols, 1, len(images))
+        return grid(images, scale=check_whole("scale", scale, 1, MAX_SCALE), cols=cols)
 
     def interpolate(self, walks: int = 8, frames: int = 12, seed: int = 0) -> Image.Image:
         """Walks through the latent space (spherical interpolation between random z) as one picture, a row per
         walk; `sampling.latent_walk` gives the images themselves."""
+        walks, frames = check_whole("walks", walks, 1, MAX_WALKS), check_whole("frames", frames, 2, MAX_WALKS)
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return grid_rows(latent_walk(self.generator(), walks, frames, seed, self.device).transpose(1, 0, 2, 3),
                          scale=2)
 
@@ -361,6 +378,7 @@ class Run:
         """FID, IS, precision, recall, ... of `n` samples, each beside its real-data floor (`real_floor`)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1000 <= n <= MAX_EVAL_SAMPLES:
             raise UsageError(f"n must be a whole number of samples in 1000..{MAX_EVAL_SAMPLES:,}, got {n!r}")
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
                                    generator=None if self._custom is None else _fresh_copy(self._custom))
 

@@ -55,12 +55,12 @@ class FolderLock:
                 raise BlockingIOError
         except OSError:
             holder = os.read(fd, 64).decode(errors="replace").strip()
-            holder = holder if holder.isdigit() and holder.isascii() else "another process"  # a PID, or nothing
+            holder = f"process {holder}" if holder.isdigit() and holder.isascii() else "another process"  # no escapes
             os.close(fd)
-            if holder == str(os.getpid()):
+            if holder == f"process {os.getpid()}":
                 raise UsageError(f"{self.folder} is held by another Trainer or session of this process: let it "
                                  f"finish, or call its close(), first") from None
-            raise UsageError(f"{self.folder} is being trained by process {holder}: wait for it to finish or stop "
+            raise UsageError(f"{self.folder} is being trained by {holder}: wait for it to finish or stop "
                              f"it; two processes must not write one run folder") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

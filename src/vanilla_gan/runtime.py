@@ -6,6 +6,7 @@
     with StopFlag() as stop:             # SIGINT/SIGTERM/SIGHUP set stop.requested; a second: KeyboardInterrupt
         while not stop.requested: ...
     with steady_streams(): ...           # stdout/stderr closed, or a pipe whose reader left: writes are dropped
+    with stop_signals_interrupt(): ...   # SIGTERM/SIGHUP raise KeyboardInterrupt, as Ctrl-C does
 """
 
 from __future__ import annotations
@@ -188,6 +189,25 @@ class SteadyStream:
         if self.stream is None:
             raise AttributeError(name)
         return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt for the duration, as Ctrl-C does, so that a command stopped
+    by them unwinds and removes its temporary files (a training's StopFlag takes them over while it trains)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

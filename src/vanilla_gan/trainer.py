@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -351,9 +352,10 @@ class Trainer:
             f"epoch {epoch} ({self.elapsed / 60:.1f}/{budget:g} min)")
 
     def _interrupt_message(self, epoch: int) -> str:
-        return f"interrupted in epoch {epoch} at step {self.step}; " + (
-            f"checkpoint saved to {self.run.last_checkpoint}. Resume with: vanilla-gan train --out {self.run.path} "
-            f"--resume" if self.run is not None else "nothing was saved (no run folder)")
+        if self.run is None:
+            return f"interrupted in epoch {epoch} at step {self.step}; nothing was saved (no run folder)"
+        return (f"interrupted in epoch {epoch} at step {self.step}; checkpoint saved to {self.run.last_checkpoint}. "
+                f"Resume with: vanilla-gan train --out {shlex.quote(str(self.run.path))} --resume")
 
     # ------------------------------------------------------------------ the run folder and checkpoints
 
