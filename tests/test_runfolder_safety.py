@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, assert_one_line_error, run_cli, run_main
+from helpers import TINY, TINY_OPTIONS, assert_one_line_error, run_cli, run_main
 
 import vanilla_gan as vg
 from vanilla_gan import sweepplan
@@ -347,3 +347,41 @@ def test_sighup_saves_the_epoch_in_progress_like_sigterm(tmp_path):
     assert child.returncode == 130, stderr
     assert "Resume with: vanilla-gan train --out" in stderr
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] >= 1
+
+
+def run_script(script: str) -> subprocess.CompletedProcess:
+    """Python code in a process of its own (signals reach only the main thread of a process)."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+
+
+def test_a_stop_during_the_final_evaluation_is_honoured_at_once_and_skips_the_report(tmp_path):
+    # a signal while the (here endless) evaluation runs: the epoch is saved without it, at once
+    result = run_script(f"""
+import os, signal, time, torch
+import vanilla_gan as vg
+def evaluate(generator):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(60)
+    return {{}}
+config = vg.TrainConfig(epochs=1, batch_size=32, seed=1, eval_every=1)
+trainer = vg.Trainer(vg.ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,)), config,
+                     torch.zeros(64, 28, 28, dtype=torch.uint8), vg.RunDir({str(tmp_path / "A")!r}),
+                     evaluate=evaluate, progress=False)
+start = time.monotonic()
+trainer.train()
+print(time.monotonic() - start < 20, trainer.epoch, "fid" in trainer.metrics[-1])
+""")
+    assert result.returncode == 0 and result.stdout.split() == ["True", "1", "False"], result.stderr
+    assert (tmp_path / "A" / "checkpoints" / "last.pt").is_file()
+    # a signal at the last epoch's end: no report is waited for
+    result = run_script(f"""
+import os, signal
+import vanilla_gan as vg
+try:
+    vg.train(out={str(tmp_path / "B")!r}, epochs=1, seed=1, **{TINY_OPTIONS!r},
+             epoch_hooks=[lambda trainer, record: os.kill(os.getpid(), signal.SIGTERM)])
+except vg.Interrupted as stop:
+    print(stop)
+""")
+    assert "stopped after the last epoch (1), which is saved" in result.stdout, result.stderr
+    assert not (tmp_path / "B" / "report.html").exists()

@@ -52,7 +52,7 @@ from vanilla_gan.config import (
     resume_configs,
 )
 from vanilla_gan.data import DATASET_NAMES, limit_images, load_dataset
-from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
+from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
 from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint, min_real_images
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.models import Generator
@@ -192,6 +192,9 @@ class Training:
                 trainer.epoch_hooks.append(self.logger)
             try:
                 trainer.train()
+                if trainer.stop.requested:  # stopped in the last epoch's end: done, but no report is waited for
+                    raise Interrupted(f"stopped after the last epoch ({trainer.epoch}), which is saved; the report "
+                                      f"was not written: vanilla-gan report {shlex.quote(str(self.run_dir.path))}")
             except TrainingError as failure:
                 if main and self.run_dir.path.exists():
                     self.finish(failure)

@@ -120,12 +120,22 @@ class StopFlag:
     """A request to stop at the next safe point, set by SIGINT, SIGTERM or SIGHUP while the flag is entered.
 
     The first signal sets `requested` and says so on stderr; a second one raises KeyboardInterrupt at once.
+    Within `abortable()` (a long evaluation) the first one also raises StopNow at once.
     Outside the main thread (where Python cannot take signals) entering it changes nothing.
     """
 
     def __init__(self) -> None:
-        self.requested = False
+        self.requested = self._abortable = False
         self._previous: dict[int, Any] = {}
+
+    @contextlib.contextmanager
+    def abortable(self) -> Iterator[None]:
+        """Work that a stop request abandons at once (StopNow) instead of waiting for it to end."""
+        self._abortable = True
+        try:
+            yield
+        finally:
+            self._abortable = False
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
@@ -144,6 +154,12 @@ class StopFlag:
         self.requested = True
         tqdm.write("stopping after this step and saving a checkpoint (a second signal quits at once)",
                    file=sys.stderr)
+        if self._abortable:
+            raise StopNow
+
+
+class StopNow(Exception):
+    """A stop request that abandons the work under `StopFlag.abortable` (e.g. an epoch's evaluation)."""
 
 
 class SteadyStream:

@@ -40,7 +40,7 @@ from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, 
 from vanilla_gan.optim import AdamInBackward, descend
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, set_seed
+from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, resolve_device, set_seed
 from vanilla_gan.schema import STEP_KEYS, epoch_metrics
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
@@ -314,10 +314,14 @@ class Trainer:
                   "elapsed_s": self.elapsed}
         every = self.config.eval_every
         due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
-        if self.rank == 0 and due:
+        if self.rank == 0 and due and not self.stop.requested:  # a stop is not kept waiting by an evaluation
             start = time.perf_counter()
-            record.update(self.evaluate())
-            record["eval_s"] = time.perf_counter() - start
+            try:
+                with self.stop.abortable():
+                    record.update(self.evaluate())
+                record["eval_s"] = time.perf_counter() - start
+            except StopNow:
+                pass  # the epoch is saved without its metrics; `vanilla-gan evaluate RUN` measures them
         self.metrics.append(record)
         improved = record.get("fid", math.inf) < self.best_fid
         self.best_fid = min(self.best_fid, record.get("fid", math.inf))
