@@ -111,16 +111,10 @@ def kind_of(mode: int) -> str:
     return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
 
 
-def read_bounded(path: Path | str, limit: int, follow: bool = True) -> bytes:
-    """The bytes of the regular file `path`, at most `limit` of them (UsageError for more, or for a FIFO, a
-    device or, with follow=False, a symbolic link: none of them can block or fill the memory)."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UsageError(f"{path} is a symbolic link: remove it") from None
-        raise
+def read_bounded(path: Path | str, limit: int) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them (UsageError for more, or for a FIFO or a
+    device: neither can block (O_NONBLOCK) or fill the memory)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
         status = os.fstat(fd)
         check_regular(path, status)

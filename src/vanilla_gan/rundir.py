@@ -25,6 +25,9 @@ metrics.jsonl, steps.csv and the grids back to its checkpoint's epochs, so they 
 not. A folder holds a run once it holds last.pt: a run killed before its first one starts over.
 Reading is tolerant: a torn or damaged line of metrics.jsonl or steps.csv, or an unreadable grid, is left
 out and named in `RunRecord.skipped`, so a report of a run being trained (or half-written) still works.
+Run folders travel (downloads, shared disks), so every command first applies one rule (`check_layout`): each
+file and folder above is a regular file (or folder) inside the run folder, never a link out of it, a FIFO or a
+device; reads are bounded in size, and a resumed checkpoint must be this folder's run (`check_belongs`).
 """
 
 from __future__ import annotations
@@ -162,8 +165,8 @@ class RunDir:
                 status = os.stat(path)
         except FileNotFoundError:
             return False
-        except OSError as exc:  # a loop of links, a folder we may not read
-            raise UsageError(f"cannot use {path}: {exc.strerror}; remove it") from None
+        except (OSError, RuntimeError) as exc:  # a loop of links, a folder we may not read
+            raise UsageError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}; remove it") from None
         if stat.S_ISDIR(status.st_mode) != folder or not (folder or stat.S_ISREG(status.st_mode)):
             raise UsageError(f"{path} is {kind_of(status.st_mode)}, not a {'folder' if folder else 'regular file'}: "
                              f"remove it (a run folder holds only what vanilla-gan writes)")
@@ -332,8 +335,8 @@ class RunDir:
             return
         ours = {**_plain(config.get("model")), **_plain(config.get("train"))}
         theirs = {**_plain(state["model_config"]), **_plain(state["train_config"])}
-        differ = [option(k) for k in sorted(ours.keys() | theirs.keys())
-                  if k not in RESUMABLE and ours.get(k) != theirs.get(k)]
+        differ = [option(k) for k in sorted(ours.keys() & theirs.keys())  # an older version may lack a key
+                  if k not in RESUMABLE and ours[k] != theirs[k]]
         data, saved = config.get("data_sha256"), state.get("data_sha256")
         if data and saved and data != saved:  # older runs have no fingerprint
             differ.append("training images")
