@@ -65,7 +65,7 @@ def parse_seeds(text: str) -> list[int]:
                          f"({text[:40]!r})")
     seeds = [seed for first, last in ranges for seed in range(first, last + 1)]
     if len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds: a seed is given twice in {text[:40]!r}")
+        raise UsageError(f"--seeds: expected distinct seeds, {text[:40]!r} gives one twice")
     return seeds
 
 
