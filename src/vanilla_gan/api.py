@@ -18,6 +18,8 @@ never overwritten (pass resume=True to continue it).
 from __future__ import annotations
 
 import copy
+import os
+import shlex
 import sys
 import time
 import warnings
@@ -39,14 +41,19 @@ from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.config import (
     MAX_EPOCHS,
     MAX_EVAL_SAMPLES,
+    MAX_GRID,
     MAX_SAMPLES,
+    MAX_SCALE,
+    MAX_SEED,
+    MAX_WALKS,
     ModelConfig,
     TrainConfig,
+    check_whole,
     resume_configs,
 )
-from vanilla_gan.data import limit_images, load_dataset
-from vanilla_gan.errors import CheckpointError, TrainingError, UsageError
-from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint
+from vanilla_gan.data import DATASET_NAMES, limit_images, load_dataset
+from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
+from vanilla_gan.evaluate import Evaluator, evaluate_checkpoint, min_real_images
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.models import Generator
 from vanilla_gan.report import Report, plots, write_report
@@ -90,6 +97,7 @@ class Training:
             raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
                              f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
         options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        check_paths(out, options)
         if "minutes" in options and "epochs" not in options:
             options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
         elif resume and "epochs" in options and "minutes" not in options:
@@ -116,7 +124,9 @@ class Training:
                 distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
                 self._fresh(model_config, config)
             elif self.run_dir.last_checkpoint.exists():
-                self._resume(load_checkpoint_file(self.run_dir.last_checkpoint), options)
+                state = load_checkpoint_file(self.run_dir.last_checkpoint)
+                self.run_dir.check_belongs(state)  # another run's last.pt copied in is refused
+                self._resume(state, options)
             elif not self.run_dir.config_path.exists():
                 raise CheckpointError(f"no such checkpoint: {self.run_dir.last_checkpoint}, nor a config.json to start "
                                       f"the run over from: train it afresh (without --resume)")
@@ -134,7 +144,12 @@ class Training:
 
     def _data(self, config: TrainConfig) -> tuple[torch.Tensor, Evaluator]:
         self.config, self.device = config, resolve_device(config.device)
-        images = limit_images(load_dataset(config.dataset)[0], config.limit)
+        every_image = load_dataset(config.dataset)[0]
+        if config.eval_every and len(every_image) < min_real_images():  # said now, not after the first epoch
+            raise UsageError(f"--eval-every {config.eval_every}: an evaluation needs at least {min_real_images()} real "
+                             f"images and --dataset {config.dataset} has {len(every_image)}: pass --eval-every 0 (no "
+                             f"evaluation) or use more images")
+        images = limit_images(every_image, config.limit)
         return images, Evaluator(config.dataset, self.device, config.eval_samples, offline_ok=True)
 
     def _fresh(self, model_config: ModelConfig, config: TrainConfig) -> None:
@@ -177,6 +192,9 @@ class Training:
                 trainer.epoch_hooks.append(self.logger)
             try:
                 trainer.train()
+                if trainer.stop.requested:  # stopped in the last epoch's end: done, but no report is waited for
+                    raise Interrupted(f"stopped after the last epoch ({trainer.epoch}), which is saved; the report "
+                                      f"was not written: vanilla-gan report {shlex.quote(str(self.run_dir.path))}")
             except TrainingError as failure:
                 if main and self.run_dir.path.exists():
                     self.finish(failure)
@@ -206,7 +224,7 @@ class Training:
             self.report = write_report(self.run_dir, device=self.device, generator=self._custom_generator())
         except Exception as exc:  # the checkpoint is safe on disk; the report can be made later
             self.report_error = (f"the report could not be written ({type(exc).__name__}: {exc}); "
-                                 f"try: vanilla-gan report {self.run_dir.path}")
+                                 f"try: vanilla-gan report {shlex.quote(str(self.run_dir.path))}")
 
     def _custom_generator(self) -> nn.Module | None:
         """A fresh copy of a generator the user brought (for loading checkpoints), else None."""
@@ -214,6 +232,23 @@ class Training:
 
     def _result(self) -> Run:
         return Run(self.run_dir.path, generator=self._custom_generator(), device=self.device, report=self.report)
+
+
+def check_paths(out: object, options: dict[str, Any]) -> None:
+    """`out` and `dataset` are paths (one line naming the option otherwise, never the value itself); a data folder
+    becomes an absolute path, so that a resume from another folder trains on the same images."""
+    if out is not None and (isinstance(out, bytes) or not isinstance(out, (str, os.PathLike))):
+        raise UsageError(f"out must be a folder's path (a str or a Path), got a {type(out).__name__}")
+    dataset = options.get("dataset")
+    if dataset is None:
+        return
+    if isinstance(dataset, os.PathLike):
+        dataset = os.fspath(dataset)
+    if not isinstance(dataset, str):
+        raise UsageError(f"--dataset must be digits, mnist, fashion-mnist or a folder's path (a str), got a "
+                         f"{type(dataset).__name__}: write your own images as IDX files into a folder")
+    folder = Path(dataset).expanduser()
+    options["dataset"] = str(folder.absolute()) if dataset not in DATASET_NAMES and folder.exists() else dataset
 
 
 def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], progress: bool = True) -> list[Run]:
@@ -270,6 +305,8 @@ def train(*, out: Path | str | None = None, resume: bool = False, report: bool =
 def load(path: Path | str, generator: nn.Module | None = None, device: str = "auto") -> Run:
     """A trained run folder, to sample, show, evaluate and report. `generator`: for a run trained with its own
     generator module, an instance of it (its weights are loaded into it)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"load needs a run folder's path (a str or a Path), got a {type(path).__name__}")
     run_dir = RunDir(path)
     if not run_dir.path.is_dir():
         raise UsageError(f"no such run folder: {run_dir.path}")
@@ -319,15 +356,24 @@ class Run:
         """`n` digits, uint8 (n, 28, 28), 0 = background, 255 = ink: the same for the same seed."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
             raise UsageError(f"n must be a whole number of digits in 1..{MAX_SAMPLES:,}, got {n!r}")
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return sample_images(self.generator(raw), n, seed=seed, device=self.device)
 
     def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:
         """Images (N, 28, 28) uint8 (default: 64 samples) as one picture; Jupyter shows it."""
-        return grid(self.sample(64) if images is None else np.asarray(images), scale=scale, cols=cols)
+        images = self.sample(64) if images is None else np.asarray(images)
+        if images.ndim != 3 or images.dtype != np.uint8 or not 1 <= len(images) <= MAX_GRID \
+                or not images.shape[1] == images.shape[2] == 28:
+            raise UsageError(f"images must be uint8 (N, 28, 28) with N in 1..{MAX_GRID:,}, got {images.dtype} "
+                             f"{images.shape}")
+        cols = None if cols is None else check_whole("cols", cols, 1, len(images))
+        return grid(images, scale=check_whole("scale", scale, 1, MAX_SCALE), cols=cols)
 
     def interpolate(self, walks: int = 8, frames: int = 12, seed: int = 0) -> Image.Image:
         """Walks through the latent space (spherical interpolation between random z) as one picture, a row per
         walk; `sampling.latent_walk` gives the images themselves."""
+        walks, frames = check_whole("walks", walks, 1, MAX_WALKS), check_whole("frames", frames, 2, MAX_WALKS)
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return grid_rows(latent_walk(self.generator(), walks, frames, seed, self.device).transpose(1, 0, 2, 3),
                          scale=2)
 
@@ -337,6 +383,7 @@ class Run:
         (`real_floor`); `two_sample=False` leaves the two-sample test out (about half a minute on 2 cores)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1000 <= n <= MAX_EVAL_SAMPLES:
             raise UsageError(f"n must be a whole number of samples in 1000..{MAX_EVAL_SAMPLES:,}, got {n!r}")
+        seed = check_whole("seed", seed, 0, MAX_SEED)
         return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
                                    generator=None if self._custom is None else _fresh_copy(self._custom),
                                    two_sample=bool(two_sample))

@@ -9,8 +9,8 @@ A run folder's checkpoints are found by `rundir.RunDir` (and `rundir.load_checkp
 The dict holds: format, format_version, package_version, model_config, train_config (plain dicts),
 generator, generator_ema, discriminator (state dicts), opt_g, opt_d (optimizer states), epoch, step,
 batch_in_epoch, num_images, permutation, epoch_stats, epoch_time, elapsed, rng (every RNG state, one per
-process), permutation_rng, fixed_noise, seed, metrics, best_fid, and `modules` (the classes of G and D,
-where a run used its own).
+process), permutation_rng, fixed_noise, seed, metrics, best_fid, `modules` (the classes of G and D,
+where a run used its own) and `data_sha256` (the training images' fingerprint; absent in older files).
 """
 
 from __future__ import annotations
@@ -97,6 +97,8 @@ def validate(state: dict[str, Any]) -> None:
     for key in ("epoch", "step", "batch_in_epoch", "num_images"):
         if not _is_count(state.get(key, 0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a count")
+    if not isinstance(state.get("data_sha256", ""), str):
+        raise ValueError("data_sha256 is not a string")
     for key in ("epoch_time", "elapsed"):
         if not is_finite_number(state.get(key, 0.0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a number")
@@ -126,6 +128,10 @@ def validate(state: dict[str, Any]) -> None:
             continue
         if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
             raise ValueError(f"{key} is not a state dict of tensors")
+        for name, tensor in weights.items():  # NaN weights would draw black digits and score them well
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise ValueError(f"{key}.{name} holds NaN or infinite values (the run diverged before it was "
+                                 f"saved): use an earlier checkpoint, such as checkpoints/best.pt or epoch_NNNN.pt")
         if modules.get(network, builtin) == builtin:
             expected = networks[network].state_dict()
             _check_weights(key, weights, expected)

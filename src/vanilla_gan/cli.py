@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -34,7 +35,11 @@ from vanilla_gan.config import (
     DEVICES,
     MAX_EPOCHS,
     MAX_EVAL_SAMPLES,
+    MAX_GRID,
     MAX_SAMPLES,
+    MAX_SEED,
+    MAX_WALKS,
+    check_whole,
 )
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
 from vanilla_gan.export import export_generator
@@ -44,10 +49,10 @@ from vanilla_gan.options import train_options
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
 from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
-from vanilla_gan.runtime import resolve_device
+from vanilla_gan.runtime import resolve_device, steady_streams, stop_signals_interrupt
 from vanilla_gan.sampling import latent_walk, sample_images
 
-MAX_NPY, MAX_GRID, MAX_WALKS = MAX_SAMPLES, 10_000, 256  # sample -n: a .npy (784 MB), a .png grid, walks/frames
+MAX_NPY = MAX_SAMPLES  # sample -n: a .npy (784 MB); MAX_GRID in a .png grid; MAX_WALKS walks and frames
 EXPORT_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript"}
 
 
@@ -133,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
         last = session.run_dir.grid_path(trainer.epoch)
         say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
-            f"more digits: vanilla-gan sample {out} -n 64 -o samples.png")
+            f"more digits: vanilla-gan sample {shlex.quote(str(out))} -n 64 -o samples.png")
         if main and session.report is not None:
             print(session.report.summary())
         if main and session.report_error:
@@ -167,6 +172,7 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    check_whole("--seed", args.seed, 0, MAX_SEED)
     if args.interpolate:
         return sample_walk(args)
     args.num = 64 if args.num is None else args.num
@@ -238,6 +244,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             return 0
     if args.checkpoint is None:
         raise UsageError("evaluate needs a checkpoint or run folder (or --retrain-evaluator)")
+    check_whole("--seed", args.seed, 0, MAX_SEED)
     if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
         raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
     result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
@@ -329,11 +336,18 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):  # no command given: say what there is
-        parser.print_help()
-        return 0
+    # a closed or broken stdout/stderr never stops a command (`| head -1`, `2>&-`); SIGTERM unwinds as Ctrl-C does
+    with steady_streams(), stop_signals_interrupt():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):  # no command given: say what there is
+            parser.print_help()
+            return 0
+        return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The command's function, its errors as one line each."""
     try:
         return args.func(args)
     except Interrupted as stop:  # a stop on request, not an error: its message says how to resume

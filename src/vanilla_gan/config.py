@@ -11,6 +11,7 @@ Field names are the command line's options with `_` for `-` (`batch_size`, `--ba
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -28,6 +29,17 @@ MAX_EVAL_SAMPLES = 200_000
 MAX_SAMPLES = 1_000_000  # `sample -n` into a .npy (784 MB) and Run.sample
 MAX_EPOCHS = 1_000_000  # also what --minutes without --epochs means: as many as the time allows
 MAX_D_STEPS = 10  # D updates per G update: Goodfellow et al. used k = 1; a few is the range worth trying
+MAX_GRID, MAX_WALKS, MAX_SCALE = 10_000, 256, 16  # digits in a grid picture; walks and frames; pixels per pixel
+
+
+def check_whole(name: str, value: object, low: int, high: int) -> int:
+    """`value` as an int in low..high, else a one-line UsageError naming `name` as the caller spells it (`--seed`,
+    `seed`); the value is shown only when it is a short number or string."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        shown = repr(value) if isinstance(value, (int, float, str)) and len(repr(value)) <= 40 else (
+            f"a {type(value).__name__}")
+        raise UsageError(f"{name} must be a whole number in {low:,}..{high:,}, got {shown}")
+    return int(value)
 
 
 @dataclass

@@ -75,6 +75,11 @@ PARZEN_VALIDATION = PARZEN_TEST = 1000
 MIN_SAMPLES = 20
 
 
+def min_real_images() -> int:
+    """The fewest real images an evaluation takes (training checks it before its first step)."""
+    return 5 * MIN_SAMPLES
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The metrics, each on its own (features as float tensors (N, D); pixels as float tensors (N, 784) in [0, 1])
 
@@ -214,8 +219,8 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
     """
     generated, real_train = _as_images(generated, "generated"), _as_images(real_train, "real")
     heldout = None if real_heldout is None else _as_images(real_heldout, "held-out")
-    if len(generated) < MIN_SAMPLES or len(real_train) < 5 * MIN_SAMPLES:
-        raise UsageError(f"evaluation needs at least {MIN_SAMPLES} generated and {5 * MIN_SAMPLES} real images, "
+    if len(generated) < MIN_SAMPLES or len(real_train) < min_real_images():
+        raise UsageError(f"evaluation needs at least {MIN_SAMPLES} generated and {min_real_images()} real images, "
                          f"got {len(generated)} and {len(real_train)}")
     model = load_evaluator(device) if evaluator is None else evaluator
     device = next(model.parameters()).device

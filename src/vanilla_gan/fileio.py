@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import json
 import os
 import signal
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from vanilla_gan.errors import StorageError
+from vanilla_gan.errors import StorageError, UsageError
 
 TEMP_MARK = ".tmp-"
 
@@ -45,7 +47,8 @@ def atomic_write(path: Path | str, data: bytes | Callable[[BinaryIO], object], d
     path = Path(path)
     tmp = temp_path(path)
     try:
-        with open(tmp, "wb") as f:
+        # O_NOFOLLOW: a link planted at the temporary name is never written through
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb") as f:
             if isinstance(data, (bytes, bytearray, memoryview)):
                 half = len(data) // 2
                 f.write(data[:half])
@@ -76,8 +79,11 @@ def append_text(path: Path, text: str) -> None:
     file's folder is fsynced too, so the file itself survives a power loss)."""
     text = text if text.endswith("\n") else text + "\n"
     try:
-        new = not path.exists()
-        with open(path, "a", encoding="utf-8") as f:
+        new = not os.path.lexists(path)
+        # never through a link, never blocking on a FIFO (O_NONBLOCK), and only into a regular file
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            check_regular(path, os.fstat(fd))
             f.write(text[:len(text) // 2])
             _fault(path, "partial", f)
             f.write(text[len(text) // 2:])
@@ -87,6 +93,48 @@ def append_text(path: Path, text: str) -> None:
             fsync_folder(path.parent)
     except OSError as exc:
         raise StorageError(describe_write_error(path, exc)) from exc
+
+
+def check_regular(path: Path | str, status: os.stat_result) -> None:
+    """UsageError unless `status` (of `path`) is a regular file: a FIFO or a device would block or never end."""
+    if not stat.S_ISREG(status.st_mode):
+        raise UsageError(f"{path} is {kind_of(status.st_mode)}, not a regular file: remove it (vanilla-gan writes "
+                         f"only regular files there)")
+
+
+def kind_of(mode: int) -> str:
+    """What a file of this st_mode is, in words."""
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_bounded(path: Path | str, limit: int) -> bytes:
+    """The bytes of the regular file `path`, at most `limit` of them (UsageError for more, or for a FIFO or a
+    device: neither can block (O_NONBLOCK) or fill the memory)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        status = os.fstat(fd)
+        check_regular(path, status)
+        if status.st_size > limit:
+            raise UsageError(f"{path} is {status.st_size:,} bytes, more than such a file ever holds "
+                             f"({limit:,}): it is damaged or not this package's")
+        data = f.read(limit + 1)
+    if len(data) > limit:  # grew meanwhile
+        raise UsageError(f"{path} holds more than {limit:,} bytes: it is damaged or not this package's")
+    return data
+
+
+def parse_json(text: str | bytes) -> object:
+    """json.loads whose every failure, deep nesting (RecursionError) included, is a ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason})") from None
 
 
 def make_folder(folder: Path) -> Path:
@@ -116,6 +164,10 @@ def describe_write_error(path: Path, exc: OSError) -> str:
         what = f"its folder {path.parent} does not exist (any more)"
     elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
         what = f"{exc.strerror or 'not allowed'}: choose a folder you can write to"
+    elif code == errno.ELOOP:
+        what = "it is a symbolic link, which vanilla-gan never writes through: remove it"
+    elif code == errno.ENXIO:
+        what = "it is a FIFO or a device, not a regular file: remove it"
     elif code == errno.EIO:
         what = "an input/output error (the disk may be failing)"
     else:

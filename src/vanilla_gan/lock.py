@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.fileio import describe_write_error
+from vanilla_gan.fileio import check_regular, describe_write_error
 
 LOCK_NAME = "train.lock"
 
@@ -40,20 +40,27 @@ class FolderLock:
         try:
             self.created_folder = not self.folder.exists()
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # never through a link (it would write our PID into its target), never blocking on a FIFO
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
         except OSError as exc:
             raise UsageError(describe_write_error(self.path, exc)) from exc
+        try:
+            check_regular(self.path, os.fstat(fd))
+        except UsageError:
+            os.close(fd)
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             if os.fstat(fd).st_ino != os.stat(self.path).st_ino:  # the file was replaced meanwhile
                 raise BlockingIOError
         except OSError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            holder = os.read(fd, 64).decode(errors="replace").strip()
+            holder = f"process {holder}" if holder.isdigit() and holder.isascii() else "another process"  # no escapes
             os.close(fd)
-            if holder == str(os.getpid()):
+            if holder == f"process {os.getpid()}":
                 raise UsageError(f"{self.folder} is held by another Trainer or session of this process: let it "
                                  f"finish, or call its close(), first") from None
-            raise UsageError(f"{self.folder} is being trained by process {holder}: wait for it to finish or stop "
+            raise UsageError(f"{self.folder} is being trained by {holder}: wait for it to finish or stop "
                              f"it; two processes must not write one run folder") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -25,12 +25,17 @@ metrics.jsonl, steps.csv and the grids back to its checkpoint's epochs, so they 
 not. A folder holds a run once it holds last.pt: a run killed before its first one starts over.
 Reading is tolerant: a torn or damaged line of metrics.jsonl or steps.csv, or an unreadable grid, is left
 out and named in `RunRecord.skipped`, so a report of a run being trained (or half-written) still works.
+Run folders travel (downloads, shared disks), so every command first applies one rule (`check_layout`): each
+file and folder above is a regular file (or folder) inside the run folder, never a link out of it, a FIFO or a
+device; reads are bounded in size, and a resumed checkpoint must be this folder's run (`check_belongs`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +44,26 @@ import numpy as np
 from PIL import Image
 
 from vanilla_gan import checkpoint, images
-from vanilla_gan.config import is_finite_number
+from vanilla_gan.config import RESUMABLE, is_finite_number, option
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.fileio import append_text, atomic_write, describe_write_error, fsync_folder, remove_stale_temps
+from vanilla_gan.fileio import (
+    append_text,
+    atomic_write,
+    describe_write_error,
+    fsync_folder,
+    kind_of,
+    parse_json,
+    read_bounded,
+    remove_stale_temps,
+)
 from vanilla_gan.lock import FolderLock
 from vanilla_gan.schema import STEP_KEYS
 
 STEP_COLUMNS = ("epoch", "step", *STEP_KEYS)
 RECORD_KEYS = ("epoch", "step", *STEP_KEYS, "images_per_s", "elapsed_s")  # every metrics.jsonl line has them
+# The most a file of a run folder is read as: far above what a run writes (config.json: a few kB; a metrics line:
+# ~1 kB an epoch; steps.csv: ~60 bytes a step), far below what would fill the memory.
+JSON_LIMIT, METRICS_LIMIT, STEPS_LIMIT = 16 << 20, 256 << 20, 4 << 30
 
 
 @dataclass
@@ -121,13 +138,61 @@ class RunDir:
         return self.last_checkpoint.exists() or (self.checkpoints_dir.is_dir() and any(
             p.suffix == ".pt" and p.name not in left for p in self.checkpoints_dir.iterdir()))
 
+    # ------------------------------------------------------------------ the rule for its files
+
+    def check_layout(self) -> None:
+        """The rule every command goes through before it reads or writes here: each file and folder of the run
+        is a regular file (or folder) inside the run folder; a link out of it (a write would land outside, a
+        delete would remove someone's files) or a FIFO or device (a read would block for ever) is a UsageError
+        naming it. Files are then read bounded (`read_bounded`) and written without following links (fileio)."""
+        for folder in (self.path, self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
+            self.check_entry(folder, folder=True)
+        for path in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
+                     self.progress_gif, self.walk_gif, self.walk_png, self.last_checkpoint, self.best_checkpoint):
+            self.check_entry(path)
+
+    def check_entry(self, path: Path, folder: bool = False) -> bool:
+        """Whether `path` exists, once it is checked to be a regular file (or a folder) inside the run folder
+        (a link to one inside is accepted); anything else is a one-line UsageError saying what to remove."""
+        try:
+            status = os.lstat(path)
+            if stat.S_ISLNK(status.st_mode):
+                target = path.resolve()
+                inside = self.path.resolve()
+                if target != inside and inside not in target.parents:
+                    raise UsageError(f"{path} is a symbolic link out of the run folder (to {target}): vanilla-gan "
+                                     f"reads and writes only inside {self.path}; remove the link")
+                status = os.stat(path)
+        except FileNotFoundError:
+            return False
+        except (OSError, RuntimeError) as exc:  # a loop of links, a folder we may not read
+            raise UsageError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}; remove it") from None
+        if stat.S_ISDIR(status.st_mode) != folder or not (folder or stat.S_ISREG(status.st_mode)):
+            raise UsageError(f"{path} is {kind_of(status.st_mode)}, not a {'folder' if folder else 'regular file'}: "
+                             f"remove it (a run folder holds only what vanilla-gan writes)")
+        return True
+
+    def _read(self, path: Path, limit: int) -> str:
+        """A run file's text, checked by the rule and bounded."""
+        self.check_entry(path)
+        return read_bounded(path, limit).decode(errors="replace")
+
+    def remove_stale_temps(self) -> None:
+        """The temporary files of writers that died (an interrupted report, a killed training)."""
+        self.check_layout()
+        remove_stale_temps(self.path, self.samples_dir, self.checkpoints_dir, self.plots_dir)
+
     # ------------------------------------------------------------------ one writer
 
     def lock(self) -> None:
         """Take the folder's lock (lock.py), then remove the temporary files of writers that died."""
         if not self._lock.held:
             self._lock.acquire()
-            remove_stale_temps(self.path, self.samples_dir, self.checkpoints_dir, self.plots_dir)
+            try:
+                self.remove_stale_temps()  # the rule first: never delete (or write) through a link
+            except BaseException:
+                self._lock.release()
+                raise
 
     @property
     def locked(self) -> bool:
@@ -226,7 +291,7 @@ class RunDir:
         epochs the checkpoint does not hold and damaged rows go."""
         if not self.steps_path.exists():
             return
-        text = self.steps_path.read_text(errors="replace")
+        text = self._read(self.steps_path, STEPS_LIMIT)
         rows = [(line, _step_row(line)) for line in text.splitlines()[1:]]
         kept = [line for line, row in rows if row is not None and row[0] <= epochs]
         if len(kept) < len(rows) or not text.endswith("\n"):
@@ -261,12 +326,34 @@ class RunDir:
         """A derived file (report, plots, animations) inside the folder, atomically; its folder is made."""
         path = Path(path)
         path.parent.mkdir(exist_ok=True)
+        self.check_entry(path.parent, folder=True)
         return atomic_write(path, data)
 
     # ------------------------------------------------------------------ reads
 
+    def check_belongs(self, state: dict[str, Any]) -> None:
+        """A checkpoint to resume here must be this folder's run: what config.json says of the model, the
+        training (but what a resume may change), the seed and the data must be what the checkpoint holds (a
+        config.json that cannot be read is rewritten from the checkpoint instead)."""
+        try:
+            config = self.read_config()
+        except UsageError:
+            return
+        ours = {**_plain(config.get("model")), **_plain(config.get("train"))}
+        theirs = {**_plain(state["model_config"]), **_plain(state["train_config"])}
+        differ = [option(k) for k in sorted(ours.keys() & theirs.keys())  # an older version may lack a key
+                  if k not in RESUMABLE and ours[k] != theirs[k]]
+        data, saved = config.get("data_sha256"), state.get("data_sha256")
+        if data and saved and data != saved:  # older runs have no fingerprint
+            differ.append("training images")
+        if differ:
+            raise UsageError(f"{self.last_checkpoint} is not this run's checkpoint: its {', '.join(differ)} differ "
+                             f"from {self.config_path}; put the run's own last.pt back, or resume that checkpoint "
+                             f"in its own folder")
+
     def load_checkpoint(self) -> dict[str, Any]:
         """checkpoints/last.pt, validated."""
+        self.check_layout()
         return checkpoint.load(self.last_checkpoint)
 
     def _check_is_run(self, *needed: Path) -> None:
@@ -274,6 +361,7 @@ class RunDir:
             raise UsageError(f"no such run folder: {self.path}")
         if not self.path.is_dir():
             raise UsageError(f"{self.path} is a file, not a run folder: pass the --out folder of `vanilla-gan train`")
+        self.check_layout()
         if not all(path.exists() for path in needed):
             raise UsageError(f"{self.path} is not a vanilla-gan run folder (no config.json or metrics.jsonl); "
                              f"pass the --out folder of `vanilla-gan train`")
@@ -281,8 +369,8 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         self._check_is_run(self.config_path)
         try:
-            config = json.loads(self.config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            config = parse_json(self._read(self.config_path, JSON_LIMIT))
+        except ValueError as exc:
             raise UsageError(f"{self.config_path} is damaged ({exc}); a resume rewrites it from the checkpoint"
                              ) from exc
         if not isinstance(config, dict):
@@ -293,13 +381,13 @@ class RunDir:
         """The whole records of metrics.jsonl; lines that are torn or lack a key are named in `skipped`."""
         self._check_is_run(self.metrics_path)
         records = []
-        for number, line in enumerate(self.metrics_path.read_text(errors="replace").splitlines(), start=1):
+        for number, line in enumerate(self._read(self.metrics_path, METRICS_LIMIT).splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = parse_json(line)
                 complete = isinstance(record, dict) and all(is_finite_number(record.get(k)) for k in RECORD_KEYS)
-            except json.JSONDecodeError:
+            except ValueError:
                 complete = False
             if complete:
                 records.append(record)
@@ -312,7 +400,7 @@ class RunDir:
         if not self.steps_path.exists():
             return None
         rows = []
-        for number, line in enumerate(self.steps_path.read_text(errors="replace").splitlines()[1:], start=2):
+        for number, line in enumerate(self._read(self.steps_path, STEPS_LIMIT).splitlines()[1:], start=2):
             row = _step_row(line)
             if row is not None:
                 rows.append(row)
@@ -339,6 +427,7 @@ class RunDir:
         grids = []
         for epoch, path in self._grid_files():
             try:
+                self.check_entry(path)  # a FIFO would block the PNG reader for ever
                 with Image.open(path) as picture:
                     picture.verify()
                 grids.append((epoch, path))
@@ -347,12 +436,17 @@ class RunDir:
         stop = None
         if self.stop_path.exists():
             try:
-                stop = json.loads(self.stop_path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                stop = parse_json(self._read(self.stop_path, JSON_LIMIT))
+            except ValueError:
                 stop = {"message": "stop.json is unreadable"}
             if not isinstance(stop, dict):
                 stop = {"message": "stop.json is unreadable"}
         return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped)
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A config dict as JSON holds it (tuples as lists), {} for anything else."""
+    return json.loads(json.dumps(value)) if isinstance(value, dict) else {}
 
 
 def _step_row(line: str) -> tuple[float, ...] | None:
@@ -372,6 +466,7 @@ def resolve_checkpoint(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():
         run = RunDir(path)
+        run.check_layout()
         if not run.last_checkpoint.is_file():
             raise CheckpointError(f"{path} is a folder without checkpoints/last.pt: is it a vanilla-gan run folder?")
         return run.last_checkpoint

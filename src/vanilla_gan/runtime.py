@@ -3,17 +3,22 @@
     set_seed(seed)                       # Python, NumPy and torch, before data and models are built
     device = resolve_device("auto")      # cuda when present, else cpu
     state = rng_state(); set_rng_state(state)   # as plain data, for checkpoints
-    with StopFlag() as stop:             # SIGINT/SIGTERM set stop.requested; a second one raises KeyboardInterrupt
+    with StopFlag() as stop:             # SIGINT/SIGTERM/SIGHUP set stop.requested; a second: KeyboardInterrupt
         while not stop.requested: ...
+    with steady_streams(): ...           # stdout/stderr closed, or a pipe whose reader left: writes are dropped
+    with stop_signals_interrupt(): ...   # SIGTERM/SIGHUP raise KeyboardInterrupt, as Ctrl-C does
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,19 +117,29 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 class StopFlag:
-    """A request to stop at the next safe point, set by SIGINT or SIGTERM while the flag is entered.
+    """A request to stop at the next safe point, set by SIGINT, SIGTERM or SIGHUP while the flag is entered.
 
     The first signal sets `requested` and says so on stderr; a second one raises KeyboardInterrupt at once.
+    Within `abortable()` (a long evaluation) the first one also raises StopNow at once.
     Outside the main thread (where Python cannot take signals) entering it changes nothing.
     """
 
     def __init__(self) -> None:
-        self.requested = False
+        self.requested = self._abortable = False
         self._previous: dict[int, Any] = {}
+
+    @contextlib.contextmanager
+    def abortable(self) -> Iterator[None]:
+        """Work that a stop request abandons at once (StopNow) instead of waiting for it to end."""
+        self._abortable = True
+        try:
+            yield
+        finally:
+            self._abortable = False
 
     def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
                 self._previous[sig] = signal.signal(sig, self._on_signal)
         return self
 
@@ -139,3 +154,93 @@ class StopFlag:
         self.requested = True
         tqdm.write("stopping after this step and saving a checkpoint (a second signal quits at once)",
                    file=sys.stderr)
+        if self._abortable:
+            raise StopNow
+
+
+class StopNow(Exception):
+    """A stop request that abandons the work under `StopFlag.abortable` (e.g. an epoch's evaluation)."""
+
+
+class SteadyStream:
+    """A text stream that never fails its writer: a stream that is closed (`2>&-`) or a pipe whose reader is
+    gone (`| head -1`) drops what is written (its file descriptor then points at /dev/null, so the interpreter's
+    last flush succeeds too); text its encoding cannot hold is written with backslash escapes."""
+
+    def __init__(self, stream: Any, fd: int):
+        self.stream, self.fd = stream, fd
+
+    def write(self, text: str) -> int:
+        if self.stream is not None:
+            try:
+                self.stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self.stream, "encoding", None) or "ascii"
+                self._call(self.stream.write, text.encode(encoding, "backslashreplace").decode(encoding))
+            except (OSError, ValueError):  # a broken pipe, a closed file
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            self._call(self.stream.flush)
+
+    def _call(self, method: Any, *args: Any) -> None:
+        try:
+            method(*args)
+        except (OSError, ValueError):
+            self._drop()
+
+    def _drop(self) -> None:
+        self.stream = None
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.fd)
+            os.close(null)
+
+    def isatty(self) -> bool:
+        return self.stream is not None and bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __getattr__(self, name: str) -> Any:  # encoding, errors, fileno, ... of the stream underneath
+        if self.stream is None:
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt for the duration, as Ctrl-C does, so that a command stopped
+    by them unwinds and removes its temporary files (a training's StopFlag takes them over while it trains)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def steady_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr as SteadyStreams for the duration, so that a run never depends on its streams;
+    a closed standard file descriptor is first pointed at /dev/null (no file the run opens can take its number)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SteadyStream(sys.stdout, 1), SteadyStream(sys.stderr, 2)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

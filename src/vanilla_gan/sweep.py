@@ -24,6 +24,7 @@ import argparse
 import ctypes
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -171,7 +172,7 @@ class Runner:
                 raise
         if self.stop.requested:
             raise Interrupted(f"the sweep was interrupted; every run saved its place: continue it with "
-                              f"vanilla-gan sweep --out {self.folder} --resume")
+                              f"vanilla-gan sweep --out {shlex.quote(str(self.folder))} --resume")
 
 
 def train_group(folder: Path, plan: dict[str, Any], index: int) -> int:

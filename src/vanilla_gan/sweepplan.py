@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
 from vanilla_gan.checkpoint import epoch_of
-from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.config import MAX_SEED, ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
+from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.options import SWITCHES, train_options
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import resolve_device
@@ -45,17 +46,26 @@ class RaisingParser(argparse.ArgumentParser):
 
 def parse_seeds(text: str) -> list[int]:
     """'1-8', '1,3,5' or '1-3,10' as a list of distinct seeds, in order."""
-    seeds: list[int] = []
+    ranges: list[tuple[int, int]] = []
+    parts = text.split(",")
+    if len(parts) > MAX_RUNS:
+        raise UsageError(f"--seeds: more than {MAX_RUNS} seeds (a sweep trains at most {MAX_RUNS} runs)")
     try:
-        for part in text.split(","):
+        for part in parts:
             first, _, last = part.strip().partition("-")
             if int(last or first) < int(first):
-                raise UsageError(f"--seeds: a range runs upwards (1-8, not 8-1), got {text!r}")
-            seeds += range(int(first), int(last or first) + 1)
+                raise UsageError(f"--seeds: a range runs upwards (1-8, not 8-1), got {text[:40]!r}")
+            ranges.append((int(first), int(last or first)))
     except ValueError:
-        raise UsageError(f"--seeds: expected seeds like 1-8 or 1,3,5, got {text!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0 or len(seeds) > MAX_RUNS:
-        raise UsageError(f"--seeds: expected 1 to {MAX_RUNS} distinct seeds of 0 or more, got {text!r}")
+        raise UsageError(f"--seeds: expected seeds like 1-8 or 1,3,5, got {text[:40]!r}") from None
+    # counted before any range is expanded: 0-1000000000 is refused at once, not after filling the memory
+    count = sum(last - first + 1 for first, last in ranges)
+    if not 1 <= count <= MAX_RUNS or min(first for first, _ in ranges) < 0 or max(r[1] for r in ranges) > MAX_SEED:
+        raise UsageError(f"--seeds: expected 1 to {MAX_RUNS} distinct seeds in 0..2**63-1, got {count:,} "
+                         f"({text[:40]!r})")
+    seeds = [seed for first, last in ranges for seed in range(first, last + 1)]
+    if len(set(seeds)) != len(seeds):
+        raise UsageError(f"--seeds: expected distinct seeds, {text[:40]!r} gives one twice")
     return seeds
 
 
@@ -71,8 +81,10 @@ def parse_set(text: str) -> tuple[str, list[Any]]:
                          f"({', '.join(known)}); seeds go in --seeds")
     if not values.strip(":, "):
         raise UsageError(f"--set {text!r}: no values after '='")
-    parsed = []
-    for value in values.split(":" if name in TUPLE_OPTIONS else ","):
+    parsed, given = [], values.split(":" if name in TUPLE_OPTIONS else ",")
+    if len(given) > MAX_RUNS:  # counted before each is checked (argparse takes ~0.1 ms a value)
+        raise UsageError(f"--set {text[:40]!r}...: more than {MAX_RUNS} values, more than a sweep's {MAX_RUNS} runs")
+    for value in given:
         if name in SWITCHES:
             if value not in ("on", "off"):
                 raise UsageError(f"--set {text!r}: {name} takes on or off")
@@ -117,6 +129,9 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
     shared = [n for n in names if n in base]
     if shared:
         raise UsageError(f"--{shared[0].replace('_', '-')} is given both alone and in --set: give it in one place")
+    count = math.prod(len(values) for _, values in sets) * len(seeds)
+    if count > MAX_RUNS:  # counted before the grid is built
+        raise UsageError(f"--set: {count:,} configurations x seeds is more than {MAX_RUNS} runs; sweep fewer values")
     configs = []
     for values in itertools.product(*(values for _, values in sets)):
         settings = dict(zip(names, values, strict=True))
@@ -149,7 +164,7 @@ def read_plan(folder: Path) -> dict[str, Any]:
     if not path.exists():
         raise UsageError(f"{folder} is not a sweep (no {PLAN}): start one without --resume")
     try:
-        plan = json.loads(path.read_text())
+        plan = parse_json(read_bounded(path, 16 << 20))
         if not isinstance(plan, dict) or not isinstance(plan.get("configs"), list) or not isinstance(
                 plan.get("base"), dict) or not isinstance(plan.get("seeds"), list):
             raise ValueError("not a plan with base, configs and seeds")

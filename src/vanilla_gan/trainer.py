@@ -18,7 +18,9 @@ signals (`runtime.StopFlag`). `epoch_hooks` are called after each epoch is check
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -38,7 +40,7 @@ from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, 
 from vanilla_gan.optim import AdamInBackward, descend
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, set_seed
+from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, resolve_device, set_seed
 from vanilla_gan.schema import STEP_KEYS, epoch_metrics
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
@@ -73,6 +75,8 @@ class Trainer:
                              f"{self.world} process(es) is larger than the data set ({self.num_images} images): "
                              f"choose a smaller one")
         self.steps_per_epoch = self.num_images // self.images_per_step
+        # The images' fingerprint: a resume checks it, so a run never continues on other data by accident.
+        self.data_sha256 = hashlib.sha256(images.cpu().contiguous().numpy().tobytes()).hexdigest()
         if train_config.seed is None:  # drawn once, on rank 0, so that every process agrees
             train_config.seed = distributed.on_main(draw_seed)
 
@@ -310,10 +314,14 @@ class Trainer:
                   "elapsed_s": self.elapsed}
         every = self.config.eval_every
         due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
-        if self.rank == 0 and due:
+        if self.rank == 0 and due and not self.stop.requested:  # a stop is not kept waiting by an evaluation
             start = time.perf_counter()
-            record.update(self.evaluate(two_sample=epoch == self.config.epochs))
-            record["eval_s"] = time.perf_counter() - start
+            try:
+                with self.stop.abortable():
+                    record.update(self.evaluate(two_sample=epoch == self.config.epochs))
+                record["eval_s"] = time.perf_counter() - start
+            except StopNow:
+                pass  # the epoch is saved without its metrics; `vanilla-gan evaluate RUN` measures them
         self.metrics.append(record)
         improved = record.get("fid", math.inf) < self.best_fid
         self.best_fid = min(self.best_fid, record.get("fid", math.inf))
@@ -354,9 +362,10 @@ class Trainer:
             f"epoch {epoch} ({self.elapsed / 60:.1f}/{budget:g} min)")
 
     def _interrupt_message(self, epoch: int) -> str:
-        return f"interrupted in epoch {epoch} at step {self.step}; " + (
-            f"checkpoint saved to {self.run.last_checkpoint}. Resume with: vanilla-gan train --out {self.run.path} "
-            f"--resume" if self.run is not None else "nothing was saved (no run folder)")
+        if self.run is None:
+            return f"interrupted in epoch {epoch} at step {self.step}; nothing was saved (no run folder)"
+        return (f"interrupted in epoch {epoch} at step {self.step}; checkpoint saved to {self.run.last_checkpoint}. "
+                f"Resume with: vanilla-gan train --out {shlex.quote(str(self.run.path))} --resume")
 
     # ------------------------------------------------------------------ the run folder and checkpoints
 
@@ -364,7 +373,8 @@ class Trainer:
         """What config.json holds."""
         return {"package_version": __version__, "model": to_dict(self.model_config), "train": to_dict(self.config),
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
-                "world_size": self.world, **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
+                "world_size": self.world, "data_sha256": self.data_sha256,
+                **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
 
     def _open_run(self) -> None:
         """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
@@ -395,6 +405,9 @@ class Trainer:
             raise UsageError(f"the data set has {images.shape[0]} images but the run was trained on "
                              f"{state['num_images']}: resume with the run's --dataset and --limit")
         trainer = cls(model_config, train_config, images, run, **kwargs)
+        if state.get("data_sha256", trainer.data_sha256) != trainer.data_sha256:  # older files have none
+            raise UsageError(f"the images of --dataset {train_config.dataset} are not the ones the run was trained on "
+                             f"(their SHA-256 differs): resume it with the data it was trained on")
         trainer.load_state_dict(state)
         return trainer
 

@@ -33,7 +33,7 @@ def state_of(trainer: Any) -> dict[str, Any]:
         "epoch_time": t.epoch_time, "elapsed": t.elapsed,
         "rng": distributed.gather(rng_state()),  # one per rank
         "permutation_rng": t.permutation_rng.get_state(), "fixed_noise": t.fixed_noise,
-        "seed": t.config.seed, "metrics": t.metrics, "best_fid": t.best_fid,
+        "seed": t.config.seed, "metrics": t.metrics, "best_fid": t.best_fid, "data_sha256": t.data_sha256,
     }
 
 

@@ -58,6 +58,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     record = run.read()
+    run.remove_stale_temps()  # what an interrupted report (or training) left
     state = run.load_checkpoint()
     generator = load_generator(state, generator=generator)
     skipped: list[str] = []

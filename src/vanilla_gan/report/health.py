@@ -14,6 +14,7 @@ The checks (each note says what it found, what it means and what to try):
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,7 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
             "The checks above look for trends over many epochs; after a few epochs the digits are still "
             f"forming (a default run trains {TrainConfig.epochs} epochs; on the embedded digits they are legible "
             f"after about 15).",
-            f"Continue the run: vanilla-gan train --out {run.run_dir} --resume --epochs N."))
+            f"Continue the run: vanilla-gan train --out {shlex.quote(str(run.run_dir))} --resume --epochs N."))
     if not any(n.level in ("problem", "warning") for n in notes) and epochs >= MIN_EPOCHS:
         d_fake = run.metrics[-1]["d_fake"]
         d_real = run.metrics[-1]["d_real"]

@@ -12,6 +12,7 @@ configuration, and any panel that could not be made.
 from __future__ import annotations
 
 import base64
+import shlex
 import time
 from html import escape
 from pathlib import Path
@@ -191,7 +192,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
         parts.append(f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
                      f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
                      f"of the real digits, which a generator cannot be expected to beat. More samples: <code>"
-                     f"vanilla-gan evaluate {escape(str(run.run_dir))}</code>.</p></section>")
+                     f"vanilla-gan evaluate {escape(shlex.quote(str(run.run_dir)))}</code>.</p></section>")
 
     if memo is not None:
         closest, randoms = memo.closest(10), np.arange(10)
@@ -212,7 +213,8 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
     if skipped:
         items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
         parts.append(f"<section><h2>Left out</h2><p>These panels could not be made:</p><ul>{items}</ul></section>")
-    parts.append(f'<p class="muted">Regenerate with <code>vanilla-gan report {escape(str(run.run_dir))}</code>. '
+    command = escape(f"vanilla-gan report {shlex.quote(str(run.run_dir))}")
+    parts.append(f'<p class="muted">Regenerate with <code>{command}</code>. '
                  f"Checkpoint: epoch {state['epoch']}, step {state['step']:,}.</p>")
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
