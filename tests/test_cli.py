@@ -188,8 +188,12 @@ def test_evaluate_json_has_every_metric_and_its_real_floor(tiny_run):
     scores = json.loads(result.stdout)
     assert EVAL_KEYS <= scores.keys() and EVAL_KEYS <= scores["real_floor"].keys()
     assert scores["real_floor"]["fid"] < scores["fid"], "a 2-epoch tiny model is far from real data"
-    table = run_cli("evaluate", tiny_run, "-n", "1000")
+    # the two-sample test (tests/test_twosample.py): a 2-epoch tiny model is told from real digits
+    assert scores["c2st_accuracy"] > 0.8 and 0 <= scores["c2st_spread"] <= 1 and scores["c2st_optimistic"] is True
+    assert 0.35 < scores["real_floor"]["c2st_accuracy"] < 0.65
+    table = run_cli("evaluate", tiny_run, "-n", "1000", "--no-two-sample")
     assert table.returncode == 0 and "FID" in table.stdout and "(real data:" in table.stdout
+    assert "Two-sample" not in table.stdout
 
 
 def test_eval_every_logs_metrics_and_keeps_the_best_checkpoint(tmp_path):

@@ -23,7 +23,7 @@ LAYERS = [
      "lock"],
     ["rundir"],
     ["cudagraph", "optim", "progress", "trainstate", "trainer", "batched"],
-    ["classifier", "evaluate"],
+    ["twosample", "classifier", "evaluate"],
     ["report", "report.*", "export"],
     ["api", "options", "sweepplan", "sweep"],
     ["cli", "__main__", "vanilla_gan"],

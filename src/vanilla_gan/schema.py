@@ -73,6 +73,7 @@ METRICS = (
     Metric("class_histogram", "Class histogram", "{}", "", "share of samples per digit class", headline=False),
 )
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
+TWO_SAMPLE_KEYS = ("c2st_accuracy", "c2st_spread", "c2st_optimistic")  # only where the two-sample test ran
 EPOCH_METRIC_KEYS = tuple(metric.key for metric in METRICS if metric.per_epoch)
 HEADLINE_METRICS = tuple(metric for metric in METRICS if metric.headline)
 
