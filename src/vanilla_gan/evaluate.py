@@ -66,7 +66,7 @@ from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
 from vanilla_gan.twosample import two_sample_test
 
 METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
-TWO_SAMPLE_VERSION = 1  # the same for the two-sample test's floor (twosample.py's network and schedule)
+TWO_SAMPLE_VERSION = 2  # the same for the two-sample test's floor (twosample.py's network and schedule)
 MODE_THRESHOLD = 0.02  # a class is a covered mode above this fraction of the images
 PR_NEIGHBOURS = 3
 KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
