@@ -13,10 +13,11 @@ import torch
 from helpers import TINY, run_cli
 
 from vanilla_gan import evaluate as ev
-from vanilla_gan.config import ModelConfig
+from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import fixed_order, load_dataset
 from vanilla_gan.models import Generator
 from vanilla_gan.sampling import sample_images
+from vanilla_gan.trainer import Trainer
 from vanilla_gan.twosample import PICKS, two_sample_test
 
 N = 1000  # images of each side: 800 to train on, 200 to test on; a few seconds a classifier
@@ -115,3 +116,18 @@ def test_training_ends_with_the_test_in_metrics_the_picture_and_the_report(tmp_p
     assert (run / "two_sample.png").is_file()
     page = (run / "report.html").read_text()
     assert "Can a classifier tell them from real?" in page and "easiest to spot" in page
+
+
+def test_an_evaluate_callable_without_the_keyword_still_works():
+    """A user's evaluate callable (generator -> dict) is not asked for the two-sample test; Evaluator is."""
+    calls = []
+
+    def evaluate(generator):
+        calls.append(generator)
+        return {"fid": 1.0}
+
+    config = TrainConfig(epochs=1, batch_size=32, seed=1, eval_every=1)
+    trainer = Trainer(ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,)), config,
+                      torch.zeros(64, 28, 28, dtype=torch.uint8), evaluate=evaluate, progress=False)
+    trainer.train()
+    assert len(calls) == 1 and trainer.metrics[-1]["fid"] == 1.0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import math
 import shlex
 import time
@@ -345,14 +346,16 @@ class Trainer:
 
     def evaluate(self, two_sample: bool = False) -> dict[str, Any]:
         """The sampling generator's metrics as metrics.jsonl keeps them (schema.epoch_metrics); no RNG moves.
-        With `two_sample` (the last epoch), the evaluate callable is asked for the two-sample test too, and the
+        With `two_sample` (the last epoch), an evaluate callable that takes a `two_sample` keyword (as
+        evaluate.Evaluator does) is asked for the two-sample test too, and the
         digits it found easiest and hardest to spot go to the run folder (RunDir.write_two_sample)."""
         if self.evaluate_fn is None:
             raise UsageError("this Trainer was built without an evaluate callable (e.g. evaluate.Evaluator)")
         # Forked RNGs: building the evaluator draws initial weights, and nothing here may move the training RNG.
         with torch.random.fork_rng(devices=[self.device.index or 0] if self.device.type == "cuda" else []):
             generator = self.sampling_generator()
-            result = self.evaluate_fn(generator, two_sample=True) if two_sample else self.evaluate_fn(generator)
+            ask = two_sample and _takes_keyword(self.evaluate_fn, "two_sample")  # (generator) -> dict still works
+            result = self.evaluate_fn(generator, two_sample=True) if ask else self.evaluate_fn(generator)
         pictures = result.pop("two_sample_pictures", None)
         if pictures is not None and self.run is not None:
             self.run.write_two_sample(pictures)
@@ -417,3 +420,12 @@ class Trainer:
         """Take the weights, optimizer states, position, RNG states and log of a (validated) checkpoint."""
         trainstate.restore(self, state)
         self.resumed = True
+
+
+def _takes_keyword(function: Callable[..., Any], name: str) -> bool:
+    """Whether `function` accepts the keyword argument `name` (a user's evaluate callable may not)."""
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
