@@ -104,8 +104,9 @@ def _two_sample_section(metrics: list[dict[str, Any]], picture: Path | None) -> 
     if picture is not None:
         shown = (f"<figure>{_img(picture, 'generated digits easiest and hardest to spot, and real ones')}"
                  "<figcaption>Left: the 32 generated digits the classifier found easiest to spot; middle: the 32 "
-                 "it found hardest; right: 32 real digits. What sets the left ones apart (speckle, faint or broken "
-                 "strokes, a grey background) is what still gives the generator away.</figcaption></figure>")
+                 "it found hardest; right: 32 real digits. Whatever sets the left ones apart from the real ones "
+                 "(on default runs: thick, evenly bright strokes) is what still gives the generator away."
+                 "</figcaption></figure>")
     return f"<section><h2>Can a classifier tell them from real?</h2><p>{' '.join(words)}</p>{shown}</section>"
 
 
