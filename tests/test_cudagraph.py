@@ -75,3 +75,18 @@ def test_cuda_run_keeps_data_on_the_device_and_resumes(tmp_path, images):
     resumed = Trainer.resume(trainer.run.load_checkpoint(), images, trainer.run, {"epochs": 2})
     resumed.train()
     assert resumed.epoch == 2 and next(resumed.G.parameters()).is_cuda
+
+
+def test_cuda_graph_follows_the_lr_cooldown(tmp_path, images):
+    """--lr-cooldown on the graph path: the captured step reads the rate the schedule writes into its tensor, so
+    the graph-trained run ends at the eager run's weights (dropout 0), and away from a run without the cooldown."""
+    model = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32), dropout=0.0)
+    trained = {}
+    for name, train in (("eager", {"cuda_graph": False}), ("graph", {}), ("graph-flat", {"lr_cooldown": 0.0})):
+        trainer = make_trainer(tmp_path, images, name, model=model, **{"lr_cooldown": 0.5, "ema_decay": 0, **train})
+        trainer.train()
+        assert trainer.graphed == (name != "eager")
+        trained[name] = weights(trainer.G)
+    for key in trained["eager"]:
+        torch.testing.assert_close(trained["graph"][key], trained["eager"][key], rtol=1e-4, atol=1e-6, msg=key)
+    assert not torch.allclose(trained["graph-flat"]["net.0.weight"], trained["eager"]["net.0.weight"], atol=1e-6)

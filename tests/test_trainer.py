@@ -334,6 +334,51 @@ def test_a_time_budget_stops_at_an_epoch_end_and_records_the_epochs(tmp_path, im
     assert longer.epoch == 3
 
 
+def test_lr_cooldown_lowers_the_rate_linearly_to_zero(tmp_path, images):
+    """--lr-cooldown 0.5 over 2 epochs of 10 steps: the full rate for steps 1-10, then lr x (20 - step) / 10."""
+    trainer = make_trainer(tmp_path, images, lr_cooldown=0.5)
+    seen = []
+    original_step = trainer.gan_step
+
+    def record(real, z):
+        seen.append(trainer.opt_g.param_groups[0]["lr"])
+        return original_step(real, z)
+
+    trainer.gan_step = record
+    trainer.train()
+    assert trainer.steps_per_epoch == 10
+    expected = [2e-4 * min(1.0, (20 - step) / 10) for step in range(20)]  # step: those completed before it
+    assert seen == pytest.approx(expected, rel=1e-12) and seen[-1] == pytest.approx(2e-4 / 10)
+
+
+def test_lr_cooldown_reaches_a_step_that_reads_a_tensor_rate(tmp_path, images):
+    """The CUDA-graph path's Adam (capturable) reads its learning rate from a tensor: a captured step never
+    sees a Python float put into the group. On CPU: give the optimizers tensor rates, as a graph-trained run
+    has them; the schedule must write into those same tensors (the graph's memory), and the run must follow
+    the float-rate run's schedule (to float32's rounding of the rates)."""
+    trained = {}
+    for tensor_lr in (False, True):
+        trainer = make_trainer(tmp_path, images, f"tensor-{tensor_lr}", lr_cooldown=0.5, adam_in_backward=False)
+        rates = []
+        if tensor_lr:
+            for optimizer in (trainer.opt_g, trainer.opt_d):
+                rates.append(torch.tensor(trainer.config.lr))
+                optimizer.param_groups[0]["lr"] = rates[-1]
+        trainer.train()
+        if tensor_lr:  # the same tensors, holding the last step's rate
+            assert [o.param_groups[0]["lr"] for o in (trainer.opt_g, trainer.opt_d)] == rates
+            assert all(o.param_groups[0]["lr"] is r for o, r in zip((trainer.opt_g, trainer.opt_d), rates, strict=True))
+            assert rates[0].item() == pytest.approx(2e-4 / 10)
+        trained[tensor_lr] = trainer
+    for module in ("G", "G_ema", "D"):  # the same schedule, its rates rounded to float32 in the tensors
+        ours, theirs = weights(getattr(trained[True], module)), weights(getattr(trained[False], module))
+        for name in ours:
+            torch.testing.assert_close(ours[name], theirs[name], rtol=1e-4, atol=1e-6, msg=f"{module}.{name}")
+    without = make_trainer(tmp_path, images, "no-cooldown", adam_in_backward=False)
+    without.train()
+    assert not torch.equal(without.G.net[0].weight, trained[True].G.net[0].weight)  # the cooldown mattered
+
+
 def test_adam_in_the_backward_pass_is_bit_identical_to_adam_after_it(tmp_path, images):
     """optim.AdamInBackward (the default on one process) against optimizer.step() after backward, with dropout,
     the EMA and two epochs: every weight, average and Adam moment equal, bit for bit."""

@@ -5,6 +5,7 @@
     with in_backward.active():
         loss.backward()          # every parameter of G updated, its gradient dropped; then `after(parameter)`
     descend(loss, adam, in_backward)   # the same; with in_backward=None: zero_grad, backward, step
+    set_lr(adam, 1e-4)       # a float, or written into the tensor a captured CUDA graph reads
 
 At a small batch the step is bound by memory traffic: G's and D's weights, gradients and Adam moments do not
 stay in cache between the backward pass and a separate `optimizer.step()`. Updating each parameter from its
@@ -82,3 +83,14 @@ def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer, in_backward: A
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate. A tensor learning rate (a CUDA-graph run's, with capturable
+    Adam) is written in place: the captured step reads that tensor's memory at each replay, never a new Python
+    float put into the group."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr

@@ -35,7 +35,7 @@ from vanilla_gan.cudagraph import GraphedStep
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
-from vanilla_gan.optim import AdamInBackward, descend
+from vanilla_gan.optim import AdamInBackward, descend, set_lr
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, draw_seed, resolve_device, set_seed
@@ -86,10 +86,12 @@ class Trainer:
         self.graphed = (train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
                         and train_config.d_steps == 1)
         self.graph_step = GraphedStep(self.gan_step, self.device) if self.graphed else None
-        adam = {"lr": train_config.lr, "betas": tuple(train_config.betas), "fused": True,
-                "capturable": self.graphed}
-        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
+        # A captured step reads the learning rate from device memory: a tensor, which --lr-cooldown writes into.
+        def adam(params: Any) -> torch.optim.Adam:
+            lr = torch.tensor(train_config.lr, device=self.device) if self.graphed else train_config.lr
+            return torch.optim.Adam(params, lr=lr, betas=tuple(train_config.betas), fused=True,
+                                    capturable=self.graphed)
+        self.opt_g, self.opt_d = adam(self.G.parameters()), adam(self.D.parameters())
         # The epoch permutation has its own generator: identical on every rank, whatever each rank draws. It is
         # a CPU generator on every device, so a run started on a GPU resumes on a CPU and the other way round.
         self.permutation_rng = torch.Generator().manual_seed(train_config.seed)
@@ -173,8 +175,8 @@ class Trainer:
         if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
             total = self.config.epochs * self.steps_per_epoch
             factor = min(1.0, (total - self.step) / (self.config.lr_cooldown * total))
-            for group in self.opt_g.param_groups + self.opt_d.param_groups:  # read by Adam at its next step
-                group["lr"] = self.config.lr * factor
+            for optimizer in (self.opt_g, self.opt_d):  # read by Adam at its next step, or the graph's replay
+                set_lr(optimizer, self.config.lr * factor)
         size = self.config.batch_size
         for first in range(0, real.shape[0] - size, size):  # --d-steps k: D's k - 1 extra updates
             z = torch.randn(size, self.model_config.latent_dim, device=self.device)
