@@ -80,7 +80,8 @@ def two_sample_test(real: np.ndarray | torch.Tensor, generated: np.ndarray | tor
     n = min(max_per_side, len(real), len(generated))
     if n < MIN_PER_SIDE:
         raise ValueError(f"the two-sample test needs at least {MIN_PER_SIDE} images of each side, got {n}")
-    real_x, fake_x = as_channels_first(real[:n]), as_channels_first(generated[:n])
+    generated = torch.as_tensor(np.asarray(generated[:n]))  # uint8, for the pictures too
+    real_x, fake_x = as_channels_first(real[:n]), as_channels_first(generated)
     if real_x.shape[1:] != fake_x.shape[1:]:
         raise ValueError(f"real images {tuple(real_x.shape[1:])} and generated {tuple(fake_x.shape[1:])} differ")
     test = torch.arange(n) % TEST_FRACTION == TEST_FRACTION - 1
@@ -96,7 +97,7 @@ def two_sample_test(real: np.ndarray | torch.Tensor, generated: np.ndarray | tor
         accuracies.append(float(((logits > 0).float() == test_y).float().mean()))
         if first_scores is None:
             first_scores = logits[test_y == 1]
-    generated_test = torch.as_tensor(np.asarray(generated[:n]))[test]
+    generated_test = generated[test]
     order = first_scores.argsort(descending=True)  # most 'generated' first
     picks = min(PICKS, len(order))
     return TwoSampleResult(float(np.mean(accuracies)), accuracies, n, generated_test[order[:picks]].numpy(),

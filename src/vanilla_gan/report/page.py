@@ -122,7 +122,6 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px; p
 .muted, figcaption { color: var(--muted); font-size: 0.9rem; }
 img { max-width: 100%; height: auto; display: block; }
 img.pix { image-rendering: pixelated; width: 100%; max-width: 420px; }
-
 .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 16px; }
 figure { margin: 0; }
 .scroll { overflow-x: auto; }
