@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
+import json
 import os
 import subprocess
 import sys
 import threading
-import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -87,36 +86,39 @@ class Server:
         self.httpd.server_close()
 
 
-class Drift(AssertionError):
-    """Two runs that should be bit-identical differ in their numbers (their files are complete)."""
+# What differs between two runs by the clock alone: seconds, and the speeds worked out from them.
+WALL_CLOCK = {"epoch_time", "elapsed", "images_per_s", "elapsed_s", "eval_s"}
 
 
-def assert_same_weights(a: dict, b: dict, what: str = "the weights") -> None:
-    """Two state dicts (name -> tensor) equal bit for bit, else Drift."""
-    if a.keys() != b.keys():
-        raise AssertionError(f"{what}: different keys")
-    if not all(torch.equal(a[k], b[k]) for k in a):
-        raise Drift(f"{what} differ")
+def differences(a: object, b: object, where: str = "") -> list[str]:
+    """Where two checkpoint-like values (dicts, lists, tensors, numbers) differ, bit for bit, as paths like
+    'opt_d.state.0.exp_avg'; the clock's fields (WALL_CLOCK) are skipped."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{where or 'top'}: keys {sorted(map(str, a.keys() ^ b.keys()))}"]
+        return [d for k in a if k not in WALL_CLOCK for d in differences(a[k], b[k], f"{where}.{k}".lstrip("."))]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} items against {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}.{i}")]
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        same = a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+        return [] if same else [f"{where}: tensors differ"]
+    return [] if type(a) is type(b) and (a == b or a != a and b != b) else [f"{where}: {a!r} against {b!r}"]
 
 
-def once_more_on_drift(test):
-    """Run a test that trains in separate processes once more, in a fresh folder, if its numbers drifted.
-
-    A resume that loses state (an RNG, a step, an Adam moment) drifts every time and fails. On this project's
-    2-core VM a training process sometimes ends a rounding error away from an identical one (about once per full
-    run of the suite's ~60 cross-process comparisons; 2 to 6 in 48 repeats of one command with different --out
-    paths, 0 to 1 in 20 with the same path; 1 in 20 with --no-adam-in-backward too): the first difference is
-    tiny, a GAN amplifies it, and it does not repeat, so the second try passes, and says so."""
-    @functools.wraps(test)
-    def wrapper(**fixtures):  # pytest passes fixtures by name; tmp_path is one of them
-        try:
-            return test(**fixtures)
-        except Drift as first:
-            again = fixtures["tmp_path"] / "again"
-            again.mkdir()
-            test(**{**fixtures, "tmp_path": again})
-            warnings.warn(f"drifted once, then ended bit-identical when repeated: {first}", stacklevel=1)
-    return wrapper
+def assert_same_run(run: Path, baseline: Path) -> None:
+    """Two run folders end in the same state, bit for bit: last.pt whole (G, its moving average, D, both Adam
+    states with their moments and step counts, every RNG state, the epoch position, the metrics it carries, the
+    configs) and metrics.jsonl line for line, all but the clock's fields. A resume that loses an RNG draw, an
+    Adam moment or a step fails here."""
+    ours, theirs = (torch.load(Path(r) / "checkpoints" / "last.pt", weights_only=True) for r in (run, baseline))
+    found = differences(ours, theirs)
+    assert not found, f"{run} against {baseline}: {found[:5]}"
+    ours, theirs = ([json.loads(line) for line in (Path(r) / "metrics.jsonl").read_text().splitlines()]
+                    for r in (run, baseline))
+    found = differences(ours, theirs)
+    assert not found, f"{run}/metrics.jsonl against {baseline}'s: {found[:5]}"
 
 
 def run_weights(run: Path) -> dict[str, torch.Tensor]:

@@ -1,29 +1,127 @@
-"""The test helpers that decide a verdict: `once_more_on_drift` repeats a drifted scenario once, never more."""
+"""The test helpers that decide a verdict: `assert_same_run` fails on any lost piece of a run's state (an RNG
+draw, an Adam moment, a step count, the position, a metrics line), and only the clock's fields may differ.
+
+Run: python -m pytest tests/test_helpers.py
+"""
 
 from __future__ import annotations
 
+import json
+import random
+import shutil
+
+import numpy as np
 import pytest
-from helpers import Drift, once_more_on_drift
-
-calls = []
-
-
-@once_more_on_drift
-def scenario(tmp_path, drifts):
-    calls.append(tmp_path)
-    if drifts == "always" or (drifts == "once" and len(calls) == 1):
-        raise Drift("the numbers differ")
+import torch
+from helpers import assert_same_run
 
 
-def test_a_drift_that_does_not_repeat_passes_with_a_warning(tmp_path):
-    calls.clear()
-    with pytest.warns(UserWarning, match="drifted once"):
-        scenario(tmp_path=tmp_path, drifts="once")
-    assert calls == [tmp_path, tmp_path / "again"]
+def one_ulp(t: torch.Tensor) -> torch.Tensor:
+    """The tensor with its first element moved to the next float: the smallest change a number can have."""
+    t = t.clone()
+    flat = t.view(-1)
+    flat[0] = torch.nextafter(flat[0], torch.tensor(np.inf, dtype=t.dtype))
+    return t
 
 
-def test_a_drift_that_repeats_fails(tmp_path):
-    calls.clear()
-    with pytest.raises(Drift):
-        scenario(tmp_path=tmp_path, drifts="always")
-    assert len(calls) == 2
+def draw_torch(state):
+    generator = torch.Generator()
+    generator.set_state(state["rng"][0]["torch"])
+    torch.randn(1, generator=generator)  # one draw more than the run made
+    state["rng"][0]["torch"] = generator.get_state()
+
+
+def draw_python(state):
+    rng = random.Random()
+    version, internal, gauss = state["rng"][0]["python"]
+    rng.setstate((version, tuple(internal), gauss))
+    rng.random()
+    version, internal, gauss = rng.getstate()
+    state["rng"][0]["python"] = [version, list(internal), gauss]
+
+
+def draw_numpy(state):
+    kind, keys, pos, has_gauss, cached = state["rng"][0]["numpy"]
+    state["rng"][0]["numpy"] = [kind, keys, (pos + 1) % 624, has_gauss, cached]
+
+
+def draw_permutation(state):
+    generator = torch.Generator()
+    generator.set_state(state["permutation_rng"])
+    torch.randperm(8, generator=generator)
+    state["permutation_rng"] = generator.get_state()
+
+
+def adam_moment(key, name):
+    def change(state):
+        state[key]["state"][0][name] = one_ulp(state[key]["state"][0][name])
+    return change
+
+
+def adam_step(state):
+    state["opt_d"]["state"][3]["step"] = state["opt_d"]["state"][3]["step"] + 1
+
+
+def weight(net):
+    def change(state):
+        first = next(iter(state[net]))
+        state[net][first] = one_ulp(state[net][first])
+    return change
+
+
+def position(state):
+    state["batch_in_epoch"] = 1
+
+
+def logged_loss(state):
+    state["metrics"][-1]["loss_g"] = float(np.nextafter(state["metrics"][-1]["loss_g"], np.inf))
+
+
+LOSSES = {"torch RNG draw": draw_torch, "Python RNG draw": draw_python, "NumPy RNG draw": draw_numpy,
+          "permutation RNG draw": draw_permutation, "G's Adam exp_avg": adam_moment("opt_g", "exp_avg"),
+          "D's Adam exp_avg_sq": adam_moment("opt_d", "exp_avg_sq"), "an Adam step count": adam_step,
+          "G": weight("generator"), "G's moving average": weight("generator_ema"), "D": weight("discriminator"),
+          "the epoch position": position, "the checkpoint's metrics": logged_loss}
+
+
+@pytest.fixture
+def twin(tiny_run, tmp_path):
+    """A copy of the tiny run, and a function that changes its last.pt."""
+    copy = tmp_path / "twin"
+    shutil.copytree(tiny_run, copy)
+    last = copy / "checkpoints" / "last.pt"
+
+    def change(how):
+        state = torch.load(last, weights_only=True)
+        how(state)
+        torch.save(state, last)
+    return copy, change
+
+
+def test_a_copy_passes_and_the_clock_may_differ(tiny_run, twin):
+    copy, change = twin
+
+    def clock(state):
+        state["elapsed"] += 1
+        state["metrics"][-1]["images_per_s"] += 1
+    change(clock)
+    lines = [json.loads(line) for line in (copy / "metrics.jsonl").read_text().splitlines()]
+    lines[0]["elapsed_s"] += 1
+    (copy / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert_same_run(copy, tiny_run)
+
+
+@pytest.mark.parametrize("lost", LOSSES)
+def test_any_lost_piece_of_state_fails(tiny_run, twin, lost):
+    copy, change = twin
+    change(LOSSES[lost])
+    with pytest.raises(AssertionError):
+        assert_same_run(copy, tiny_run)
+
+
+def test_a_changed_metrics_file_fails(tiny_run, twin):
+    copy, _ = twin
+    lines = (copy / "metrics.jsonl").read_text().splitlines()
+    (copy / "metrics.jsonl").write_text(lines[0] + "\n")  # an epoch's line lost
+    with pytest.raises(AssertionError, match="metrics.jsonl"):
+        assert_same_run(copy, tiny_run)

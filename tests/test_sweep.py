@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from browser import find_chromium, load_page
-from helpers import TINY, assert_one_line_error, assert_same_weights, once_more_on_drift, run_cli, run_weights
+from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_weights
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import summarise
@@ -28,9 +28,9 @@ SMALL = [a for a in TINY if a not in ("--eval-every", "0", "--batch-size", "64")
     "--eval-every", "2", "--eval-samples", "1000", "--epochs", "2", "--no-report"]
 
 
-def same_weights(a: Path, b: Path) -> bool:
-    """Bit-identical weights (a Drift, which `once_more_on_drift` retries, when only the numbers differ)."""
-    assert_same_weights(run_weights(a), run_weights(b), f"{a} and {b}")
+def same_state(a: Path, b: Path) -> bool:
+    """The two runs' whole state bit-identical (weights, EMA, Adam, RNGs, position, metrics; helpers.py)."""
+    assert_same_run(a, b)
     return True
 
 
@@ -137,13 +137,12 @@ def finished(tmp_path_factory) -> Path:
     return out
 
 
-@once_more_on_drift
 def test_every_run_is_an_ordinary_run_folder_identical_to_train_alone(finished, tmp_path):
     run = finished / "batch_size=64" / "seed_2"
     assert json.loads((run / "config.json").read_text())["train"]["seed"] == 2
     alone = tmp_path / "alone"
     assert run_cli("train", *SMALL, "--batch-size", 64, "--seed", 2, "--out", alone).returncode == 0
-    assert same_weights(run, alone)
+    assert same_state(run, alone)
     assert differ(run, finished / "batch_size=64" / "seed_1")  # the seeds differ
     assert run_cli("sample", run, "-n", 16, "-o", tmp_path / "s.png").returncode == 0  # the package reads it
 
@@ -192,7 +191,6 @@ def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap(tmp_path):
 
 # ----------------------------------------------------------------------------- Ctrl-C, --resume, --jobs
 
-@once_more_on_drift
 def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouched(tmp_path):
     out = tmp_path / "s"
     slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
@@ -209,10 +207,9 @@ def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouc
     assert len(rows(out / "runs.csv")) == 2
     alone = tmp_path / "alone"
     assert run_cli("train", *slow, "--seed", 2, "--out", alone).returncode == 0
-    assert same_weights(second, alone)  # interrupted and resumed: as if trained alone
+    assert same_state(second, alone)  # interrupted and resumed: as if trained alone
 
 
-@once_more_on_drift
 def test_jobs_train_runs_side_by_side_with_their_output_in_logs(tmp_path):
     out = tmp_path / "s"
     result = run_cli("sweep", "--seeds", "1-2", *SMALL, "--jobs", "2", "--out", out, timeout=600)
@@ -224,7 +221,7 @@ def test_jobs_train_runs_side_by_side_with_their_output_in_logs(tmp_path):
     alone = tmp_path / "alone"  # with the threads the sweep gave it (2 cores / 2 jobs, at least 1)
     threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
     assert run_cli("train", *SMALL, "--seed", 1, "--out", alone, env={"OMP_NUM_THREADS": threads}).returncode == 0
-    assert same_weights(out / "default" / "seed_1", alone)
+    assert same_state(out / "default" / "seed_1", alone)
 
 
 def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
@@ -256,7 +253,6 @@ def test_under_torchrun_a_bad_sweep_stops_every_process_at_once(tmp_path):
     assert "Traceback" not in result.stderr.split("error: ")[0]
 
 
-@once_more_on_drift
 def test_torchrun_shares_the_runs_between_processes(tmp_path):
     out = tmp_path / "s"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
@@ -267,7 +263,7 @@ def test_torchrun_shares_the_runs_between_processes(tmp_path):
     assert sorted(r["seed"] for r in rows(out / "runs.csv")) == ["1", "2", "3"]
     alone = tmp_path / "alone"  # torchrun gave each process one thread (OMP_NUM_THREADS=1): so does this run
     assert run_cli("train", *SMALL, "--seed", 2, "--out", alone, env={"OMP_NUM_THREADS": "1"}).returncode == 0
-    assert same_weights(out / "default" / "seed_2", alone)  # rank 1 trained it as one process
+    assert same_state(out / "default" / "seed_2", alone)  # rank 1 trained it as one process
 
 
 # ----------------------------------------------------------------------------- --batched: runs side by side
