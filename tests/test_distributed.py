@@ -28,6 +28,7 @@ def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
     assert first.stdout.count("epoch 1/1") == 1, "only rank 0 reports"
     config = json.loads((run / "config.json").read_text())
     assert config["world_size"] == 2 and config["steps_per_epoch"] == 512 // (64 * 2)
+    assert config["mkl_cbwr"] in ("AUTO,STRICT", None)  # each rank's MKL (None: PyTorch without MKL)
 
     resumed = torchrun("train", "--out", run, "--resume", "--epochs", "2")
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -1,17 +1,69 @@
-"""The process (runtime.py): one seed repeats everything, RNG states round-trip as plain data, devices, and the
-stop flag that SIGINT sets (a second SIGINT raises). Run: python -m pytest tests/test_runtime.py
+"""The process (runtime.py): MKL's reproducible mode in every entry point, one seed repeats everything, RNG
+states round-trip as plain data, devices, and the stop flag that SIGINT sets (a second SIGINT raises).
+Run: python -m pytest tests/test_runtime.py
 """
 
+import json
 import os
 import random
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.runtime import StopFlag, bf16_seconds, draw_seed, resolve_device, rng_state, set_rng_state, set_seed
+from vanilla_gan.runtime import (
+    StopFlag,
+    bf16_seconds,
+    draw_seed,
+    mkl_cbwr,
+    resolve_device,
+    rng_state,
+    set_rng_state,
+    set_seed,
+)
+
+needs_mkl = pytest.mark.skipif(mkl_cbwr() is None, reason="PyTorch here has no MKL to ask")
+
+
+def mode_in_a_child(code: str, env: dict[str, str]) -> str:
+    """The MKL mode of a fresh Python process that runs `code`, then a matrix product, in environment `env`
+    (vanilla_gan is imported only after the product, to read the mode, unless `code` imports it)."""
+    probe = f"{code}\nimport torch\ntorch.ones(64, 64) @ torch.ones(64, 64)\n" \
+            "from vanilla_gan.runtime import mkl_cbwr\nprint(mkl_cbwr())"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@needs_mkl
+def test_importing_the_package_makes_mkl_reproducible_in_this_and_child_processes():
+    """MKL reads MKL_CBWR at its first call: the package sets it at import, before any matrix product."""
+    clean = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    assert mode_in_a_child("", clean) == "OFF"  # MKL's default: its code path picked at run time
+    assert mode_in_a_child("import torch\nimport vanilla_gan", clean) == "AUTO,STRICT"  # after torch: in time
+    assert mode_in_a_child("import vanilla_gan", {**clean, "MKL_CBWR": "COMPATIBLE"}) == "COMPATIBLE"  # theirs wins
+    assert mode_in_a_child("import vanilla_gan", {**clean, "MKL_CBWR": ""}) == "OFF"  # empty: MKL's default
+    # This process imported vanilla_gan: a child it starts (a sweep worker, a torchrun rank) inherits the mode
+    # even if it multiplies matrices before importing the package.
+    assert os.environ.get("MKL_CBWR") is not None
+    assert mode_in_a_child("", dict(os.environ)) == mode_in_a_child("import vanilla_gan", dict(os.environ))
+    if os.environ["MKL_CBWR"] == "AUTO,STRICT":  # as the package set it (the test process itself)
+        assert mkl_cbwr() == "AUTO,STRICT"
+
+
+@needs_mkl
+def test_the_cli_records_the_mode_in_config_json(tmp_path):
+    from helpers import TINY, run_cli
+
+    for name, env in (("default", {}), ("compatible", {"MKL_CBWR": "COMPATIBLE"})):
+        run = tmp_path / name
+        assert run_cli("train", *TINY, "--epochs", "1", "--no-report", "--out", run, env=env).returncode == 0
+        recorded = json.loads((run / "config.json").read_text())["mkl_cbwr"]
+        assert recorded == ("AUTO,STRICT" if name == "default" else "COMPATIBLE")
 
 
 def draws():

@@ -140,6 +140,7 @@ def finished(tmp_path_factory) -> Path:
 def test_every_run_is_an_ordinary_run_folder_identical_to_train_alone(finished, tmp_path):
     run = finished / "batch_size=64" / "seed_2"
     assert json.loads((run / "config.json").read_text())["train"]["seed"] == 2
+    assert json.loads((run / "config.json").read_text())["mkl_cbwr"] in ("AUTO,STRICT", None)  # the worker's MKL
     alone = tmp_path / "alone"
     assert run_cli("train", *SMALL, "--batch-size", 64, "--seed", 2, "--out", alone).returncode == 0
     assert same_state(run, alone)

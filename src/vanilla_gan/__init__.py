@@ -27,7 +27,12 @@ from vanilla_gan.errors import (
 )
 from vanilla_gan.models import Discriminator, Generator
 from vanilla_gan.rundir import RunDir
+from vanilla_gan.runtime import reproducible_mkl
 from vanilla_gan.trainer import Trainer
+
+# Before MKL's first call (importing torch makes none), for every entry point: the CLI, the API, torchrun's
+# ranks and sweep workers (their environment is this one's).
+reproducible_mkl()
 
 __all__ = [
     "__version__", "train", "load", "Run", "Training", "Trainer", "RunDir", "ModelConfig", "TrainConfig",

@@ -1,5 +1,8 @@
-"""The process a run lives in: seeds, the device, every RNG's state, and a stop flag set by signals.
+"""The process a run lives in: MKL's reproducible mode, seeds, the device, every RNG's state, and a stop flag
+set by signals.
 
+    reproducible_mkl()                   # at the package's import, before MKL's first matrix product
+    mkl_cbwr()                           # "AUTO,STRICT": the mode MKL runs in (config.json records it)
     set_seed(seed)                       # Python, NumPy and torch, before data and models are built
     device = resolve_device("auto")      # cuda when present, else cpu
     state = rng_state(); set_rng_state(state)   # as plain data, for checkpoints
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 import signal
@@ -28,6 +32,37 @@ from tqdm.auto import tqdm
 
 from vanilla_gan import distributed
 from vanilla_gan.errors import UsageError
+
+# MKL's Conditional Numerical Reproducibility. Unset, MKL picks its code path at run time and may sum in an
+# order that depends on the inputs' memory alignment: two identical training processes can then end a rounding
+# error apart (docs/design.md, Reproducibility). AUTO,STRICT keeps the path this CPU is given but makes the
+# results independent of alignment (and of the run); COMPATIBLE, the same numbers on every x86 CPU, trains
+# several times slower. A user's own MKL_CBWR wins; MKL_CBWR= (empty) is MKL's default.
+MKL_CBWR = "AUTO,STRICT"
+_CBWR_BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1", 8: "SSE4_2", 9: "AVX",
+                  10: "AVX2", 11: "AVX512_MIC", 12: "AVX512", 13: "AVX512_MIC_E1", 14: "AVX512_E1"}
+_CBWR_STRICT = 0x10000
+
+
+def reproducible_mkl() -> None:
+    """Put MKL_CBWR=AUTO,STRICT in the environment unless it is set. MKL reads it at its first call (the first
+    matrix product), not at `import torch`: the package calls this when it is imported. Child processes (sweep
+    workers, torchrun's ranks) inherit it."""
+    os.environ.setdefault("MKL_CBWR", MKL_CBWR)
+
+
+def mkl_cbwr() -> str | None:
+    """The reproducibility mode MKL runs in, as MKL_CBWR spells it ("AUTO,STRICT"; "OFF" is MKL's default),
+    read from MKL itself; None where PyTorch has no MKL to ask (another BLAS, another platform)."""
+    try:
+        library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        get = library.mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return None
+    get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+    mode = get(-1)  # MKL_CBWR_ALL: the branch and the STRICT bit
+    branch = _CBWR_BRANCHES.get(mode & 0xFFFF, str(mode & 0xFFFF))
+    return branch + (",STRICT" if mode & _CBWR_STRICT else "")
 
 
 def set_seed(seed: int) -> None:

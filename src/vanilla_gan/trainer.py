@@ -41,7 +41,7 @@ from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, 
 from vanilla_gan.optim import AdamInBackward, descend, set_lr
 from vanilla_gan.progress import StepLog
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, resolve_device, set_seed
+from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, mkl_cbwr, resolve_device, set_seed
 from vanilla_gan.schema import STEP_KEYS, epoch_metrics
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
@@ -379,6 +379,7 @@ class Trainer:
         return {"package_version": __version__, "model": to_dict(self.model_config), "train": to_dict(self.config),
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
                 "world_size": self.world, "data_sha256": self.data_sha256,
+                "mkl_cbwr": mkl_cbwr(),  # MKL's reproducibility mode (runtime.py)
                 **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
 
     def _open_run(self) -> None:
