@@ -86,8 +86,9 @@ class Server:
         self.httpd.server_close()
 
 
-# What differs between two runs by the clock alone: seconds, and the speeds worked out from them.
-WALL_CLOCK = {"epoch_time", "elapsed", "images_per_s", "elapsed_s", "eval_s"}
+# What differs between two runs by the clock alone: seconds, the speeds worked out from them, and the thread
+# count an adaptive policy chose from them (threads.py).
+WALL_CLOCK = {"epoch_time", "elapsed", "images_per_s", "elapsed_s", "eval_s", "threads"}
 
 
 def differences(a: object, b: object, where: str = "") -> list[str]:

@@ -25,6 +25,7 @@ PRECISIONS = ("fp32", "bf16")
 
 MAX_WIDTH = 65_536  # a layer of D's 784 inputs times this is 200 MB of weights: plenty, not absurd
 MAX_SEED = 2**63 - 1
+MAX_THREADS = 1024
 MAX_EVAL_SAMPLES = 200_000
 MAX_SAMPLES = 1_000_000  # `sample -n` into a .npy (784 MB) and Run.sample
 MAX_EPOCHS = 1_000_000  # also what --minutes without --epochs means: as many as the time allows
@@ -83,6 +84,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
+    threads: int | None = None  # CPU threads for training; None = chosen from the machine and its load (threads.py)
     adam_in_backward: bool = True  # one process, no CUDA graph: update each parameter as its gradient completes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
     eval_every: int = 14  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
@@ -103,6 +105,9 @@ class TrainConfig:
             raise UsageError(f"--minutes must be a positive number of minutes, got {self.minutes}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise UsageError(f"--threads must be 1..{MAX_THREADS} (or left out: chosen from the machine), "
+                             f"got {self.threads}")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
             raise UsageError(f"--seed must be in 0..2**63-1, got {self.seed}")
         if self.eval_every < 0:
@@ -190,7 +195,7 @@ def from_dict(cls: type, data: dict[str, Any]):
 
 # What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
 # what is trained and must match the checkpoint.
-RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "adam_in_backward", "log_every",
+RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "adam_in_backward", "threads", "log_every",
              "checkpoint_every", "eval_every", "eval_samples")
 
 

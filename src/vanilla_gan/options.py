@@ -75,6 +75,9 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
                    help="update each parameter with Adam as soon as its gradient is complete, inside the backward "
                         "pass: the same arithmetic, faster at small batches (default: on; not under torchrun or "
                         "with a CUDA graph)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for training (default: chosen from the CPUs this process may use, and changed "
+                        "while training when other programs slow it down; OMP_NUM_THREADS also fixes it)")
     p.add_argument("--checkpoint-every", type=int,
                    help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
     p.add_argument("--eval-every", type=int,

@@ -39,10 +39,11 @@ from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
 from vanilla_gan.optim import AdamInBackward, descend, set_lr
-from vanilla_gan.progress import StepLog
+from vanilla_gan.progress import StepLog, slowdown
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, mkl_cbwr, resolve_device, set_seed
 from vanilla_gan.schema import STEP_KEYS, epoch_metrics
+from vanilla_gan.threads import ThreadPolicy
 
 EpochHook = Callable[["Trainer", dict[str, Any]], None]
 
@@ -66,6 +67,7 @@ class Trainer:
         self.run, self.evaluate_fn, self.epoch_hooks = run, evaluate, list(epoch_hooks)
         self.log, self.progress = log or (lambda line: None), progress
         self.device = resolve_device(train_config.device)
+        self.threads = ThreadPolicy.choose(train_config.threads, self.device)  # changes no result (threads.py)
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.num_images = images.shape[0]
         # Each step takes d_steps batches of batch_size images per process (one per D update); the last partial
@@ -237,9 +239,10 @@ class Trainer:
     def train_epoch(self) -> dict[str, Any]:
         """One epoch (or what is left of an interrupted one); returns its metrics record."""
         epoch = self.begin_epoch()
-        start = time.perf_counter()
-        self._run_steps(epoch)
-        return self.finish_epoch(epoch, time.perf_counter() - start)
+        with self.threads.training():
+            start = time.perf_counter()
+            self._run_steps(epoch)
+            return self.finish_epoch(epoch, time.perf_counter() - start)
 
     def begin_epoch(self) -> int:
         """Before an epoch's steps: the run folder opened, the epoch's order of the data drawn (an interrupted
@@ -285,6 +288,7 @@ class Trainer:
             for b in range(self.batch_in_epoch, self.steps_per_epoch):
                 self.epoch_stats[b] = self.train_step(self._batch(b))
                 self.batch_in_epoch, self.step = b + 1, self.step + 1
+                self.threads.after_step()
                 if self.batch_in_epoch % self.config.log_every == 0 or self.batch_in_epoch == self.steps_per_epoch:
                     self._check(log, epoch, self.epoch_time + time.perf_counter() - start)
                     if self.world > 1 and distributed.any_rank(self.stop.requested):
@@ -298,7 +302,7 @@ class Trainer:
 
     def _check(self, log: StepLog, epoch: int, seconds: float) -> None:
         """Read the statistics back and stop on the first non-finite loss, naming its step."""
-        rows, bad = log.read(self.batch_in_epoch, seconds)
+        rows, bad = log.read(self.batch_in_epoch, seconds, left=self._time_left(seconds - self.epoch_time))
         if bad is None:
             return
         row = rows[bad - (self.batch_in_epoch - len(rows))] if bad >= 0 else None
@@ -309,18 +313,25 @@ class Trainer:
         raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
                             f"try a lower --lr")
 
+    def _time_left(self, session_seconds: float) -> float:
+        """Seconds of training left in the whole run at its speed so far (or to the end of --minutes if sooner),
+        `session_seconds` into the current epoch's stretch; evaluations are not counted."""
+        spent = self.elapsed + session_seconds
+        left = (self.config.epochs * self.steps_per_epoch - self.step) * spent / max(self.step, 1)
+        return left if self.config.minutes is None else max(0.0, min(left, self.config.minutes * 60 - spent))
+
     def _end_epoch(self, epoch: int) -> dict[str, Any]:
         """Log the epoch, evaluate when due, and write its grid, steps, checkpoints and metrics line."""
         means = self.epoch_stats.mean(0).tolist()
         record = {"epoch": epoch, "step": self.step, **dict(zip(STEP_KEYS, means, strict=True)),
                   "images_per_s": self.steps_per_epoch * self.images_per_step / self.epoch_time,
-                  "elapsed_s": self.elapsed}
+                  "elapsed_s": self.elapsed, "threads": self.threads.most_used()}
         every = self.config.eval_every
         due = self.evaluate_fn is not None and every and (epoch % every == 0 or epoch == self.config.epochs)
         if self.rank == 0 and due and not self.stop.requested:  # a stop is not kept waiting by an evaluation
             start = time.perf_counter()
             try:
-                with self.stop.abortable():
+                with self.stop.abortable(), self.threads.steady():
                     record.update(self.evaluate(two_sample=epoch == self.config.epochs))
                 record["eval_s"] = time.perf_counter() - start
             except StopNow:
@@ -330,7 +341,8 @@ class Trainer:
         self.best_fid = min(self.best_fid, record.get("fid", math.inf))
         state = self.state_dict()  # a collective: every rank takes part, rank 0 writes
         if self.rank == 0 and self.run is not None:
-            self.run.write_grid(epoch, self.generate_fixed())
+            with self.threads.steady():
+                self.run.write_grid(epoch, self.generate_fixed())
             self.run.append_steps(epoch, self.step - self.steps_per_epoch + 1, self.epoch_stats.cpu().numpy())
             keep = bool(self.config.checkpoint_every) and epoch % self.config.checkpoint_every == 0
             self.run.save_checkpoint(state, best=improved, keep=keep)
@@ -341,7 +353,7 @@ class Trainer:
             fid = f"  FID {record['fid']:.2f} (best {self.best_fid:.2f})" if "fid" in record else ""
             self.log(f"{self._epoch_label(epoch)}  loss_D {record['loss_d']:.3f}  loss_G {record['loss_g']:.3f}"
                      f"  D(x) {record['d_real']:.2f}  D(G(z)) {record['d_fake']:.2f}  "
-                     f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}")
+                     f"{record['images_per_s']:,.0f} img/s  {self.elapsed:.0f} s{fid}{slowdown(self.metrics)}")
         return record
 
     def evaluate(self, two_sample: bool = False) -> dict[str, Any]:
@@ -380,6 +392,7 @@ class Trainer:
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
                 "world_size": self.world, "data_sha256": self.data_sha256,
                 "mkl_cbwr": mkl_cbwr(),  # MKL's reproducibility mode (runtime.py)
+                "threads": self.threads.record(),  # threads.py; each epoch's line in metrics.jsonl has its count
                 **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
 
     def _open_run(self) -> None:

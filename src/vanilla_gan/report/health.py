@@ -9,6 +9,7 @@ The checks (each note says what it found, what it means and what to try):
 - G collapsing: the fixed-noise samples' diversity (mean pairwise pixel distance of the 64 digits in each
   epoch's grid) falling well below its peak and below real digits', or the evaluator's class histogram
   missing classes or dominated by one;
+- training that slowed down: an epoch under half the first epochs' images/s (another program on the CPU);
 - too short to judge, and an all-clear when nothing was found.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from vanilla_gan.config import TrainConfig
 from vanilla_gan.images import split_grid
+from vanilla_gan.progress import SLOW, first_speed
 from vanilla_gan.rundir import RunRecord
 
 D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
@@ -79,6 +81,7 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
         return notes + [Note("info", "No complete epoch yet", "The run has no epoch in metrics.jsonl.")]
     notes += _d_winning(run)
     notes += _collapse(run, real_diversity, data_classes)
+    notes += _slowdown(run)
     if data_classes is not None and len(data_classes) < 10:
         why = " (a small --limit may leave some out)" if run.train.get("limit") else ""
         notes.append(Note(
@@ -166,3 +169,21 @@ def format_notes(notes: list[Note]) -> str:
             text += f"\n    Try: {note.advice}"
         blocks.append(text)
     return "\n".join(blocks)
+
+
+def _slowdown(run: RunRecord) -> list[Note]:
+    first = first_speed(run.metrics)
+    slow = [m for m in run.metrics if first is not None and m.get("images_per_s", first) < SLOW * first]
+    if not slow:
+        return []
+    worst = min(slow, key=lambda m: m["images_per_s"])
+    epochs = ", ".join(str(m["epoch"]) for m in slow[:8]) + (" ..." if len(slow) > 8 else "")
+    return [Note(
+        "warning", f"Training slowed down: {len(slow)} epoch{'s' if len(slow) != 1 else ''} ran at under "
+                   f"{SLOW:.0%} of the first epochs' speed",
+        f"The first epochs trained {first:,.0f} images/s; epoch{'s' if len(slow) != 1 else ''} {epochs} fell below "
+        f"{SLOW * first:,.0f} (epoch {worst['epoch']}: {worst['images_per_s']:,.0f}). The numbers are not "
+        f"affected, only the time: usually another program was using the CPU, whose threads then wait for each "
+        f"other.",
+        "Close other work while training; or fix the thread count with --threads 1 (or OMP_NUM_THREADS=1), "
+        "which shares a busy CPU best. Each epoch's thread count is in metrics.jsonl.")]

@@ -1,0 +1,243 @@
+"""The thread policy (threads.py): how many CPUs a process may use, how it adapts to a machine's load (with a
+fake clock, not by timing this machine), that changing the count changes no result, `--threads`, and the
+note an epoch line and the report give when training slows down (an injected slow step).
+
+Run: python -m pytest tests/test_threads.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from helpers import TINY, TINY_OPTIONS, assert_one_line_error, run_cli
+
+import vanilla_gan as vg
+from vanilla_gan import threads
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.data import limit_images, load_dataset
+from vanilla_gan.progress import clock, slowdown
+from vanilla_gan.report.health import health_notes
+from vanilla_gan.rundir import RunDir
+from vanilla_gan.runtime import mkl_cbwr
+from vanilla_gan.threads import ThreadPolicy, cgroup_quota, usable_cpus
+from vanilla_gan.trainer import Trainer
+
+
+# ----------------------------------------------------------------------------- the CPUs a process may use
+
+def test_a_containers_cpu_quota_caps_the_cpus(tmp_path):
+    assert cgroup_quota(tmp_path) is None  # nothing to read: no quota
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_quota(tmp_path) is None
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_quota(tmp_path) == 1.5
+    assert usable_cpus(tmp_path) == min(2, len(os.sched_getaffinity(0)))  # 1.5 CPUs: two threads may run
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert usable_cpus(tmp_path) == 1
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_quota(v1) is None
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")
+    assert cgroup_quota(v1) == 1.0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_cpu_affinity_caps_the_cpus():
+    code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
+            "from vanilla_gan.threads import usable_cpus; print(usable_cpus())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "1", result.stderr
+
+
+# ----------------------------------------------------------------------------- the choice
+
+def test_an_explicit_count_is_fixed_and_the_rest_adapts_only_where_results_cannot_change(monkeypatch):
+    cpu = torch.device("cpu")
+    assert ThreadPolicy.choose(3, cpu).record() == {"adaptive": False, "counts": [3], "evaluation": 3,
+                                                    "why": "--threads"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert ThreadPolicy.choose(None, cpu).why == "OMP_NUM_THREADS"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    adaptive = ThreadPolicy.choose(None, cpu)
+    assert adaptive.adaptive and adaptive.ladder == [1, 2, 4] and adaptive.most == 4 and adaptive.running == 1
+    assert not ThreadPolicy.choose(None, torch.device("cuda")).adaptive
+    monkeypatch.setattr(threads, "mkl_cbwr", lambda: "OFF")  # MKL's default: the count would change the numbers
+    fixed = ThreadPolicy.choose(None, cpu)
+    assert not fixed.adaptive and fixed.ladder == [4] and "strict" in fixed.why
+
+
+# ----------------------------------------------------------------------------- adapting, with a fake clock
+
+class FakeMachine:
+    """A clock that a step advances by its cost at torch's current thread count: `cost(threads, step)`."""
+
+    def __init__(self, monkeypatch, cost):
+        self.now, self.cost = 0.0, cost
+        monkeypatch.setattr(threads.time, "perf_counter", lambda: self.now)
+
+    def train(self, policy: ThreadPolicy, steps: int, start: int = 0) -> dict[int, int]:
+        """Steps at each count."""
+        used: dict[int, int] = {}
+        for step in range(start, start + steps):
+            n = torch.get_num_threads()
+            used[n] = used.get(n, 0) + 1
+            self.now += self.cost(n, step)
+            policy.after_step()
+        return used
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def seconds(machine_cost, used: dict[int, int], start: int = 0) -> float:
+    return sum(machine_cost(n, start) * k for n, k in used.items())
+
+
+def test_on_an_idle_machine_it_settles_on_the_faster_count(monkeypatch, restore_threads):
+    cost = lambda n, step: {1: 1.2, 2: 1.0}[n]  # noqa: E731 - two threads 1.2x faster (batch 8, idle)
+    machine, policy = FakeMachine(monkeypatch, cost), ThreadPolicy(2, True, "test")
+    with policy.training():
+        used = machine.train(policy, 5000)
+    assert used[2] > 0.97 * 5000
+    best = 5000 * 1.0
+    assert seconds(cost, used) <= best / 0.97  # within 3% of always taking the faster count
+
+
+def test_beside_a_busy_program_one_collapsing_probe_costs_about_a_step(monkeypatch, restore_threads):
+    cost = lambda n, step: {1: 1.0, 2: 13.0}[n]  # noqa: E731 - two threads collapse (seen: 13x at batch 8)
+    machine, policy = FakeMachine(monkeypatch, cost), ThreadPolicy(2, True, "test")
+    with policy.training():
+        used = machine.train(policy, 20000)
+    assert seconds(cost, used) <= 20000 / 0.95  # at least 0.95x of one thread all along
+    assert used[2] < 100
+
+
+def test_it_follows_a_load_that_comes_and_goes(monkeypatch, restore_threads):
+    def cost(n, step):  # idle, then a busy program for 4000 steps, then idle again
+        busy = 3000 <= step < 7000
+        return {1: 1.0 if busy else 1.2, 2: 8.0 if busy else 1.0}[n]
+    machine, policy = FakeMachine(monkeypatch, cost), ThreadPolicy(2, True, "test")
+    with policy.training():
+        early, busy, late = (machine.train(policy, 3000), machine.train(policy, 4000, 3000),
+                             machine.train(policy, 3000, 7000))
+    assert early.get(2, 0) > 0.95 * 3000 and busy.get(1, 0) > 0.95 * 4000
+    # Back at idle, the one-thread count is probed against two within the longest wait between probes.
+    assert late.get(1, 0) <= threads.MAX_WAIT * threads.STRETCH + threads.PROBE and late.get(2, 0) > 0
+
+
+def test_a_fixed_policy_never_changes_the_count(monkeypatch, restore_threads):
+    machine, policy = FakeMachine(monkeypatch, lambda n, step: 1.0), ThreadPolicy(1, False, "--threads")
+    with policy.training():
+        assert machine.train(policy, 500) == {1: 500}
+    assert policy.most_used() == 1
+
+
+def test_training_restores_the_callers_thread_count(restore_threads):
+    torch.set_num_threads(1)
+    policy = ThreadPolicy(2, False, "test")
+    with policy.training():
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1
+
+
+# ----------------------------------------------------------------------------- the numbers do not change
+
+class Alternating(ThreadPolicy):
+    """Changes the count after every step: the worst case for reproducibility."""
+
+    def after_step(self) -> None:
+        super().after_step()
+        torch.set_num_threads(1 if torch.get_num_threads() > 1 else 2)
+
+
+def test_changing_the_thread_count_while_training_changes_no_number(restore_threads):
+    assert mkl_cbwr() == "AUTO,STRICT"  # set by the package's import (runtime.reproducible_mkl)
+    images = limit_images(load_dataset("digits")[0], 400)
+    runs = {}
+    for name, policy in {"one": ThreadPolicy(1, False, "test"), "changing": Alternating(2, False, "test")}.items():
+        trainer = Trainer(ModelConfig(), TrainConfig(seed=5, epochs=2, batch_size=8, eval_every=0), images,
+                          progress=False)
+        trainer.threads = policy
+        trainer.train()
+        runs[name] = trainer.state_dict()
+    for key in ("generator", "generator_ema", "discriminator"):
+        for name, tensor in runs["one"][key].items():
+            assert torch.equal(tensor, runs["changing"][key][name]), f"{key}.{name}"
+
+
+# ----------------------------------------------------------------------------- --threads
+
+def test_threads_option_is_recorded(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("train", *TINY, "--epochs", "1", "--threads", "1", "--out", run, "--no-report")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["threads"] == 1 and config["threads"]["counts"] == [1]
+    assert config["threads"]["why"] == "--threads"
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["threads"] == 1
+
+
+def test_a_nonsensical_thread_count_is_one_line(tmp_path):
+    assert "--threads must be" in assert_one_line_error(run_cli("train", *TINY, "--threads", "0", "--out",
+                                                                tmp_path / "r"), 2)
+    with pytest.raises(vg.UsageError, match="threads"):
+        vg.train(**TINY_OPTIONS, epochs=1, threads=-2, out=tmp_path / "api", report=False, verbose=False)
+
+
+def test_the_api_takes_threads(tmp_path):
+    run = vg.train(**TINY_OPTIONS, epochs=1, threads=1, seed=2, out=tmp_path / "api", report=False, verbose=False)
+    assert json.loads((run.path / "config.json").read_text())["threads"]["counts"] == [1]
+
+
+# ----------------------------------------------------------------------------- when speed collapses
+
+def test_a_slowed_down_epoch_is_said_in_its_line_and_in_the_report(tmp_path):
+    images = limit_images(load_dataset("digits")[0], 512)
+    lines = []
+    trainer = Trainer(ModelConfig(latent_dim=8, g_hidden=(32, 32), d_hidden=(32, 32)),
+                      TrainConfig(seed=1, epochs=5, batch_size=64, eval_every=0), images,
+                      run=RunDir(tmp_path / "run"), log=lines.append, progress=False)
+    step = trainer.train_step
+
+    def throttled(real):  # from epoch 5 on, every step is made slow, as beside a busy program
+        if trainer.epoch >= 4:
+            time.sleep(0.1)
+        return step(real)
+    trainer.train_step = throttled
+    trainer.train()
+    assert all("[slow:" not in line for line in lines[:4]), lines
+    assert "[slow:" in lines[4] and "--threads 1" in lines[4]
+    notes = health_notes(RunDir(tmp_path / "run").read())
+    assert any(n.title.startswith("Training slowed down: 1 epoch") and "epoch 5" in n.meaning for n in notes)
+
+
+def test_no_slowdown_note_before_the_first_epochs_or_at_their_speed():
+    assert slowdown([]) == "" and slowdown([{"images_per_s": 10}]) == ""
+    steady = [{"images_per_s": s} for s in (100, 90, 110, 60)]
+    assert slowdown(steady) == ""
+    assert "40% of the first epochs' 100 img/s" in slowdown(steady[:3] + [{"images_per_s": 40}])
+
+
+def test_the_progress_bar_shows_the_whole_runs_time_left():
+    images = limit_images(load_dataset("digits")[0], 512)
+    trainer = Trainer(ModelConfig(latent_dim=8, g_hidden=(32, 32), d_hidden=(32, 32)),
+                      TrainConfig(seed=1, epochs=10, batch_size=64), images, progress=False)
+    trainer.step, trainer.elapsed = 8, 4.0  # one epoch of 8 steps in 4 s: 9 epochs (36 s) left
+    assert trainer._time_left(0.0) == pytest.approx(36.0)
+    trainer.config.minutes = 0.5  # a 30 s budget, 4 s spent
+    assert trainer._time_left(0.0) == pytest.approx(26.0)
+    assert clock(36) == "0:36" and clock(3723) == "1:02:03"
