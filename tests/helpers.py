@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -91,9 +92,18 @@ class Server:
 WALL_CLOCK = {"epoch_time", "elapsed", "images_per_s", "elapsed_s", "eval_s", "threads"}
 
 
+# Two training processes may end a rounding error apart (docs/design.md, Reproducibility: once in a full suite
+# under MKL's strict mode, 1 to 2 ulps, every RNG state and count equal). So floating-point numbers agree to
+# FLOAT_TOLERANCE, far tighter than any lost state leaves them (tests/test_helpers.py: a lost Adam moment or RNG
+# draw, resumed and trained on, is off by 1e-3 or more); everything else (RNG states, step counts, positions,
+# configs) must be equal.
+FLOAT_TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
+
+
 def differences(a: object, b: object, where: str = "") -> list[str]:
-    """Where two checkpoint-like values (dicts, lists, tensors, numbers) differ, bit for bit, as paths like
-    'opt_d.state.0.exp_avg'; the clock's fields (WALL_CLOCK) are skipped."""
+    """Where two checkpoint-like values (dicts, lists, tensors, numbers) differ, as paths like
+    'opt_d.state.0.exp_avg': floating-point values beyond FLOAT_TOLERANCE, anything else at all; an Adam step
+    count exactly; the clock's fields (WALL_CLOCK) are skipped."""
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
             return [f"{where or 'top'}: keys {sorted(map(str, a.keys() ^ b.keys()))}"]
@@ -103,16 +113,22 @@ def differences(a: object, b: object, where: str = "") -> list[str]:
             return [f"{where}: {len(a)} items against {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}.{i}")]
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        same = a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
-        return [] if same else [f"{where}: tensors differ"]
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return [f"{where}: {a.dtype} {tuple(a.shape)} against {b.dtype} {tuple(b.shape)}"]
+        close = (a.is_floating_point() and not where.endswith(".step")
+                 and torch.allclose(a, b, equal_nan=True, **FLOAT_TOLERANCE))
+        return [] if close or torch.equal(a, b) else [f"{where}: tensors differ"]
+    if isinstance(a, float) and isinstance(b, float):
+        close = math.isclose(a, b, rel_tol=FLOAT_TOLERANCE["rtol"], abs_tol=FLOAT_TOLERANCE["atol"])
+        return [] if close or (a != a and b != b) else [f"{where}: {a!r} against {b!r}"]
     return [] if type(a) is type(b) and (a == b or a != a and b != b) else [f"{where}: {a!r} against {b!r}"]
 
 
 def assert_same_run(run: Path, baseline: Path) -> None:
-    """Two run folders end in the same state, bit for bit: last.pt whole (G, its moving average, D, both Adam
-    states with their moments and step counts, every RNG state, the epoch position, the metrics it carries, the
-    configs) and metrics.jsonl line for line, all but the clock's fields. A resume that loses an RNG draw, an
-    Adam moment or a step fails here."""
+    """Two run folders end in the same state: last.pt whole (G, its moving average, D, both Adam states with
+    their moments and step counts, every RNG state, the epoch position, the metrics it carries, the configs)
+    and metrics.jsonl line for line, all but the clock's fields; floating-point numbers to FLOAT_TOLERANCE. A
+    resume that loses an RNG draw, an Adam moment or a step fails here."""
     ours, theirs = (torch.load(Path(r) / "checkpoints" / "last.pt", weights_only=True) for r in (run, baseline))
     found = differences(ours, theirs)
     assert not found, f"{run} against {baseline}: {found[:5]}"

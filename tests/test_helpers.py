@@ -1,5 +1,7 @@
 """The test helpers that decide a verdict: `assert_same_run` fails on any lost piece of a run's state (an RNG
-draw, an Adam moment, a step count, the position, a metrics line), and only the clock's fields may differ.
+draw, an Adam moment, a step count, the position, a metrics line), in a checkpoint and after a resume that
+trained on; only the clock's fields may differ, and floating-point numbers by a rounding error
+(helpers.FLOAT_TOLERANCE: two processes may end 1-2 ulps apart).
 
 Run: python -m pytest tests/test_helpers.py
 """
@@ -13,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from helpers import assert_same_run
+from helpers import FLOAT_TOLERANCE, assert_same_run
 
 
 def one_ulp(t: torch.Tensor) -> torch.Tensor:
@@ -52,9 +54,17 @@ def draw_permutation(state):
     state["permutation_rng"] = generator.get_state()
 
 
+def off(t: torch.Tensor, by: float = 1e-3) -> torch.Tensor:
+    """The tensor with its first element moved by `by` of its size (at least `by`): a small real change."""
+    t = t.clone()
+    flat = t.view(-1)
+    flat[0] = flat[0] + by * max(1.0, abs(float(flat[0])))
+    return t
+
+
 def adam_moment(key, name):
-    def change(state):
-        state[key]["state"][0][name] = one_ulp(state[key]["state"][0][name])
+    def change(state):  # lost: back to zero, as a resume that dropped it would start
+        state[key]["state"][0][name] = torch.zeros_like(state[key]["state"][0][name])
     return change
 
 
@@ -65,7 +75,7 @@ def adam_step(state):
 def weight(net):
     def change(state):
         first = next(iter(state[net]))
-        state[net][first] = one_ulp(state[net][first])
+        state[net][first] = off(state[net][first])
     return change
 
 
@@ -74,7 +84,7 @@ def position(state):
 
 
 def logged_loss(state):
-    state["metrics"][-1]["loss_g"] = float(np.nextafter(state["metrics"][-1]["loss_g"], np.inf))
+    state["metrics"][-1]["loss_g"] += 1e-3
 
 
 LOSSES = {"torch RNG draw": draw_torch, "Python RNG draw": draw_python, "NumPy RNG draw": draw_numpy,
@@ -125,3 +135,54 @@ def test_a_changed_metrics_file_fails(tiny_run, twin):
     (copy / "metrics.jsonl").write_text(lines[0] + "\n")  # an epoch's line lost
     with pytest.raises(AssertionError, match="metrics.jsonl"):
         assert_same_run(copy, tiny_run)
+
+
+def test_a_rounding_error_passes(tiny_run, twin):
+    """What two processes were seen to differ by (1 ulp in weights and moments, a loss in its 8th digit) passes."""
+    copy, change = twin
+
+    def rounding(state):
+        for net in ("generator", "generator_ema", "discriminator"):
+            state[net] = {k: one_ulp(v) for k, v in state[net].items()}
+        state["opt_g"]["state"][0]["exp_avg"] = one_ulp(state["opt_g"]["state"][0]["exp_avg"])
+        state["metrics"][-1]["loss_g"] = float(np.nextafter(state["metrics"][-1]["loss_g"], np.inf))
+    change(rounding)
+    assert_same_run(copy, tiny_run)
+
+
+def lose_moments(trainer):
+    for group in trainer.opt_d.state.values():
+        group["exp_avg_sq"].zero_()
+
+
+def draw_once_more(trainer):
+    torch.rand(1)
+
+
+@pytest.mark.parametrize("lose", [lose_moments, draw_once_more], ids=["D's Adam moments", "a torch RNG draw"])
+def test_a_resume_that_loses_state_and_trains_on_fails(tmp_path, monkeypatch, lose):
+    """A resume bug (injected after the checkpoint is restored), trained on for an epoch, is far beyond the
+    rounding tolerance: the tolerance cannot hide it."""
+    import vanilla_gan as vg
+    from helpers import TINY_OPTIONS
+    from vanilla_gan import trainstate
+
+    straight = vg.train(**TINY_OPTIONS, epochs=2, seed=4, out=tmp_path / "straight", report=False).path
+    resumed = tmp_path / "resumed"
+    vg.train(**TINY_OPTIONS, epochs=1, seed=4, out=resumed, report=False)
+    vg.train(out=resumed, resume=True, epochs=2, report=False)
+    assert_same_run(resumed, straight)  # a faithful resume passes
+    restore = trainstate.restore
+
+    def faulty(trainer, state):
+        restore(trainer, state)
+        lose(trainer)
+    monkeypatch.setattr(trainstate, "restore", faulty)
+    broken = tmp_path / "broken"
+    vg.train(**TINY_OPTIONS, epochs=1, seed=4, out=broken, report=False)
+    vg.train(out=broken, resume=True, epochs=2, report=False)
+    with pytest.raises(AssertionError):
+        assert_same_run(broken, straight)
+    weights = [torch.load(r / "checkpoints" / "last.pt", weights_only=True)["generator"] for r in (broken, straight)]
+    gap = max(float((a - b).abs().max()) for a, b in zip(weights[0].values(), weights[1].values(), strict=True))
+    assert gap > 100 * FLOAT_TOLERANCE["atol"], gap  # not a near miss
