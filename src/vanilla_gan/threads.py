@@ -120,12 +120,13 @@ class ThreadPolicy:
 
     @contextlib.contextmanager
     def steady(self) -> Iterator[None]:
-        """The most threads for the block (evaluations, grids), then the training count again."""
+        """The most threads for the block (evaluations, grids), then the count before it again."""
+        before = torch.get_num_threads()
         torch.set_num_threads(self.most)
         try:
             yield
         finally:
-            torch.set_num_threads(self.running)
+            torch.set_num_threads(before)
             self.count, self.since = 0, time.perf_counter()
 
     def after_step(self) -> None:
