@@ -163,8 +163,9 @@ def draw_once_more(trainer):
 def test_a_resume_that_loses_state_and_trains_on_fails(tmp_path, monkeypatch, lose):
     """A resume bug (injected after the checkpoint is restored), trained on for an epoch, is far beyond the
     rounding tolerance: the tolerance cannot hide it."""
-    import vanilla_gan as vg
     from helpers import TINY_OPTIONS
+
+    import vanilla_gan as vg
     from vanilla_gan import trainstate
 
     straight = vg.train(**TINY_OPTIONS, epochs=2, seed=4, out=tmp_path / "straight", report=False).path

@@ -28,7 +28,6 @@ from vanilla_gan.runtime import mkl_cbwr
 from vanilla_gan.threads import ThreadPolicy, cgroup_quota, usable_cpus
 from vanilla_gan.trainer import Trainer
 
-
 # ----------------------------------------------------------------------------- the CPUs a process may use
 
 def test_a_containers_cpu_quota_caps_the_cpus(tmp_path):

@@ -18,10 +18,10 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
   probe runs up to PROBE steps at a neighbouring count (the ladder 1, 2, 4, ... up to the most) and the faster
   count is kept. A probe stops as soon as it cannot win (so one that collapses costs about a step); one that
   loses doubles the wait before the next (at most MAX_WAIT stretches); a fall of the speed below SLUMP of the
-  best since the last probe probes at once. So a run follows a machine whose load comes and goes. Changing the count changes no
-  result: in strict mode MKL's products do not depend on the thread count (MKL's documentation, and checked:
-  tests/test_threads.py trains with changing counts and compares bit for bit); evaluations, whose
-  convolutions and long sums do depend on it, always run at the most threads (`steady`).
+  best since the last probe probes at once. So a run follows a machine whose load comes and goes. Changing
+  the count changes no result: in strict mode MKL's products do not depend on the thread count (MKL's
+  documentation, and checked: tests/test_threads.py trains with changing counts and compares bit for bit);
+  evaluations, whose convolutions and long sums do depend on it, always run at the most threads (`steady`).
 - Elsewhere (a GPU, a PyTorch without MKL, another MKL mode): the most threads, fixed.
 """
 
