@@ -4,7 +4,7 @@ PyTorch's default, one thread per core, collapses when another program keeps a c
 region the threads wait for the slowest, and a thread that has lost its core holds up the others (beside one
 busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed). So:
 
-    policy = ThreadPolicy.choose(requested=config.threads, device=device)   # or ThreadPolicy.fixed_at(1)
+    policy = ThreadPolicy.choose(requested=config.threads, device=device)
     with policy.training():                  # sets torch's thread count; the caller's comes back afterwards
         ...; policy.after_step()             # after each step: at the end of a stretch, may change the count
         with policy.steady(): ...            # evaluations and grids: always the same count
