@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,29 @@ class RunDir:
                 self.unlock()
             raise
         return took
+
+    def clear_run(self) -> None:
+        """For overwrite=True: remove the run held here, its own files only (other files stay). A folder with files
+        that is not a run of this package (no config.json naming a package_version, no loadable last.pt) is refused."""
+        if not self.path.exists() or not any(self.path.iterdir()):
+            return
+        self.check_layout()
+        try:
+            ours = "package_version" in self.read_config()
+        except UsageError:
+            ours = False
+        if not ours and self.last_checkpoint.is_file():
+            checkpoint.load(self.last_checkpoint)  # a CheckpointError line when it is not one of ours
+            ours = True
+        if not ours:
+            raise UsageError(f"{self.path} is not a vanilla-gan run folder: --overwrite replaces only a run of this "
+                             f"package; choose another --out")
+        for name in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
+                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png):
+            name.unlink(missing_ok=True)
+        for folder in (self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
+            if folder.is_dir():
+                shutil.rmtree(folder)
 
     def check_new(self) -> None:
         """Refuse a folder that already holds a run (never overwrite one)."""

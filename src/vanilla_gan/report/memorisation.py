@@ -26,8 +26,8 @@ COPY_FACTOR = 0.25
 
 @dataclass
 class Memorisation:
-    generated: np.ndarray  # uint8 (M, 28, 28) samples
-    nearest: np.ndarray  # uint8 (M, 28, 28) the nearest training digit of each sample
+    generated: np.ndarray  # uint8 (M, 28, 28) samples ((M, H, W[, 3]) for other images)
+    nearest: np.ndarray  # uint8, the same shape: the nearest training image of each sample
     generated_distances: np.ndarray  # (M,)
     real_distances: np.ndarray  # (M,) real digit to its nearest other training digit
     below_share: float  # share of samples closer than the real distances' 5th percentile
@@ -63,7 +63,7 @@ def check_memorisation(generator: torch.nn.Module, train_images: np.ndarray | to
     """Nearest-training-digit distances of `num` samples and of `num` training digits, and a verdict."""
     train = torch.as_tensor(np.asarray(train_images)).reshape(len(train_images), -1)
     num = min(num, len(train) - 1)
-    reference = train.float() / 255  # (N, 784)
+    reference = train.float() / 255  # (N, H * W * C)
     generated = sample_images(generator, num, seed=seed, device=device)  # uint8 (M, 28, 28)
     queries = torch.from_numpy(generated).reshape(num, -1).float() / 255
     gen_d, gen_i = nearest_neighbours(queries, reference)
@@ -76,7 +76,7 @@ def check_memorisation(generator: torch.nn.Module, train_images: np.ndarray | to
     below = float((gen_d < threshold).mean())
     copies = int((gen_d < COPY_FACTOR * threshold).sum())
     level, verdict = _verdict(gen_d, real_d, below, copies, threshold)
-    nearest = train[gen_i].reshape(-1, 28, 28).numpy()
+    nearest = train[gen_i].reshape(-1, *generated.shape[1:]).numpy()  # (M, H, W[, 3])
     return Memorisation(generated, nearest, gen_d, real_d, below, copies, level, verdict)
 
 
