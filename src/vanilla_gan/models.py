@@ -99,8 +99,18 @@ class Scores(nn.Module):
 def check_networks(generator: nn.Module, discriminator: nn.Module, latent_dim: int,
                    device: torch.device | str = "cpu", shape: tuple[int, ...] = (28, 28)) -> None:
     """One tiny forward of networks a user brings: G must map z (B, latent_dim) to images (B, *shape) (or
-    (B, H*W*C)), D images to one score each; else a UsageError. No RNG state moves."""
+    (B, H*W*C)), D images to one score each; else a UsageError. No RNG state moves; both run in eval mode."""
     images_of = f"images {(2, *shape)}"
+    modes = generator.training, discriminator.training
+    generator.eval(), discriminator.eval()  # a BatchNorm's running statistics must not see this check
+    try:
+        _check_forward(generator, discriminator, latent_dim, device, shape, images_of)
+    finally:
+        generator.train(modes[0]), discriminator.train(modes[1])
+
+
+def _check_forward(generator: nn.Module, discriminator: nn.Module, latent_dim: int, device: torch.device | str,
+                   shape: tuple[int, ...], images_of: str) -> None:
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         images = generator(torch.zeros(2, latent_dim, device=device))
         if images.shape[0] != 2 or images[0].numel() != math.prod(shape):
@@ -117,12 +127,15 @@ class MovingAverage:
     """An exponential moving average of a network's weights, for sampling only: it changes no training step.
 
     Its decay warms up as min(decay, (1 + t) / (10 + t)) at step t, so early on the average follows the
-    network closely instead of being dominated by the random initial weights."""
+    network closely instead of being dominated by the random initial weights. Buffers (BatchNorm's running
+    statistics, in a user's G) are copied, not averaged (`copy_buffers`, after every step): a G drawn in eval mode
+    with its initial statistics gives grey, speckled images."""
 
     def __init__(self, module: nn.Module, decay: float):
         self.module, self.decay = copy.deepcopy(module).requires_grad_(False), decay
         self._average, self._source = list(self.module.parameters()), list(module.parameters())
         self._average_of = {id(p): a for p, a in zip(self._source, self._average, strict=True)}
+        self._buffers = list(zip(self.module.buffers(), module.buffers(), strict=True))  # (copy, source)
 
     def weight(self, step: int) -> float:
         return 1 - min(self.decay, (1 + step) / (10 + step))
@@ -131,6 +144,13 @@ class MovingAverage:
     def update(self, step: int) -> None:
         """Move every averaged weight towards the network's, after training step `step` (counted from 0)."""
         torch._foreach_lerp_(self._average, self._source, self.weight(step))
+        self.copy_buffers()
+
+    @torch.no_grad()
+    def copy_buffers(self) -> None:
+        """The network's buffers (BatchNorm's running mean, variance and count) copied into the average's."""
+        for copy_, source in self._buffers:
+            copy_.copy_(source)
 
     @torch.no_grad()
     def update_one(self, param: torch.Tensor, step: int) -> None:

@@ -201,6 +201,8 @@ class Trainer:
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
         if self.ema is not None and self.in_backward_g is None:  # else it followed each parameter's update
             self.ema.update(self.step)
+        elif self.ema is not None:
+            self.ema.copy_buffers()  # BatchNorm's statistics of a user's G (none in the package's)
         return stats
 
     def _autocast(self) -> torch.autocast:
@@ -215,8 +217,14 @@ class Trainer:
 
     @torch.no_grad()
     def generate_fixed(self) -> np.ndarray:
-        """The fixed noise's images, uint8 (grid_size, H, W[, 3]): the same z every epoch."""
-        return to_uint8(self.sampling_generator()(self.fixed_noise.to(self.device)), self.model_config.shape)
+        """The fixed noise's images, uint8 (grid_size, H, W[, 3]): the same z every epoch, drawn in eval mode (a user's
+        G with BatchNorm or dropout draws as `sample` does), its mode put back after."""
+        generator = self.sampling_generator()
+        training = generator.training
+        try:
+            return to_uint8(generator.eval()(self.fixed_noise.to(self.device)), self.model_config.shape)
+        finally:
+            generator.train(training)
 
     # ------------------------------------------------------------------ the loop
 
