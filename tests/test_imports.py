@@ -23,7 +23,7 @@ LAYERS = [
      "distributed", "runtime", "checkpoint", "lock"],
     ["rundir"],
     ["cudagraph", "optim", "progress", "trainstate", "trainer", "batched"],
-    ["twosample", "classifier", "evaluate"],
+    ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],
     ["run", "api", "train_api", "options", "sweepplan", "sweep"],
     ["cli", "__main__", "vanilla_gan"],

@@ -6,6 +6,8 @@ Run: python -m pytest tests/test_sources.py
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -185,6 +187,11 @@ def test_cli_trains_on_a_folder_of_colour_pictures_and_samples_in_colour(tmp_pat
         assert grid.mode == "RGB"
     with Image.open(run / "samples" / "epoch_0001.png") as grid:
         assert grid.mode == "RGB"
+    result = run_main("evaluate", run, "-n", "100", "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert 0 <= scores["c2st_accuracy"] <= 1 and scores["memorisation"]["level"] in ("ok", "warning")
+    assert "fid" not in scores and "digit classifier" in scores["absent"]
 
 
 def test_cli_trains_on_an_npy_file_resized(tmp_path):

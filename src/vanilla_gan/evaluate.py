@@ -61,6 +61,7 @@ from vanilla_gan.data import default_cache_dir, fixed_order, load_split
 from vanilla_gan.data.sources import LoadedImages, load_images
 from vanilla_gan.errors import DataError, StorageError, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write
+from vanilla_gan.memorisation import check_memorisation
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
@@ -370,6 +371,10 @@ class Evaluator:
             self._loaded = (load_evaluator(self.device), data.images, heldout)
         return self._loaded
 
+    def real_images(self) -> torch.Tensor:
+        """The real images it scores against (the data set's whole training split), loaded once."""
+        return self._load()[1]
+
     def __call__(self, generator: nn.Module, two_sample: bool = False) -> dict[str, Any]:
         """compute_metrics of the generator's samples; the two-sample test too when `two_sample`. For data the
         classifier does not know, only the two-sample test (when asked) and `absent`, which says why."""
@@ -412,8 +417,11 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
     dataset = state["train_config"]["dataset"]
     evaluator = Evaluator(dataset, device, num_samples, seed, cache_dir,
                           image_size=state["train_config"].get("image_size"))
-    result = evaluator(load_generator(state, generator=generator), two_sample=two_sample)
+    generator = load_generator(state, generator=generator)
+    result = evaluator(generator, two_sample=two_sample)
     result.pop("two_sample_pictures", None)
+    if "absent" in result:  # no classifier: the memorisation check holds (the whole data set as training images)
+        result["memorisation"] = check_memorisation(generator, evaluator.real_images(), device=device).summary()
     return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
 
 
@@ -440,6 +448,8 @@ def format_table(result: dict[str, Any]) -> str:
                       if result.get("c2st_optimistic") else "")
         lines.append(f"Two-sample test: {two_sample_sentence(result['c2st_accuracy'])}; spread over two "
                      f"classifier seeds {result['c2st_spread']:.3f}{optimistic}")
+    if "memorisation" in result:
+        lines.append(f"Memorisation: {result['memorisation']['verdict']}")
     if "absent" in result:
         lines.append(f"Note: {result['absent']}")
     return "\n".join([*head, *lines])

@@ -21,10 +21,10 @@ import torch
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.data import fixed_order, limit_images
 from vanilla_gan.data.sources import LoadedImages, load_images
+from vanilla_gan.memorisation import Memorisation, check_memorisation
 from vanilla_gan.report import plots
 from vanilla_gan.report.animation import write_progress_gif, write_walk
 from vanilla_gan.report.health import Note, diversity, format_notes, health_notes
-from vanilla_gan.report.memorisation import Memorisation, check_memorisation
 from vanilla_gan.report.page import render
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.sampling import latent_walk

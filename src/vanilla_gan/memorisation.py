@@ -1,7 +1,11 @@
 """Has G memorised its training digits? Nearest training images of generated ones, against real-vs-real.
 
-    result = check_memorisation(generator, train_images)    # train_images: uint8 (N, 28, 28)
+    result = check_memorisation(generator, train_images)    # train_images: uint8 (N, 28, 28) or (N, H, W[, 3])
     print(result.verdict)                                    # one line, for the report
+    result.summary()                                         # the figures as JSON (evaluate on other data)
+
+It needs no classifier, so `evaluate` reports it for data the digit classifier does not know; the report shows it
+for every run.
 
 For `num` generated digits, the nearest training digit by pixel distance (L2, pixels in [0, 1]); for
 `num` training digits, the nearest *other* training digit. A generator that copies its training data
@@ -34,6 +38,12 @@ class Memorisation:
     copies: int  # samples closer than COPY_FACTOR x that percentile
     level: str  # "ok" or "warning"
     verdict: str
+
+    def summary(self) -> dict:
+        """The figures as plain JSON: level, verdict, below_share, near_copies, the two median distances."""
+        return {"level": self.level, "verdict": self.verdict, "below_share": self.below_share,
+                "near_copies": self.copies, "median_distance": float(np.median(self.generated_distances)),
+                "real_median_distance": float(np.median(self.real_distances))}
 
     def closest(self, k: int) -> np.ndarray:
         """Indices of the k samples nearest to a training digit (the most suspicious), closest first."""
