@@ -18,6 +18,7 @@ import vanilla_gan as vg
 from vanilla_gan.data import load_dataset
 from vanilla_gan.data.sources import load_images
 from vanilla_gan.errors import DataError, UsageError
+from vanilla_gan.train_api import python_spelling
 
 # A tiny model for pictures of any size (no --limit: the data sets here are small).
 SMALL = ["--eval-every", "0", "--latent-dim", "8", "--g-hidden", "32", "--d-hidden", "32", "--batch-size", "16",
@@ -129,15 +130,18 @@ def _bomb(path):
     Image.new("L", (20_000, 20_000)).save(path, optimize=True)
 
 
-@pytest.mark.parametrize("case", ["empty", "not-images", "corrupt", "bomb", "sizes", "nan", "range", "rank",
-                                  "memory", "channels-first", "ints", "npz-keys"])
-def test_bad_data_is_one_data_error(tmp_path, monkeypatch, case):
-    source, image_size = tmp_path / "data", None
+BAD = {  # case: what the one error line must say
+    "empty": "it is empty", "not-images": "no PNG, JPEG or BMP", "corrupt": "not a picture", "bomb": "pixels",
+    "sizes": "--image-size", "nan": "NaN", "range": "0..255", "rank": "2 dimensions", "memory": "would need",
+    "channels-first": "permute", "ints": "astype", "npz-keys": "name the images"}
+ARRAYS = {"nan": np.full((3, 4, 4), np.nan), "range": np.full((3, 4, 4), 255.0), "rank": np.zeros((4, 4), np.uint8),
+          "channels-first": np.zeros((3, 3, 8, 8), np.uint8), "ints": np.zeros((3, 4, 4), np.int64)}
+
+
+def bad_source(tmp_path, monkeypatch, case):
+    """The data of a bad case: a folder or file under tmp_path, or an array (ARRAYS)."""
+    source = tmp_path / "data"
     source.mkdir()
-    expected = {"empty": "it is empty", "not-images": "no PNG, JPEG or BMP", "corrupt": "not a picture",
-                "bomb": "pixels", "sizes": "--image-size", "nan": "NaN", "range": "0..255",
-                "rank": "2 dimensions", "memory": "would need", "channels-first": "permute",
-                "ints": "astype", "npz-keys": "name the images"}[case]
     if case == "not-images":
         (source / "notes.txt").write_text("hello")
     elif case == "corrupt":
@@ -153,13 +157,36 @@ def test_bad_data_is_one_data_error(tmp_path, monkeypatch, case):
     elif case == "npz-keys":
         np.savez(source / "x.npz", a=np.zeros((2, 4, 4), np.uint8), b=np.zeros(2))
         source = source / "x.npz"
-    source = {"nan": np.full((3, 4, 4), np.nan), "range": np.full((3, 4, 4), 255.0),
-              "rank": np.zeros((4, 4), np.uint8), "channels-first": np.zeros((3, 3, 8, 8), np.uint8),
-              "ints": np.zeros((3, 4, 4), np.int64)}.get(case, source)
+    return ARRAYS.get(case, source)
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_data_is_one_data_error(tmp_path, monkeypatch, case):
     with pytest.raises(DataError) as error:
-        load_images(source, image_size)
+        load_images(bad_source(tmp_path, monkeypatch, case))
     message = str(error.value)
-    assert expected in message and "\n" not in message and len(message) < 400, message
+    assert BAD[case] in message and "\n" not in message and len(message) < 400, message
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_data_through_the_cli_and_the_api_loses_nothing(tmp_path, monkeypatch, case):
+    """Through `vanilla-gan train --dataset` (arrays as .npy files) and `vg.train(dataset=...)`: one line, and
+    the run already in --out (which --overwrite would replace) is kept whole."""
+    run = tmp_path / "run"
+    assert run_main("train", *SMALL, "--limit", "64", "--seed", "1", "--out", run).returncode == 0
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    source = bad_source(tmp_path, monkeypatch, case)
+    if isinstance(source, np.ndarray):
+        np.save(tmp_path / "bad.npy", source)
+        path = tmp_path / "bad.npy"
+    else:
+        path = source
+    line = assert_one_line_error(run_main("train", "--dataset", path, *SMALL, "--out", run, "--overwrite"), 2)
+    assert BAD[case] in line
+    with pytest.raises(DataError) as error:
+        vg.train(dataset=source, out=run, overwrite=True, **SMALL_OPTIONS)
+    assert python_spelling(BAD[case]) in str(error.value) and "\n" not in str(error.value)  # --x-y: x_y
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before and vg.load(run).config["train"]["seed"] == 1
 
 
 def test_an_unknown_name_keeps_its_message():
@@ -202,22 +229,13 @@ def test_cli_trains_on_an_npy_file_resized(tmp_path):
     assert vg.load(run).sample(3).shape == (3, 16, 16)
 
 
-@pytest.mark.parametrize("case", ["empty", "sizes", "bomb", "memory"])
-def test_cli_bad_data_is_one_line_and_writes_nothing(tmp_path, case):
+def test_cli_bad_data_in_a_subprocess_is_one_line_and_writes_nothing(tmp_path):
+    """The real command line: exit status 2, one line, no traceback, nothing written."""
     folder = tmp_path / "data"
-    folder.mkdir()
-    env = {}
-    if case == "sizes":
-        pictures(folder, count=1, size=(32, 32), classes=("a",))
-        pictures(folder, count=1, size=(16, 20), classes=("b",))
-    elif case == "bomb":
-        _bomb(folder / "bomb.png")
-    elif case == "memory":
-        pictures(folder, count=4)
-        env = {"VANILLA_GAN_MAX_DATA_BYTES": "1000"}
-    result = run_cli("train", "--dataset", folder, *SMALL, "--out", tmp_path / "run", env=env)
-    assert_one_line_error(result, 2)
-    assert not (tmp_path / "run" / "config.json").exists()
+    pictures(folder, count=1, size=(32, 32), classes=("a",))
+    pictures(folder, count=1, size=(16, 20), classes=("b",))
+    line = assert_one_line_error(run_cli("train", "--dataset", folder, *SMALL, "--out", tmp_path / "run"), 2)
+    assert "--image-size" in line and not (tmp_path / "run" / "config.json").exists()
 
 
 def test_resume_refuses_data_of_another_shape(tmp_path):
@@ -324,3 +342,27 @@ def test_cli_overwrite(tmp_path):
     assert run_main("train", *SMALL, "--limit", "64", "--seed", "1", "--out", run).returncode == 0
     assert run_main("train", *SMALL, "--limit", "64", "--seed", "2", "--out", run, "--overwrite").returncode == 0
     assert vg.load(run).config["train"]["seed"] == 2
+
+
+def test_overwrite_of_a_new_folder_starts_it_and_bad_data_keeps_the_old_run(tmp_path):
+    run = tmp_path / "new"
+    vg.train(out=run, overwrite=True, seed=1, **SMALL_OPTIONS, **{"limit": 64})  # nothing to replace yet
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(DataError, match="NaN"):
+        vg.train(dataset=np.full((64, 8, 8), np.nan), out=run, overwrite=True, **SMALL_OPTIONS)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError, match="it is empty"):
+        vg.train(dataset=empty, out=run, overwrite=True, **SMALL_OPTIONS)
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before and vg.load(run).config["train"]["seed"] == 1
+
+
+def test_mixed_grey_and_colour_train_in_colour_and_say_so(tmp_path):
+    pictures(tmp_path / "mixed", count=20, mode="RGB", classes=("c",))
+    pictures(tmp_path / "mixed", count=12, mode="L", classes=("g",))
+    result = run_main("train", "--dataset", tmp_path / "mixed", *SMALL, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stderr and "12 grey pictures among colour ones were made colour" in result.stderr
+    with pytest.warns(RuntimeWarning, match="12 grey pictures"):
+        run = vg.train(dataset=tmp_path / "mixed", out=tmp_path / "api", **SMALL_OPTIONS)
+    assert run.sample(1).shape == (1, 32, 32, 3)

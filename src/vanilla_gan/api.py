@@ -104,11 +104,14 @@ class Training:
         self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
         distributed.on_main(self.run_dir.lock)  # one writer per run folder: a second one stops here
         try:
-            if overwrite:
-                distributed.on_main(self.run_dir.clear_run)  # only a run of this package, only its own files
+            if overwrite:  # only a run of this package, and only once the new run is ready to start
+                distributed.on_main(self.run_dir.check_replaceable)
             if not resume:
-                distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
+                if not overwrite:
+                    distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
                 self._fresh(model_config, config)
+                if overwrite:  # the data loaded and the Trainer built: bad data never costs the old run
+                    distributed.on_main(self.run_dir.clear_run)
             elif self.run_dir.last_checkpoint.exists():
                 state = load_checkpoint_file(self.run_dir.last_checkpoint)
                 self.run_dir.check_belongs(state)  # another run's last.pt copied in is refused

@@ -57,7 +57,7 @@ from vanilla_gan.fileio import (
     read_bounded,
     remove_stale_temps,
 )
-from vanilla_gan.lock import FolderLock
+from vanilla_gan.lock import LOCK_NAME, FolderLock
 from vanilla_gan.schema import STEP_KEYS
 
 STEP_COLUMNS = ("epoch", "step", *STEP_KEYS)
@@ -221,10 +221,11 @@ class RunDir:
             raise
         return took
 
-    def clear_run(self) -> None:
-        """For overwrite=True: remove the run held here, its own files only (other files stay). A folder with files
-        that is not a run of this package (no config.json naming a package_version, no loadable last.pt) is refused."""
-        if not self.path.exists() or not any(self.path.iterdir()):
+    def check_replaceable(self) -> None:
+        """For overwrite=True: a folder with files must hold a run of this package (a config.json naming a
+        package_version, or a last.pt that loads as ours), else a UsageError; nothing is removed. An empty folder
+        (or one holding only the lock this session took) is a new run's."""
+        if not self.path.exists() or all(p.name == LOCK_NAME for p in self.path.iterdir()):
             return
         self.check_layout()
         try:
@@ -237,6 +238,13 @@ class RunDir:
         if not ours:
             raise UsageError(f"{self.path} is not a vanilla-gan run folder: --overwrite replaces only a run of this "
                              f"package; choose another --out")
+
+    def clear_run(self) -> None:
+        """For overwrite=True: remove the run held here (`check_replaceable` first), its own files only: other files
+        stay."""
+        self.check_replaceable()
+        if not self.path.exists():
+            return
         for name in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
                      self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png):
             name.unlink(missing_ok=True)

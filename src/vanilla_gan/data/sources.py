@@ -142,7 +142,8 @@ def _from_folder(folder: Path, image_size: int | None) -> LoadedImages:
             colour = colour or picture.mode not in ("L", "1", "I", "I;16", "F", "LA")
     if len(sizes) > 1 and image_size is None:
         (a, path_a), (b, path_b) = list(sizes.items())[:2]
-        raise DataError(f"{where}: pictures differ in size ({path_a.name} is {a[0]}x{a[1]}, {path_b.name} is "
+        path_a, path_b = path_a.relative_to(folder), path_b.relative_to(folder)
+        raise DataError(f"{where}: pictures differ in size ({path_a} is {a[0]}x{a[1]}, {path_b} is "
                         f"{b[0]}x{b[1]}): pass --image-size=N to resize them all to NxN")
     width, height = next(iter(sizes)) if image_size is None else (image_size, image_size)
     channels = 3 if colour else 1
