@@ -130,9 +130,15 @@ _FLAGS = {"--resume": "resume=True", "--overwrite": "overwrite=True", "--no-repo
 
 
 def python_spelling(message: str) -> str:
-    """A message's command-line option names as Python spells them: --batch-size -> batch_size, --resume ->
-    resume=True; `vanilla-gan ...` commands are left as they are."""
-    return re.sub(r"(?<![\w-])--[a-z][a-z-]*", lambda m: _FLAGS.get(m.group(0), m.group(0)), message)
+    """A message's command-line option names as Python spells them: --batch-size -> batch_size, --eval-every 0 ->
+    eval_every=0, --resume -> resume=True; unknown --names are left as they are."""
+    def keyword(match: re.Match) -> str:
+        flag, number = match.group(1), match.group(2)
+        name = _FLAGS.get(flag, flag)
+        if number and name != flag and "=" not in name:
+            return f"{name}={number}"
+        return name + (f" {number}" if number else "")
+    return re.sub(r"(?<![\w-])(--[a-z][a-z-]*)(?: (-?\d[\w.,]*))?", keyword, message)
 
 
 __all__ = ["train", "Default", "python_spelling"]
