@@ -66,11 +66,11 @@ def test_evaluate_gives_the_keys_and_numbers_of_evaluate_json(api_run):
 
 def test_errors_are_the_packages_types_never_system_exit(api_run, tmp_path):
     run, _ = api_run
-    with pytest.raises(vg.UsageError, match="already holds a run: pass --resume"):
+    with pytest.raises(vg.UsageError, match="already holds a run: pass resume=True"):  # Python's spelling
         vg.train(out=run.path, epochs=1, **TINY_OPTIONS)
-    with pytest.raises(vg.UsageError, match="unknown option"):
+    with pytest.raises(TypeError, match="'epoch'"):  # an explicit signature: Python's own error for a misspelling
         vg.train(out=tmp_path / "x", epoch=1)
-    with pytest.raises(vg.UsageError, match="--epochs must be at least 1"):
+    with pytest.raises(vg.UsageError, match="^epochs must be at least 1"):
         vg.train(out=tmp_path / "x", epochs=0)
     with pytest.raises(vg.CheckpointError, match="no such checkpoint"):
         vg.train(out=tmp_path / "missing", resume=True)

@@ -19,6 +19,7 @@ from vanilla_gan import classifier as cl
 from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.data import load_dataset
+from vanilla_gan.data.sources import LoadedImages
 from vanilla_gan.errors import UsageError
 from vanilla_gan.models import Discriminator, Generator
 
@@ -235,7 +236,7 @@ def test_an_evaluator_scores_a_generator_and_loads_its_data_once(cache, monkeypa
     generator = Generator(ModelConfig(latent_dim=8, g_hidden=(32,), d_hidden=(32,)))
     evaluator = ev.Evaluator("digits", num_samples=200, cache_dir=cache)
     first = evaluator(generator)
-    monkeypatch.setattr(ev, "load_dataset", lambda *a: pytest.fail("the data set was loaded again"))
+    monkeypatch.setattr(ev, "load_images", lambda *a: pytest.fail("the data set was loaded again"))
     assert evaluator(generator) == first and set(schema.METRIC_KEYS) - set(schema.TWO_SAMPLE_KEYS) <= set(first)
 
 
@@ -248,3 +249,17 @@ def test_a_cache_folder_that_does_not_exist_yet_is_made(tmp_path, monkeypatch):
     assert result["fid"] > 0 and list((tmp_path / "fresh-cache" / "eval").glob("real-*.npz"))
     monkeypatch.setenv("VANILLA_GAN_DATA", "/proc/no-such-cache")  # unwritable: only slower
     assert ev.Evaluator("digits", num_samples=200)(generator)["fid"] == pytest.approx(result["fid"])
+
+
+def test_other_data_gets_the_two_sample_test_and_says_why_the_rest_is_absent(cache):
+    """Colour pictures (or anything the digit classifier does not know): no FID/IS/precision, a line saying why."""
+    torch.manual_seed(0)
+    generator = Generator(ModelConfig(latent_dim=8, g_hidden=(32,), image_shape=(12, 12, 3)))
+    data = LoadedImages(torch.randint(0, 256, (300, 12, 12, 3), dtype=torch.uint8), None, "pics", "pictures")
+    result = ev.Evaluator("pics", num_samples=200, cache_dir=cache, data=data)(generator, two_sample=True)
+    assert 0.5 <= result["c2st_accuracy"] <= 1 and result["c2st_optimistic"] is True
+    assert "fid" not in result and "inception_score" not in result and "digit classifier" in result["absent"]
+    table = ev.format_table({**result, "epoch": 1, "num_samples": 200, "dataset": "pics"})
+    assert "Two-sample accuracy" in table and "absent" in table and "FID" not in table.split("Note:")[0]
+    assert ev.Evaluator("pics", num_samples=200, cache_dir=cache, data=data)(generator) == {
+        "absent": ev.ABSENT, "real_floor": {}}  # the periodic evaluations: nothing to compute without the test

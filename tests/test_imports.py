@@ -19,13 +19,13 @@ PACKAGE = Path(vanilla_gan.__file__).parent
 LAYERS = [
     ["_version", "errors", "schema", "fileio"],
     ["config"],
-    ["data", "data.idx", "data.download", "models", "images", "sampling", "distributed", "runtime", "checkpoint",
-     "lock"],
+    ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
+     "distributed", "runtime", "checkpoint", "lock"],
     ["rundir"],
     ["cudagraph", "optim", "progress", "trainstate", "trainer", "batched"],
-    ["twosample", "classifier", "evaluate"],
+    ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],
-    ["api", "options", "sweepplan", "sweep"],
+    ["run", "api", "train_api", "options", "sweepplan", "sweep"],
     ["cli", "__main__", "vanilla_gan"],
 ]
 

@@ -1,4 +1,4 @@
-"""The memorisation check (report/memorisation.py): a generator that copies its training digits is flagged,
+"""The memorisation check (memorisation.py): a generator that copies its training digits is flagged,
 one that draws unlike anything is cleared. Run: python -m pytest tests/test_memorisation.py
 """
 
@@ -10,7 +10,7 @@ import torch
 
 from vanilla_gan.config import ModelConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.report.memorisation import check_memorisation
+from vanilla_gan.memorisation import check_memorisation
 
 
 class Copier(torch.nn.Module):

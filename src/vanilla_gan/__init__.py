@@ -1,9 +1,10 @@
 """vanilla-gan: the classic MLP GAN of the 'GANs from scratch' tutorials, trained with the original GAN's
-algorithm (Goodfellow et al., 2014), on handwritten digits.
+algorithm (Goodfellow et al., 2014), on handwritten digits or your own images.
 
     import vanilla_gan as vg
     run = vg.train(epochs=5, out="runs/nb", seed=1)      # the same Trainer and run folder as the CLI
     images = run.sample(64, seed=0)                      # uint8 (64, 28, 28)
+    run = vg.train(dataset=my_images, out="runs/mine", overwrite=True)   # your own (N, H, W[, 3]) images
     run.grid(images)                                     # a PIL image: shows itself in Jupyter
     vg.load("runs/nb").evaluate(n=10_000)                # a dict, the keys of `vanilla-gan evaluate --json`
 
@@ -13,9 +14,10 @@ distributed, checkpoint, lock -> rundir -> trainer -> twosample, classifier, eva
 """
 
 from vanilla_gan._version import __version__
-from vanilla_gan.api import Run, Training, load, train
+from vanilla_gan.api import Training
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
+from vanilla_gan.data.sources import load_images
 from vanilla_gan.errors import (
     CheckpointError,
     DataError,
@@ -26,8 +28,10 @@ from vanilla_gan.errors import (
     VanillaGanError,
 )
 from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.run import Run, load
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import reproducible_mkl
+from vanilla_gan.train_api import train
 from vanilla_gan.trainer import Trainer
 
 # Before MKL's first call (importing torch makes none), for every entry point: the CLI, the API, torchrun's
@@ -36,6 +40,6 @@ reproducible_mkl()
 
 __all__ = [
     "__version__", "train", "load", "Run", "Training", "Trainer", "RunDir", "ModelConfig", "TrainConfig",
-    "Generator", "Discriminator", "load_dataset", "VanillaGanError", "UsageError", "DataError", "CheckpointError",
-    "StorageError", "TrainingError", "Interrupted",
+    "Generator", "Discriminator", "load_dataset", "load_images", "VanillaGanError", "UsageError", "DataError",
+    "CheckpointError", "StorageError", "TrainingError", "Interrupted",
 ]

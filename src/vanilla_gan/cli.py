@@ -39,8 +39,11 @@ from vanilla_gan.config import (
     MAX_SAMPLES,
     MAX_SEED,
     MAX_WALKS,
+    ModelConfig,
     check_whole,
+    from_dict,
 )
+from vanilla_gan.data.arrays import shape_words
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
 from vanilla_gan.export import export_generator
 from vanilla_gan.fileio import atomic_write, make_folder
@@ -83,6 +86,8 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and the grid per epoch to RUN/tensorboard (needs vanilla-gan[tensorboard])")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (only a folder holding a run of this package)")
     p.add_argument("--no-report", action="store_true",
                    help="do not write report.html when training ends (this session only: a later --resume writes "
                         "it unless given again)")
@@ -95,7 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with distributed.session(args.device or "auto"):
         main = distributed.is_main()
         say = print if main else (lambda *_, **__: None)
-        session = Training(out=args.out, resume=args.resume, report=not args.no_report, tensorboard=args.tensorboard,
+        session = Training(out=args.out, resume=args.resume, overwrite=args.overwrite, report=not args.no_report,
+                           tensorboard=args.tensorboard,
                            log=lambda line: tqdm.write(line, file=sys.stdout), recipe=args.recipe, **options)
         trainer, out = session.trainer, session.run_dir.path
         for warning in session.warnings if main else []:
@@ -120,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{minutes:g} minute{'s' if minutes != 1 else ''} of training"
                 + (f" or {epochs} epoch{'s' if epochs != 1 else ''}" if epochs < MAX_EPOCHS else ""))
             d_steps = f" ({trainer.config.d_steps} D updates each)" if trainer.config.d_steps > 1 else ""
-            say(f"training on {trainer.num_images:,} images, {trainer.steps_per_epoch} steps of "
+            say(f"training on {trainer.num_images:,} {shape_words(trainer.model_config.shape)} images, "
+                f"{trainer.steps_per_epoch} steps of "
                 f"{trainer.config.batch_size}{processes}{d_steps} per epoch, {length} on {trainer.device}; run "
                 f"folder {out}", flush=True)
         try:
@@ -150,8 +157,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sample", parents=[common_options()], help="draw digits from a checkpoint or run folder",
-                              description="Generate digits: -o X.png writes a grid, -o X.npy a uint8 array "
-                                          "(N, 28, 28), 0 = background, 255 = ink, like MNIST. --interpolate "
+                              description="Generate images: -o X.png writes a grid, -o X.npy a uint8 array "
+                                          "(N, H, W) grey or (N, H, W, 3) colour: (N, 28, 28) for the digits, 0 = "
+                                          "background, 255 = ink, like MNIST. --interpolate "
                                           "writes walks through the latent space as X.gif and X.png.")
     p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
     p.add_argument("-n", "--num", type=int,
@@ -186,13 +194,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     state = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
     generator = load_generator(state, raw=args.raw)
-    images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, 28, 28) uint8
+    images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, H, W[, 3]) uint8
     make_folder(args.output.parent)
     if suffix == ".npy":
         atomic_write(args.output, lambda f: np.save(f, images))
     else:
         save_grid(images, args.output)
-    print(f"wrote {len(images)} digits to {args.output} (epoch {state['epoch']} of {args.checkpoint})")
+    print(f"wrote {len(images)} images {tuple(images.shape[1:])} to {args.output} (epoch {state['epoch']} of "
+          f"{args.checkpoint})")
     return 0
 
 
@@ -277,7 +286,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", parents=[common_options()], help="write G as ONNX or TorchScript",
                               description="Export the generator (EMA weights when kept): z float32 (B, latent_dim) "
-                                          "-> images float32 (B, 28, 28) in [-1, 1]; run it without vanilla-gan.")
+                                          "-> images float32 (B, H, W) or (B, H, W, 3) ((B, 28, 28) for the "
+                                          "digits) in [-1, 1]; run it without vanilla-gan.")
     p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
     p.add_argument("--format", choices=("onnx", "torchscript"),
                    help="onnx or torchscript (default: from -o's suffix: .onnx is onnx, .pt or .pth torchscript)")
@@ -301,7 +311,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     make_folder(output.parent)
     path = export_generator(state, output, fmt, raw=args.raw)
     latent = state["model_config"]["latent_dim"]
-    print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, 28, 28) "
+    shape = ", ".join(map(str, from_dict(ModelConfig, state["model_config"]).shape))
+    print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, {shape}) "
           f"in [-1, 1]")
     return 0
 

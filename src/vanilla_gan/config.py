@@ -17,7 +17,10 @@ from typing import Any
 
 from vanilla_gan.errors import UsageError
 
-IMAGE_PIXELS = 28 * 28
+IMAGE_PIXELS = 28 * 28  # the digits'; a run's own images are ModelConfig.image_shape
+DIGIT_SHAPE = (28, 28)  # what a checkpoint without an image_shape (older versions) was trained on
+MAX_SIDE = 1024  # pixels per side of a training image (--image-size)
+MAX_PIXELS = 256 * 256 * 3  # values per image: D's first layer is this times its width (1024: 800 MB of weights)
 G_LOSSES = ("non-saturating", "minimax")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
@@ -50,9 +53,27 @@ class ModelConfig:
     d_hidden: tuple[int, ...] = (1024, 512, 256)
     slope: float = 0.2  # LeakyReLU negative slope, G and D
     dropout: float = 0.3  # after each of D's hidden layers
+    # The images' shape, (H, W) grey or (H, W, 3) colour: G's output and D's input are their H x W x C values.
+    # None: the training data's (the Trainer fills it in from the images; an older checkpoint: 28 x 28 grey).
+    image_shape: tuple[int, ...] | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The image shape the networks are built for: image_shape, or the digits' (28, 28) when None."""
+        return tuple(self.image_shape) if self.image_shape is not None else DIGIT_SHAPE
+
+    @property
+    def pixels(self) -> int:
+        """Values per image: G's outputs and D's inputs (784 for the digits, 3,072 for 32x32 colour)."""
+        return math.prod(self.shape)
 
     def validate(self) -> None:
         check_types(self)
+        if self.image_shape is not None and (
+                len(self.image_shape) not in (2, 3) or (len(self.image_shape) == 3 and self.image_shape[2] != 3)
+                or not all(1 <= side <= MAX_SIDE for side in self.image_shape[:2]) or self.pixels > MAX_PIXELS):
+            raise UsageError(f"image_shape must be (H, W) or (H, W, 3) with sides in 1..{MAX_SIDE} and at most "
+                             f"{MAX_PIXELS:,} values, got {self.image_shape}")
         if not 1 <= self.latent_dim <= MAX_WIDTH:
             raise UsageError(f"--latent-dim must be in 1..{MAX_WIDTH}, got {self.latent_dim}")
         for name in ("g_hidden", "d_hidden"):
@@ -68,7 +89,8 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    dataset: str = "digits"
+    dataset: str = "digits"  # a name, a path (absolute), or "in-memory ..." for data given in Python
+    image_size: int | None = None  # resize every image to image_size x image_size on loading; None: as they are
     limit: int | None = None  # train on N images spread over the data set (quick trials)
     epochs: int = 56
     minutes: float | None = None  # a time budget: stop at the first epoch end after this much training time
@@ -103,6 +125,8 @@ class TrainConfig:
             raise UsageError(f"--epochs must be at most {MAX_EPOCHS} (got {self.epochs}), the grid at most 1024 digits")
         if self.minutes is not None and not 0 < self.minutes <= 1e6:
             raise UsageError(f"--minutes must be a positive number of minutes, got {self.minutes}")
+        if self.image_size is not None and not 1 <= self.image_size <= MAX_SIDE:
+            raise UsageError(f"--image-size must be in 1..{MAX_SIDE} (pixels per side), got {self.image_size}")
         if self.limit is not None and self.limit < 1:
             raise UsageError(f"--limit must be at least 1, got {self.limit}")
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
@@ -145,7 +169,7 @@ def check_types(config: ModelConfig | TrainConfig) -> None:
         value, kind = getattr(config, f.name), str(f.type)
         if value is None and "None" in kind:
             continue
-        if kind.startswith("tuple"):
+        if kind.startswith("tuple") and value is not None:
             element = float if "float" in kind else int
             ok = isinstance(value, tuple) and all(_is_number(v, element) for v in value)
         elif kind.startswith(("int", "float")):
@@ -153,8 +177,10 @@ def check_types(config: ModelConfig | TrainConfig) -> None:
         else:
             ok = isinstance(value, bool if kind == "bool" else str)
         if not ok:
+            shown = repr(value) if isinstance(value, (int, float, str, tuple, type(None))) and len(
+                repr(value)) <= 40 else f"a {type(value).__name__}"
             raise UsageError(f"{option(f.name)} must be {_KIND_WORDS.get(kind.replace(' | None', ''), kind)}, "
-                             f"got {value!r}")
+                             f"got {shown}")
 
 
 _KIND_WORDS = {"int": "an integer", "float": "a finite number", "str": "text", "bool": "true or false",
@@ -187,10 +213,11 @@ def from_dict(cls: type, data: dict[str, Any]):
     if unknown:
         raise UsageError(f"unknown {cls.__name__} keys: {', '.join(sorted(unknown))}")
     tuple_fields = {f.name for f in fields(cls) if str(f.type).startswith("tuple")}
-    bad = [k for k in tuple_fields & set(data) if not isinstance(data[k], (list, tuple))]
+    bad = [k for k in tuple_fields & set(data) if not isinstance(data[k], (list, tuple))
+           and not (data[k] is None and "None" in str(next(f.type for f in fields(cls) if f.name == k)))]
     if bad:
         raise UsageError(f"{option(bad[0])} must be a list of numbers, got {data[bad[0]]!r}")
-    return cls(**{k: tuple(v) if k in tuple_fields else v for k, v in data.items()})
+    return cls(**{k: tuple(v) if k in tuple_fields and v is not None else v for k, v in data.items()})
 
 
 # What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
@@ -227,5 +254,6 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
     return model, train
 
 
-__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS",
+__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "DIGIT_SHAPE", "MAX_SIDE",
+           "MAX_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS",
            "RESUMABLE", "option", "resume_configs"]

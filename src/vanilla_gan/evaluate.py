@@ -57,9 +57,11 @@ from torch import nn
 
 from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import FEATURE_DIM, NUM_CLASSES, DigitClassifier, extract, load_evaluator, weights_sha256
-from vanilla_gan.data import default_cache_dir, fixed_order, load_dataset, load_split
+from vanilla_gan.data import default_cache_dir, fixed_order, load_split
+from vanilla_gan.data.sources import LoadedImages, load_images
 from vanilla_gan.errors import DataError, StorageError, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write
+from vanilla_gan.memorisation import check_memorisation
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
@@ -73,6 +75,16 @@ KID_SUBSETS, KID_SUBSET_SIZE = 50, 1000
 PARZEN_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))
 PARZEN_VALIDATION = PARZEN_TEST = 1000
 MIN_SAMPLES = 20
+
+
+# Why the classifier's metrics are left out for other data (evaluate prints it; the JSON has it as "absent").
+ABSENT = ("FID, KID, Inception Score, modes, precision/recall and Parzen are absent: they need the bundled digit "
+          "classifier, which knows only 28x28 grey digits (digits, mnist, fashion-mnist, IDX folders)")
+
+
+def uses_classifier(data: LoadedImages) -> bool:
+    """Whether the digit classifier's metrics apply: the named data sets and IDX folders, 28x28 grey."""
+    return data.kind in ("name", "idx") and data.shape == (28, 28)
 
 
 def min_real_images() -> int:
@@ -338,28 +350,57 @@ class Evaluator:
     """
 
     def __init__(self, dataset: str, device: str | torch.device = "cpu", num_samples: int = 10_000, seed: int = 0,
-                 cache_dir: Path | None = None, offline_ok: bool = False):
+                 cache_dir: Path | None = None, offline_ok: bool = False, image_size: int | None = None,
+                 data: LoadedImages | None = None):
         self.dataset, self.device, self.num_samples, self.seed = dataset, device, num_samples, seed
-        self.cache_dir, self.offline_ok = cache_dir, offline_ok
-        self._loaded: tuple[DigitClassifier, torch.Tensor, torch.Tensor | None] | None = None
+        self.cache_dir, self.offline_ok, self.image_size, self.data = cache_dir, offline_ok, image_size, data
+        self._loaded: tuple[DigitClassifier | None, torch.Tensor, torch.Tensor | None] | None = None
 
-    def _load(self) -> tuple[DigitClassifier, torch.Tensor, torch.Tensor | None]:
+    def _load(self) -> tuple[DigitClassifier | None, torch.Tensor, torch.Tensor | None]:
+        """(the classifier, or None where its metrics do not apply; the real images; the test split or None)"""
         if self._loaded is None:
-            real, _ = load_dataset(self.dataset)
+            data = self.data if self.data is not None else load_images(self.dataset, self.image_size)
+            if not uses_classifier(data):
+                self._loaded = (None, data.images, None)
+                return self._loaded
             tolerated = VanillaGanError if self.offline_ok else DataError
             try:
                 heldout: torch.Tensor | None = load_split(self.dataset, "test")[0]
             except tolerated:
                 heldout = None  # the digits, or a folder without t10k files: Parzen tests on training images
-            self._loaded = (load_evaluator(self.device), real, heldout)
+            self._loaded = (load_evaluator(self.device), data.images, heldout)
         return self._loaded
 
+    def real_images(self) -> torch.Tensor:
+        """The real images it scores against (the data set's whole training split), loaded once."""
+        return self._load()[1]
+
     def __call__(self, generator: nn.Module, two_sample: bool = False) -> dict[str, Any]:
-        """compute_metrics of the generator's samples; the two-sample test too when `two_sample`."""
+        """compute_metrics of the generator's samples; the two-sample test too when `two_sample`. For data the
+        classifier does not know, only the two-sample test (when asked) and `absent`, which says why."""
         model, real, heldout = self._load()
         images = sample_images(generator, self.num_samples, self.seed, self.device)
+        if model is None:
+            return two_sample_only(images, real, self.cache_dir, two_sample)
         return compute_metrics(images, real, heldout, device=self.device, cache_dir=self.cache_dir, evaluator=model,
                                two_sample=two_sample)
+
+
+def two_sample_only(generated: np.ndarray | torch.Tensor, real: torch.Tensor, cache_dir: Path | None = None,
+                    two_sample: bool = True) -> dict[str, Any]:
+    """What holds without the digit classifier: the two-sample test (against the training images, so
+    optimistic) beside its real floor, and `absent` (ABSENT: why the other metrics are not there)."""
+    generated = torch.as_tensor(np.asarray(generated))
+    if generated.shape[1:] != real.shape[1:]:
+        raise UsageError(f"the generated images are {tuple(generated.shape[1:])} but the real ones "
+                         f"{tuple(real.shape[1:])}")
+    result: dict[str, Any] = {"absent": ABSENT, "real_floor": {}}
+    if two_sample:
+        cache = default_cache_dir() / "eval" if cache_dir is None else Path(cache_dir)
+        data_sha = hashlib.sha256(real.contiguous().numpy().tobytes()).hexdigest()
+        c2st, floor = _two_sample(generated, real, cache, data_sha)
+        result.update(c2st, c2st_optimistic=True, real_floor=floor)
+    return result
 
 
 def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int = 0, device: str | torch.device = "cpu",
@@ -374,9 +415,13 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
     """
     state = load_checkpoint(path)
     dataset = state["train_config"]["dataset"]
-    result = Evaluator(dataset, device, num_samples, seed, cache_dir)(load_generator(state, generator=generator),
-                                                                       two_sample=two_sample)
+    evaluator = Evaluator(dataset, device, num_samples, seed, cache_dir,
+                          image_size=state["train_config"].get("image_size"))
+    generator = load_generator(state, generator=generator)
+    result = evaluator(generator, two_sample=two_sample)
     result.pop("two_sample_pictures", None)
+    if "absent" in result:  # no classifier: the memorisation check holds (the whole data set as training images)
+        result["memorisation"] = check_memorisation(generator, evaluator.real_images(), device=device).summary()
     return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
 
 
@@ -393,15 +438,20 @@ def format_table(result: dict[str, Any]) -> str:
         value, real = (_formatted(metric, source) for source in (result, floor))
         meaning = metric.meaning + (f", sigma {result['parzen_sigma']:.3f}" if metric.key == "parzen_ll" else "")
         rows.append((metric.label, value, f"(real data: {real})", meaning))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
     lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}   {c:<{widths[2]}}   {d}" for a, b, c, d in rows]
-    histogram = " ".join(f"{i}:{p:.0%}" for i, p in enumerate(result["class_histogram"]))
-    lines.append(f"Classes: {histogram}")
+    if "class_histogram" in result:
+        histogram = " ".join(f"{i}:{p:.0%}" for i, p in enumerate(result["class_histogram"]))
+        lines.append(f"Classes: {histogram}")
     if "c2st_accuracy" in result:
         optimistic = (" (optimistic: the real images are ones the GAN trained on)"
                       if result.get("c2st_optimistic") else "")
         lines.append(f"Two-sample test: {two_sample_sentence(result['c2st_accuracy'])}; spread over two "
                      f"classifier seeds {result['c2st_spread']:.3f}{optimistic}")
+    if "memorisation" in result:
+        lines.append(f"Memorisation: {result['memorisation']['verdict']}")
+    if "absent" in result:
+        lines.append(f"Note: {result['absent']}")
     return "\n".join([*head, *lines])
 
 

@@ -4,7 +4,8 @@
     export_generator(state, "generator.pt", "torchscript")
 
 The exported model maps z, float32 (B, latent_dim) from a standard normal, to images, float32
-(B, 28, 28) in [-1, 1] (-1 = background): `uint8 = round((images + 1) * 127.5)`. It holds the EMA
+(B, 28, 28) for the digits, (B, H, W[, 3]) for a run's own images (its ModelConfig.image_shape), in [-1, 1]
+(-1 = background): `uint8 = round((images + 1) * 127.5)`. It holds the EMA
 weights when the run kept them (as `sample` does) unless `raw`. The batch size is free.
 """
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.config import ModelConfig, from_dict
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write
 
@@ -26,14 +28,15 @@ ONNX_OPSET = 17
 
 
 class ImageGenerator(nn.Module):
-    """G with its output shaped as images: z (B, Z) -> (B, 28, 28) in [-1, 1] (whatever shape G gives)."""
+    """G with its output shaped as images: z (B, Z) -> (B, *shape) in [-1, 1] (whatever shape G gives), the run's
+    image shape: (B, 28, 28) for the digits, (B, H, W, 3) for colour."""
 
-    def __init__(self, generator: nn.Module):
+    def __init__(self, generator: nn.Module, shape: tuple[int, ...] = (28, 28)):
         super().__init__()
-        self.generator = generator
+        self.generator, self.shape = generator, tuple(shape)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z).reshape(-1, 28, 28)
+        return self.generator(z).reshape(-1, *self.shape)
 
 
 def export_generator(state: dict[str, Any], path: Path, fmt: str, raw: bool = False,
@@ -42,7 +45,8 @@ def export_generator(state: dict[str, Any], path: Path, fmt: str, raw: bool = Fa
     `generator`: for a run trained with its own generator module, an instance of it."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    model = ImageGenerator(load_generator(state, raw=raw, generator=generator)).eval()
+    shape = from_dict(ModelConfig, state["model_config"]).shape
+    model = ImageGenerator(load_generator(state, raw=raw, generator=generator), shape).eval()
     example = torch.randn(2, state["model_config"]["latent_dim"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's deprecation notices for both exporters

@@ -4,6 +4,10 @@
 
     G = Generator(ModelConfig())          # z (B, 100) -> images (B, 28, 28) in (-1, 1)
     D = Discriminator(ModelConfig())      # images (B, 28, 28) (or flat, (B, 784)) -> P(real) (B,)
+    G = Generator(ModelConfig(image_shape=(32, 32, 3)))   # z (B, 100) -> images (B, 32, 32, 3): 3,072 outputs
+
+The image shape is `config.shape`: (H, W) grey or (H, W, 3) colour, channels last like the training data; the
+networks see its H x W x C values as one vector.
 
 D ends in a Sigmoid for users (`D(x)` is a probability); training uses `D.logits(x)` with
 BCE-with-logits, which is the same function as Sigmoid + BCE but cannot overflow.
@@ -12,14 +16,13 @@ BCE-with-logits, which is the same function as Sigmoid + BCE but cannot overflow
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
 
-from vanilla_gan.config import IMAGE_PIXELS, ModelConfig
+from vanilla_gan.config import ModelConfig
 from vanilla_gan.errors import UsageError
-
-IMAGE_SHAPE = (28, 28)
 
 
 class Dropout(nn.Dropout):
@@ -35,7 +38,7 @@ class Dropout(nn.Dropout):
 
 
 class Generator(nn.Module):
-    """z -> three (by default) Linear + LeakyReLU layers -> Linear -> Tanh: images (B, 28, 28) in (-1, 1)."""
+    """z -> three (by default) Linear + LeakyReLU layers -> Linear -> Tanh: images (B, *config.shape) in (-1, 1)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -45,21 +48,22 @@ class Generator(nn.Module):
         for hidden in config.g_hidden:
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.slope)]
             width = hidden
-        layers += [nn.Linear(width, IMAGE_PIXELS), nn.Tanh()]
+        layers += [nn.Linear(width, config.pixels), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        self.image_shape = config.shape
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *IMAGE_SHAPE)  # (B, 784) -> (B, 28, 28), no copy
+        return self.net(z).view(z.shape[0], *self.image_shape)  # (B, 784) -> (B, 28, 28), no copy
 
 
 class Discriminator(nn.Module):
-    """784 pixels -> three (by default) Linear + LeakyReLU + Dropout layers -> Linear -> Sigmoid."""
+    """H x W x C values (784) -> three (by default) Linear + LeakyReLU + Dropout layers -> Linear -> Sigmoid."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         layers: list[nn.Module] = []
-        width = IMAGE_PIXELS
+        width = self.pixels = config.pixels
         for hidden in config.d_hidden:
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.slope), Dropout(config.dropout)]
             width = hidden
@@ -68,7 +72,7 @@ class Discriminator(nn.Module):
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid scores (B,) for images (B, 784) or (B, 28, 28) scaled to (-1, 1)."""
-        return self.net(images.reshape(images.shape[0], IMAGE_PIXELS)).squeeze(1)
+        return self.net(images.reshape(images.shape[0], self.pixels)).squeeze(1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The probability (B,) that each image is real."""
@@ -93,18 +97,29 @@ class Scores(nn.Module):
 
 
 def check_networks(generator: nn.Module, discriminator: nn.Module, latent_dim: int,
-                   device: torch.device | str = "cpu") -> None:
-    """One tiny forward of networks a user brings: G must map z (B, latent_dim) to images (B, 28, 28) (or
-    (B, 784)), D images to one score each; else a UsageError. No RNG state moves."""
+                   device: torch.device | str = "cpu", shape: tuple[int, ...] = (28, 28)) -> None:
+    """One tiny forward of networks a user brings: G must map z (B, latent_dim) to images (B, *shape) (or
+    (B, H*W*C)), D images to one score each; else a UsageError. No RNG state moves; both run in eval mode."""
+    images_of = f"images {(2, *shape)}"
+    modes = generator.training, discriminator.training
+    generator.eval(), discriminator.eval()  # a BatchNorm's running statistics must not see this check
+    try:
+        _check_forward(generator, discriminator, latent_dim, device, shape, images_of)
+    finally:
+        generator.train(modes[0]), discriminator.train(modes[1])
+
+
+def _check_forward(generator: nn.Module, discriminator: nn.Module, latent_dim: int, device: torch.device | str,
+                   shape: tuple[int, ...], images_of: str) -> None:
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         images = generator(torch.zeros(2, latent_dim, device=device))
-        if images.shape[0] != 2 or images[0].numel() != IMAGE_PIXELS:
+        if images.shape[0] != 2 or images[0].numel() != math.prod(shape):
             raise UsageError(f"the generator maps z (2, {latent_dim}) to {tuple(images.shape)}; it must give "
-                             f"images (2, 28, 28) (and latent_dim must be the size of its z)")
+                             f"{images_of} like the training data (and latent_dim must be the size of its z)")
         d = discriminator
-        scores = (d.logits if hasattr(d, "logits") else d)(images.reshape(2, *IMAGE_SHAPE))
+        scores = (d.logits if hasattr(d, "logits") else d)(images.reshape(2, *shape))
         if scores.numel() != 2:
-            raise UsageError(f"the discriminator maps images (2, 28, 28) to {scores.numel()} values; it must give "
+            raise UsageError(f"the discriminator maps {images_of} to {scores.numel()} values; it must give "
                              f"one score per image")
 
 
@@ -112,12 +127,15 @@ class MovingAverage:
     """An exponential moving average of a network's weights, for sampling only: it changes no training step.
 
     Its decay warms up as min(decay, (1 + t) / (10 + t)) at step t, so early on the average follows the
-    network closely instead of being dominated by the random initial weights."""
+    network closely instead of being dominated by the random initial weights. Buffers (BatchNorm's running
+    statistics, in a user's G) are copied, not averaged (`copy_buffers`, after every step): a G drawn in eval mode
+    with its initial statistics gives grey, speckled images."""
 
     def __init__(self, module: nn.Module, decay: float):
         self.module, self.decay = copy.deepcopy(module).requires_grad_(False), decay
         self._average, self._source = list(self.module.parameters()), list(module.parameters())
         self._average_of = {id(p): a for p, a in zip(self._source, self._average, strict=True)}
+        self._buffers = list(zip(self.module.buffers(), module.buffers(), strict=True))  # (copy, source)
 
     def weight(self, step: int) -> float:
         return 1 - min(self.decay, (1 + step) / (10 + step))
@@ -126,6 +144,13 @@ class MovingAverage:
     def update(self, step: int) -> None:
         """Move every averaged weight towards the network's, after training step `step` (counted from 0)."""
         torch._foreach_lerp_(self._average, self._source, self.weight(step))
+        self.copy_buffers()
+
+    @torch.no_grad()
+    def copy_buffers(self) -> None:
+        """The network's buffers (BatchNorm's running mean, variance and count) copied into the average's."""
+        for copy_, source in self._buffers:
+            copy_.copy_(source)
 
     @torch.no_grad()
     def update_one(self, param: torch.Tensor, step: int) -> None:

@@ -39,8 +39,13 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=tuple(RECIPES),
                    help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
                         "notebooks' plain settings, for comparison); options given beside it win")
-    p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, or a folder with "
-                                     f"train-images-idx3-ubyte[.gz] (default: {t.dataset})")
+    p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, a folder of PNG/JPEG/BMP "
+                                     f"pictures (recursive; subfolders may name classes) or with "
+                                     f"train-images-idx3-ubyte[.gz], or a .npy/.npz file of uint8 (N, H, W[, 3]) "
+                                     f"(default: {t.dataset})")
+    p.add_argument("--image-size", type=int,
+                   help="resize every image to N x N pixels on loading (needed when pictures differ in size; "
+                        "default: as they are)")
     p.add_argument("--limit", type=int, help="train on N images spread over the data set, for quick trials "
                                              "(default: all)")
     p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,7 @@ from vanilla_gan.fileio import (
     read_bounded,
     remove_stale_temps,
 )
-from vanilla_gan.lock import FolderLock
+from vanilla_gan.lock import LOCK_NAME, FolderLock
 from vanilla_gan.schema import STEP_KEYS
 
 STEP_COLUMNS = ("epoch", "step", *STEP_KEYS)
@@ -219,6 +220,37 @@ class RunDir:
                 self.unlock()
             raise
         return took
+
+    def check_replaceable(self) -> None:
+        """For overwrite=True: a folder with files must hold a run of this package (a config.json naming a
+        package_version, or a last.pt that loads as ours), else a UsageError; nothing is removed. An empty folder
+        (or one holding only the lock this session took) is a new run's."""
+        if not self.path.exists() or all(p.name == LOCK_NAME for p in self.path.iterdir()):
+            return
+        self.check_layout()
+        try:
+            ours = "package_version" in self.read_config()
+        except UsageError:
+            ours = False
+        if not ours and self.last_checkpoint.is_file():
+            checkpoint.load(self.last_checkpoint)  # a CheckpointError line when it is not one of ours
+            ours = True
+        if not ours:
+            raise UsageError(f"{self.path} is not a vanilla-gan run folder: --overwrite replaces only a run of this "
+                             f"package; choose another --out")
+
+    def clear_run(self) -> None:
+        """For overwrite=True: remove the run held here (`check_replaceable` first), its own files only: other files
+        stay."""
+        self.check_replaceable()
+        if not self.path.exists():
+            return
+        for name in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
+                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png):
+            name.unlink(missing_ok=True)
+        for folder in (self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
+            if folder.is_dir():
+                shutil.rmtree(folder)
 
     def check_new(self) -> None:
         """Refuse a folder that already holds a run (never overwrite one)."""

@@ -1,6 +1,6 @@
 """Drawing digits from a generator: samples from seeded noise, and walks through the latent space.
 
-    images = sample_images(G, 1000, seed=0)              # uint8 (1000, 28, 28)
+    images = sample_images(G, 1000, seed=0)              # uint8 (1000, 28, 28), or (1000, H, W[, 3]): G's shape
     frames = latent_walk(G, walks=8, frames=12, seed=0)  # uint8 (12, 8, 28, 28): 8 walks of 12 steps
     z = slerp(z0, z1, torch.linspace(0, 1, 12))          # (12, W, Z) between the rows of z0 and z1
 
@@ -20,6 +20,12 @@ from vanilla_gan.errors import UsageError
 from vanilla_gan.images import SIDE, to_uint8
 
 
+def image_shape_of(generator: nn.Module) -> tuple[int, ...] | None:
+    """The image shape a generator draws: its config's (the package's Generator), else None (its output's own)."""
+    config = getattr(generator, "config", None)
+    return getattr(config, "shape", None)
+
+
 def latent_dim_of(generator: nn.Module) -> int:
     """The size of z a generator takes: its config's latent_dim, or its first layer's input width."""
     config = getattr(generator, "config", None)
@@ -35,15 +41,16 @@ def latent_dim_of(generator: nn.Module) -> int:
 @torch.no_grad()
 def sample_images(generator: nn.Module, num: int, seed: int = 0, device: str | torch.device = "cpu",
                   batch_size: int = 1000) -> np.ndarray:
-    """`num` images (uint8 (num, 28, 28)) from `generator`, with noise from a torch.Generator seeded by `seed`."""
+    """`num` images (uint8 (num, H, W[, 3])) from `generator`, with noise from a torch.Generator seeded by `seed`."""
     generator.to(device).eval()
     noise_rng = torch.Generator().manual_seed(seed)
     latent_dim = latent_dim_of(generator)
     batches = []
     for start in range(0, num, batch_size):
         z = torch.randn(min(batch_size, num - start), latent_dim, generator=noise_rng)
-        batches.append(to_uint8(generator(z.to(device))))
-    return np.concatenate(batches) if batches else np.zeros((0, SIDE, SIDE), np.uint8)
+        batches.append(to_uint8(generator(z.to(device)), image_shape_of(generator)))
+    return np.concatenate(batches) if batches else np.zeros((0, *(image_shape_of(generator) or (SIDE, SIDE))),
+                                                            np.uint8)
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -61,12 +68,12 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def latent_walk(generator: nn.Module, walks: int = 8, frames: int = 12, seed: int = 0,
                 device: str | torch.device = "cpu") -> np.ndarray:
-    """`walks` walks of `frames` images each between random z: uint8 (frames, walks, 28, 28)."""
+    """`walks` walks of `frames` images each between random z: uint8 (frames, walks, H, W[, 3])."""
     noise_rng = torch.Generator().manual_seed(seed)
     latent_dim = latent_dim_of(generator)
     z0 = torch.randn(walks, latent_dim, generator=noise_rng)
     z1 = torch.randn(walks, latent_dim, generator=noise_rng)
     z = slerp(z0, z1, torch.linspace(0, 1, frames))  # (T, W, Z)
     generator.to(device).eval()
-    images = to_uint8(generator(z.reshape(-1, latent_dim).to(device)))  # (T * W, 28, 28)
-    return images.reshape(frames, walks, SIDE, SIDE)
+    images = to_uint8(generator(z.reshape(-1, latent_dim).to(device)), image_shape_of(generator))  # (T * W, H, W)
+    return images.reshape(frames, walks, *images.shape[1:])

@@ -1,6 +1,7 @@
 """The Trainer: the original GAN's step, the epoch loop, and the state a checkpoint holds.
 
     trainer = Trainer(ModelConfig(), TrainConfig(seed=1), images)               # images: uint8 (N, 28, 28)
+                                                        # or (N, H, W[, 3]): uint8, or floats in [0, 1]
     trainer.train()                                                             # no files: benchmarks, notebooks
     trainer = Trainer(ModelConfig(), TrainConfig(), images, run=RunDir("runs/a"), evaluate=Evaluator("digits"))
     trainer.train()                                                             # what `vanilla-gan train` does
@@ -33,8 +34,9 @@ from torch import nn
 
 from vanilla_gan import distributed, trainstate
 from vanilla_gan._version import __version__
-from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig, resume_configs, to_dict
+from vanilla_gan.config import ModelConfig, TrainConfig, resume_configs, to_dict
 from vanilla_gan.cudagraph import GraphedStep
+from vanilla_gan.data.arrays import as_images, shape_words
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
@@ -54,8 +56,10 @@ class Trainer:
                  generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
                  progress: bool = True):
-        """A fresh run of `images` (uint8 (N, 28, 28)). Without `run` nothing is written; without `evaluate`
-        nothing is evaluated. A `train_config.seed` of None is drawn (and stored in the config).
+        """A fresh run of `images` (uint8 (N, 28, 28), or any (N, H, W) / (N, H, W, 3) uint8 or floats in [0, 1],
+        see data/arrays.py). Without `run` nothing is written; without `evaluate` nothing is evaluated. A
+        `train_config.seed` of None is drawn, a `model_config.image_shape` of None is the images' (both stored in
+        the configs).
 
         `generator` and `discriminator` replace the package's networks: G maps z (B, latent_dim) to images
         (B, 28, 28) in (-1, 1); D maps images (B, 28, 28) to pre-sigmoid scores (B,) (or has a `logits` method).
@@ -63,7 +67,13 @@ class Trainer:
         model_config.validate()
         train_config.validate()  # copies: a drawn seed or a spent time budget never changes the caller's config
         self.model_config, self.config = dataclasses.replace(model_config), dataclasses.replace(train_config)
-        train_config = self.config
+        train_config, model_config = self.config, self.model_config
+        images = as_images(images, "the images")[0]  # uint8, checked: never floats scaled as if 0..255
+        if model_config.image_shape is None:
+            model_config.image_shape = tuple(images.shape[1:])
+        elif model_config.shape != tuple(images.shape[1:]):
+            raise UsageError(f"the images are {shape_words(images.shape[1:])} but model_config.image_shape is "
+                             f"{model_config.shape}: leave image_shape None to take the images' shape")
         self.run, self.evaluate_fn, self.epoch_hooks = run, evaluate, list(epoch_hooks)
         self.log, self.progress = log or (lambda line: None), progress
         self.device = resolve_device(train_config.device)
@@ -84,11 +94,11 @@ class Trainer:
             train_config.seed = distributed.on_main(draw_seed)
 
         set_seed(train_config.seed)
-        self.images = images.reshape(self.num_images, IMAGE_PIXELS).to(self.device)  # uint8 (N, 784)
+        self.images = images.reshape(self.num_images, model_config.pixels).to(self.device)  # uint8 (N, 784)
         self.G = (generator or Generator(model_config)).to(self.device)
         self.D = (discriminator or Discriminator(model_config)).to(self.device)
         if generator is not None or discriminator is not None:
-            check_networks(self.G, self.D, model_config.latent_dim, self.device)
+            check_networks(self.G, self.D, model_config.latent_dim, self.device, model_config.shape)
         # On one GPU the step is captured once and replayed as a CUDA graph: one launch instead of ~100.
         self.graphed = (train_config.cuda_graph and self.device.type == "cuda" and self.world == 1
                         and train_config.d_steps == 1)
@@ -193,6 +203,8 @@ class Trainer:
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
         if self.ema is not None and self.in_backward_g is None:  # else it followed each parameter's update
             self.ema.update(self.step)
+        elif self.ema is not None:
+            self.ema.copy_buffers()  # BatchNorm's statistics of a user's G (none in the package's)
         return stats
 
     def _autocast(self) -> torch.autocast:
@@ -207,8 +219,14 @@ class Trainer:
 
     @torch.no_grad()
     def generate_fixed(self) -> np.ndarray:
-        """The fixed noise's digits, uint8 (grid_size, 28, 28): the same z every epoch."""
-        return to_uint8(self.sampling_generator()(self.fixed_noise.to(self.device)))
+        """The fixed noise's images, uint8 (grid_size, H, W[, 3]): the same z every epoch, drawn in eval mode (a user's
+        G with BatchNorm or dropout draws as `sample` does), its mode put back after."""
+        generator = self.sampling_generator()
+        training = generator.training
+        try:
+            return to_uint8(generator.eval()(self.fixed_noise.to(self.device)), self.model_config.shape)
+        finally:
+            generator.train(training)
 
     # ------------------------------------------------------------------ the loop
 
@@ -420,6 +438,10 @@ class Trainer:
         config.RESUMABLE (epochs, device, ...); other keyword arguments are the constructor's."""
         model_config, train_config = resume_configs(state["model_config"], state["train_config"], changes or {},
                                                     state["epoch"])
+        if model_config.shape != tuple(images.shape[1:]):
+            raise UsageError(f"the run was trained on {shape_words(model_config.shape)} images and --dataset "
+                             f"{train_config.dataset} gives {shape_words(images.shape[1:])} ones: resume with the "
+                             f"run's --dataset and --image-size")
         if images.shape[0] != state["num_images"]:
             raise UsageError(f"the data set has {images.shape[0]} images but the run was trained on "
                              f"{state['num_images']}: resume with the run's --dataset and --limit")

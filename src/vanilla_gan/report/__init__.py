@@ -19,11 +19,12 @@ import numpy as np
 import torch
 
 from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.data import fixed_order, limit_images, load_dataset
+from vanilla_gan.data import fixed_order, limit_images
+from vanilla_gan.data.sources import LoadedImages, load_images
+from vanilla_gan.memorisation import Memorisation, check_memorisation
 from vanilla_gan.report import plots
 from vanilla_gan.report.animation import write_progress_gif, write_walk
 from vanilla_gan.report.health import Note, diversity, format_notes, health_notes
-from vanilla_gan.report.memorisation import Memorisation, check_memorisation
 from vanilla_gan.report.page import render
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.sampling import latent_walk
@@ -49,12 +50,14 @@ class Report:
 
 
 def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu",
-                 memorisation_samples: int = 1000, generator: torch.nn.Module | None = None) -> Report:
+                 memorisation_samples: int = 1000, generator: torch.nn.Module | None = None,
+                 data: LoadedImages | None = None) -> Report:
     """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png} and RUN/report.html.
 
     The run folder and its checkpoint must be readable (else a UsageError); each panel that fails for
     another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
-    `generator`: for a run trained with its own generator module, an instance of it.
+    `generator`: for a run trained with its own generator module, an instance of it. `data`: the run's whole
+    training data when already loaded (data given in Python is not on disk), else it is loaded again.
     """
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     record = run.read()
@@ -75,7 +78,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     progress = attempt("progress.gif", lambda: write_progress_gif(record.grids, run.progress_gif))
     walk = attempt("interpolation", lambda: write_walk(latent_walk(generator, device=device), run.walk_gif,
                                                          run.walk_png))
-    real, labels = attempt("real digits", lambda: _training_images(state)) or (None, None)
+    real, labels = attempt("real images", lambda: _training_images(state, data)) or (None, None)
     real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
     classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
     notes = attempt("health notes", lambda: health_notes(record, real_diversity, classes)) or []
@@ -92,10 +95,13 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     return Report(path, notes, memo, skipped)
 
 
-def _training_images(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+def _training_images(state: dict[str, Any], data: LoadedImages | None = None,
+                     ) -> tuple[np.ndarray, np.ndarray | None]:
     """The run's training images (its --limit applied) and their labels when the data set has them."""
     config = state["train_config"]
-    images, labels = load_dataset(config["dataset"])
+    data = data if data is not None else load_images(config["dataset"], config.get("image_size"))
+    images = data.images
+    labels = data.labels if data.kind in ("name", "idx") else None  # digit classes, for the health notes
     limit = config.get("limit")
     return (np.asarray(limit_images(images, limit)),
             None if labels is None else np.asarray(limit_images(labels, limit)))

@@ -21,11 +21,11 @@ MAX_PROGRESS_FRAMES = 60
 
 
 def _label(picture: Image.Image, text: str) -> Image.Image:
-    """`picture` (grayscale) with a dark caption bar above it."""
-    bar = 16
-    canvas = Image.new("L", (picture.width, picture.height + bar), 24)
+    """`picture` (grey or RGB) with a dark caption bar above it."""
+    bar, grey = 16, picture.mode == "L"
+    canvas = Image.new(picture.mode, (picture.width, picture.height + bar), 24 if grey else (24, 24, 24))
     canvas.paste(picture, (0, bar))
-    ImageDraw.Draw(canvas).text((4, 2), text, fill=235)
+    ImageDraw.Draw(canvas).text((4, 2), text, fill=235 if grey else (235, 235, 235))
     return canvas
 
 
@@ -48,7 +48,8 @@ def write_progress_gif(grids: list[tuple[int, Path]], path: Path, max_frames: in
     for i in picks:
         epoch, png = grids[i]
         with Image.open(png) as picture:
-            half = picture.convert("L").resize((picture.width // 2, picture.height // 2), Image.NEAREST)
+            mode = "L" if picture.mode in ("L", "1") else "RGB"
+            half = picture.convert(mode).resize((picture.width // 2, picture.height // 2), Image.NEAREST)
             frames.append(_label(half, f"epoch {epoch}"))
     durations = [120] * len(frames)
     durations[-1] = 2000  # hold the final grid
@@ -58,7 +59,7 @@ def write_progress_gif(grids: list[tuple[int, Path]], path: Path, max_frames: in
 def write_walk(frames: np.ndarray, gif_path: Path, png_path: Path, scale: int = 2) -> tuple[Path, Path]:
     """The walk as a GIF (all walks side by side, there and back) and a PNG strip (a row per walk)."""
     steps, walks = frames.shape[:2]
-    strip = grid_rows(frames.transpose(1, 0, 2, 3), scale=scale)  # rows = walks, columns = steps
+    strip = grid_rows(frames.swapaxes(0, 1), scale=scale)  # rows = walks, columns = steps
     png_path = atomic_write(png_path, png_bytes(strip))
     pictures = [grid_rows(frame[None], scale=scale) for frame in frames]  # each: one row of `walks` digits
     order = list(range(steps)) + list(range(steps - 2, 0, -1))  # ping-pong, so the loop has no jump

@@ -42,7 +42,7 @@ class Note:
 
 
 def diversity(images: np.ndarray) -> float:
-    """Mean pairwise L2 distance of uint8 images (N, 28, 28) with pixels scaled to [0, 1]."""
+    """Mean pairwise L2 distance of uint8 images (N, H, W[, 3]) with pixels scaled to [0, 1]."""
     x = images.reshape(len(images), -1).astype(np.float64) / 255
     sq = (x * x).sum(1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0)
@@ -50,12 +50,20 @@ def diversity(images: np.ndarray) -> float:
     return float(np.sqrt(d2)[~np.eye(n, dtype=bool)].mean()) if n > 1 else 0.0
 
 
+def _image_shape(run: RunRecord) -> tuple[int, ...]:
+    """The run's image shape from config.json (28x28 grey when it does not say)."""
+    model = run.config.get("model") if isinstance(run.config, dict) else None
+    shape = model.get("image_shape") if isinstance(model, dict) else None
+    ok = isinstance(shape, list) and len(shape) in (2, 3) and all(isinstance(v, int) and v > 0 for v in shape)
+    return tuple(shape) if ok else (28, 28)
+
+
 def grid_diversity(run: RunRecord) -> tuple[np.ndarray, np.ndarray]:
     """(epochs, diversity of that epoch's fixed-noise grid)."""
-    values = []
+    values, shape = [], _image_shape(run)
     for epoch, path in run.grids:
         try:
-            values.append((epoch, diversity(split_grid(path, run.grid_size))))
+            values.append((epoch, diversity(split_grid(path, run.grid_size, shape=shape))))
         except ValueError:
             continue  # not a grid of this run's size (edited): its diversity is unknown
     return np.array([v[0] for v in values], dtype=int), np.array([v[1] for v in values], dtype=float)

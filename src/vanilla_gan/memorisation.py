@@ -1,7 +1,11 @@
 """Has G memorised its training digits? Nearest training images of generated ones, against real-vs-real.
 
-    result = check_memorisation(generator, train_images)    # train_images: uint8 (N, 28, 28)
+    result = check_memorisation(generator, train_images)    # train_images: uint8 (N, 28, 28) or (N, H, W[, 3])
     print(result.verdict)                                    # one line, for the report
+    result.summary()                                         # the figures as JSON (evaluate on other data)
+
+It needs no classifier, so `evaluate` reports it for data the digit classifier does not know; the report shows it
+for every run.
 
 For `num` generated digits, the nearest training digit by pixel distance (L2, pixels in [0, 1]); for
 `num` training digits, the nearest *other* training digit. A generator that copies its training data
@@ -26,14 +30,20 @@ COPY_FACTOR = 0.25
 
 @dataclass
 class Memorisation:
-    generated: np.ndarray  # uint8 (M, 28, 28) samples
-    nearest: np.ndarray  # uint8 (M, 28, 28) the nearest training digit of each sample
+    generated: np.ndarray  # uint8 (M, 28, 28) samples ((M, H, W[, 3]) for other images)
+    nearest: np.ndarray  # uint8, the same shape: the nearest training image of each sample
     generated_distances: np.ndarray  # (M,)
     real_distances: np.ndarray  # (M,) real digit to its nearest other training digit
     below_share: float  # share of samples closer than the real distances' 5th percentile
     copies: int  # samples closer than COPY_FACTOR x that percentile
     level: str  # "ok" or "warning"
     verdict: str
+
+    def summary(self) -> dict:
+        """The figures as plain JSON: level, verdict, below_share, near_copies, the two median distances."""
+        return {"level": self.level, "verdict": self.verdict, "below_share": self.below_share,
+                "near_copies": self.copies, "median_distance": float(np.median(self.generated_distances)),
+                "real_median_distance": float(np.median(self.real_distances))}
 
     def closest(self, k: int) -> np.ndarray:
         """Indices of the k samples nearest to a training digit (the most suspicious), closest first."""
@@ -63,7 +73,7 @@ def check_memorisation(generator: torch.nn.Module, train_images: np.ndarray | to
     """Nearest-training-digit distances of `num` samples and of `num` training digits, and a verdict."""
     train = torch.as_tensor(np.asarray(train_images)).reshape(len(train_images), -1)
     num = min(num, len(train) - 1)
-    reference = train.float() / 255  # (N, 784)
+    reference = train.float() / 255  # (N, H * W * C)
     generated = sample_images(generator, num, seed=seed, device=device)  # uint8 (M, 28, 28)
     queries = torch.from_numpy(generated).reshape(num, -1).float() / 255
     gen_d, gen_i = nearest_neighbours(queries, reference)
@@ -76,7 +86,7 @@ def check_memorisation(generator: torch.nn.Module, train_images: np.ndarray | to
     below = float((gen_d < threshold).mean())
     copies = int((gen_d < COPY_FACTOR * threshold).sum())
     level, verdict = _verdict(gen_d, real_d, below, copies, threshold)
-    nearest = train[gen_i].reshape(-1, 28, 28).numpy()
+    nearest = train[gen_i].reshape(-1, *generated.shape[1:]).numpy()  # (M, H, W[, 3])
     return Memorisation(generated, nearest, gen_d, real_d, below, copies, level, verdict)
 
 
