@@ -5,6 +5,7 @@ each run's state. No training, no processes (sweep.py runs the plan).
     runs = runs_of(plan, Path("S"))        # every configuration x seed: Run(config, seed, folder, options)
     groups_of(plan, Path("S"))             # as trained: each configuration's seeds in groups of plan["batched"]
     state_of(runs[0])                      # "new", "started" or "done"
+    differences(plan, base, sets, seeds)   # what a `--resume` with options asks that the plan does not hold
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
 from vanilla_gan.checkpoint import epoch_of
-from vanilla_gan.config import MAX_SEED, ModelConfig, TrainConfig
+from vanilla_gan.config import MAX_SEED, ModelConfig, TrainConfig, option
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.options import SWITCHES, train_options
@@ -157,6 +158,35 @@ def groups_of(plan: dict[str, Any], folder: Path) -> list[list[Run]]:
     runs, size, per_config = runs_of(plan, folder), plan.get("batched", 1), len(plan["seeds"])
     return [runs[c + i:c + min(i + size, per_config)] for c in range(0, len(runs), per_config)
             for i in range(0, per_config, size)]
+
+
+def differences(plan: dict[str, Any], base: dict[str, Any], sets: list[str] | None, seeds: str | None,
+                no_report: bool = False, batched: int | None = None) -> list[str]:
+    """The options given beside `--resume` that differ from the plan, each as "--limit 500 (the plan: 1000)".
+    The sweep's own options, typed again as they were, differ in nothing; an option not given keeps the plan's."""
+    found = []
+    for name, value in base.items():
+        planned = plan["base"].get(name)
+        if value != planned:
+            was = "not given" if planned is None else _text(planned)
+            found.append(f"{option(name)} {_text(value)} (the plan: {was})")
+    if seeds is not None and parse_seeds(seeds) != plan["seeds"]:
+        found.append(f"--seeds {seeds} (the plan: {','.join(map(str, plan['seeds']))})")
+    if sets:
+        parsed = [parse_set(text) for text in sets]
+        names = [name for name, _ in parsed]
+        given = [dict(zip(names, values, strict=True)) for values in itertools.product(*(v for _, v in parsed))]
+        if sorted(map(config_name, given)) != sorted(c["name"] for c in plan["configs"]):
+            found.append(f"--set {' --set '.join(sets)} (the plan: {', '.join(c['name'] for c in plan['configs'])})")
+    if no_report and plan.get("report", True) is not False:
+        found.append("--no-report (the plan: runs write report.html)")
+    if batched is not None and batched != plan.get("batched", 1):
+        found.append(f"--batched {batched} (the plan: {plan.get('batched', 1)})")
+    return found
+
+
+def _text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def read_plan(folder: Path) -> dict[str, Any]:
