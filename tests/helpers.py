@@ -105,8 +105,8 @@ def once_more_on_drift(test):
     A resume that loses state (an RNG, a step, an Adam moment) drifts every time and fails. On this project's
     2-core VM a training process sometimes ends a rounding error away from an identical one (about once per full
     run of the suite's ~60 cross-process comparisons; 2 to 6 in 48 repeats of one command with different --out
-    paths, 0 to 1 in 20 with the same path; 1 in 20 with --no-adam-in-backward too): the first difference is
-    tiny, a GAN amplifies it, and it does not repeat, so the second try passes, and says so."""
+    paths, 0 to 1 in 20 with the same path; 1 in 20 with Adam applied after the backward pass too): the first
+    difference is tiny, a GAN amplifies it, and it does not repeat, so the second try passes, and says so."""
     @functools.wraps(test)
     def wrapper(**fixtures):  # pytest passes fixtures by name; tmp_path is one of them
         try:

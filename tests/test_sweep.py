@@ -20,7 +20,7 @@ from helpers import TINY, assert_one_line_error, assert_same_weights, once_more_
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import cautions, chance_apart, render, summarise, text_table
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.sweepplan import Run, parse_seeds, parse_set
+from vanilla_gan.sweepplan import Run, parse_seeds, parse_set, read_plan
 
 # A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
 # (The batch size is left to each test: the default 8, or --set.)
@@ -70,7 +70,7 @@ def test_seeds_and_sets_parse_as_documented():
     assert parse_set("betas=0.5,0.999:0.9,0.999") == ("betas", [(0.5, 0.999), (0.9, 0.999)])
     assert parse_set("g_hidden=64,64:128,128") == ("g_hidden", [(64, 64), (128, 128)])
     assert parse_set("g_loss=minimax,non-saturating") == ("g_loss", ["minimax", "non-saturating"])
-    assert parse_set("adam_in_backward=on,off") == ("adam_in_backward", [True, False])
+    assert parse_set("cuda_graph=on,off") == ("cuda_graph", [True, False])
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -385,3 +385,18 @@ def test_ctrl_c_stops_a_batched_group_and_resume_finishes_it(tmp_path):
     line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume", "--batched", "3"), 2)
     assert "--batched 3 (the plan: 2)" in line and "--resume continues the plan" in line
 
+
+def test_an_older_sweep_plan_holding_the_removed_adam_in_backward_option(tmp_path):
+    """Given to every run (in `base`) it changed no result: read as if absent. Swept (`--set
+    adam_in_backward=on,off`), its configurations cannot be trained again: said in one line, with what works."""
+    out = tmp_path / "old"
+    out.mkdir()
+    plan = {"format": 1, "base": {"epochs": 2, "adam_in_backward": False}, "seeds": [1], "report": True,
+            "batched": 1, "configs": [{"name": "default", "settings": {}}]}
+    (out / "sweep.json").write_text(json.dumps(plan))
+    assert read_plan(out)["base"] == {"epochs": 2}
+    plan["configs"] = [{"name": f"adam_in_backward={v}", "settings": {"adam_in_backward": v == "on"}}
+                       for v in ("on", "off")]
+    (out / "sweep.json").write_text(json.dumps(plan))
+    line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    assert "sweeps adam_in_backward, an option this version no longer has" in line and "train --out RUN" in line

@@ -117,7 +117,6 @@ class MovingAverage:
     def __init__(self, module: nn.Module, decay: float):
         self.module, self.decay = copy.deepcopy(module).requires_grad_(False), decay
         self._average, self._source = list(self.module.parameters()), list(module.parameters())
-        self._average_of = {id(p): a for p, a in zip(self._source, self._average, strict=True)}
 
     def weight(self, step: int) -> float:
         return 1 - min(self.decay, (1 + step) / (10 + step))
@@ -126,9 +125,3 @@ class MovingAverage:
     def update(self, step: int) -> None:
         """Move every averaged weight towards the network's, after training step `step` (counted from 0)."""
         torch._foreach_lerp_(self._average, self._source, self.weight(step))
-
-    @torch.no_grad()
-    def update_one(self, param: torch.Tensor, step: int) -> None:
-        """The same for one of the network's parameters (`optim.AdamInBackward` calls it as soon as that
-        parameter is updated, while it is still in cache)."""
-        self._average_of[id(param)].lerp_(param, self.weight(step))

@@ -19,7 +19,7 @@ from typing import Any
 
 from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
 from vanilla_gan.checkpoint import epoch_of
-from vanilla_gan.config import MAX_SEED, ModelConfig, TrainConfig, option
+from vanilla_gan.config import MAX_SEED, RETIRED, ModelConfig, TrainConfig, option
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.options import SWITCHES, train_options
@@ -200,7 +200,8 @@ def read_plan(folder: Path) -> dict[str, Any]:
             raise ValueError("not a plan with base, configs and seeds")
         for config in plan["configs"]:
             config["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["settings"].items()}
-        plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()}
+        plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()
+                        if k not in RETIRED}  # an older sweep's option that changed no result: as if not given
         seeds = plan["seeds"]
         if type(plan.get("batched", 1)) is not int or not 1 <= plan.get("batched", 1) <= MAX_BATCHED:
             raise ValueError(f"batched must be a whole number in 1..{MAX_BATCHED}")
@@ -213,6 +214,10 @@ def read_plan(folder: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
         why = exc if isinstance(exc, (ValueError, UsageError)) else f"{type(exc).__name__}: {exc}"
         raise UsageError(f"{path} is damaged ({why}); start the sweep again in a new folder") from None
+    retired = sorted({k for c in plan["configs"] for k in c["settings"] if k in RETIRED})
+    if retired:
+        raise UsageError(f"{path} sweeps {', '.join(retired)}, an option this version no longer has (it changed no "
+                         f"result): resume its started runs one by one with vanilla-gan train --out RUN --resume")
     return plan
 
 
