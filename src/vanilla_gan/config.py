@@ -194,7 +194,7 @@ RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "log_ever
              "eval_samples")
 # Options that no longer exist and changed no result: a config.json, checkpoint or sweep.json that holds them is
 # read as if it did not. adam_in_backward (Adam applied inside the backward pass, bit-identical to after it) was
-# removed after 0.2.0 because it measured slower on the one Intel CPU at hand and called a private torch function.
+# removed after 0.2.0: it called a private torch function and was not shown faster on both an AMD and an Intel CPU.
 RETIRED = ("adam_in_backward",)
 
 
