@@ -166,9 +166,6 @@ def main() -> None:
         batch = args.project_batch_size or tutorial_batch
         loops[tutorial_batch, "tutorial-style"] = TutorialLoop(images.numpy(), labels.numpy(), tutorial_batch, device)
         loops[batch, "vanilla-gan fp32"] = ProjectLoop(images, batch, args.device, "fp32")
-        if device.type == "cpu":  # the step before Adam moved into the backward pass, for the comparison
-            loops[batch, "vanilla-gan fp32, Adam after backward"] = ProjectLoop(images, batch, args.device, "fp32",
-                                                                             adam_in_backward=False)
         if not args.no_bf16:
             loops[batch, "vanilla-gan bf16"] = ProjectLoop(images, batch, args.device, "bf16")
         if device.type == "cuda":

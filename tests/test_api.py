@@ -117,7 +117,8 @@ def python_blocks(markdown: str, heading: str) -> list[str]:
 
 
 def test_the_readmes_python_example_runs_as_is(tmp_path, monkeypatch):
-    """The first Python block of the README's Python API section, pasted as is (a quick run: ~15 s)."""
+    """The first Python block of the README's Python API section, pasted as is (8 epochs: about 2 minutes on an idle
+    2-core CPU)."""
     example = python_blocks((ROOT / "README.md").read_text(), "## Python API")[0]
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}

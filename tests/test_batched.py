@@ -69,7 +69,7 @@ NO_DROPOUT = ModelConfig(latent_dim=16, g_hidden=(64, 96, 32), d_hidden=(96, 32)
 
 @pytest.mark.parametrize(("model", "train"), [
     (MODEL, {}), (MODEL, {"g_loss": "minimax", "real_label": 0.9, "lr_cooldown": 0.5}),
-    (MODEL, {"ema_decay": 0.0, "adam_in_backward": False}), (MODEL, {"precision": "bf16"}), (NO_DROPOUT, {})],
+    (MODEL, {"ema_decay": 0.0}), (MODEL, {"precision": "bf16"}), (NO_DROPOUT, {})],
     ids=["defaults", "options", "plain", "bf16", "no-dropout"])
 def test_runs_side_by_side_equal_each_run_alone_to_float_tolerance(images, model, train):
     batched = side_by_side(images, model=model, **train)
@@ -89,8 +89,8 @@ def test_runs_side_by_side_equal_each_run_alone_to_float_tolerance(images, model
 def test_one_batched_step_equals_each_trainers_own_gan_step_on_the_same_inputs(images):
     """The step alone, from the same weights: the same real images, z and dropout masks (each Trainer's Dropout
     draws them from the global RNG set to its run's generator state) give the same statistics and updates."""
-    batched = side_by_side(images, adam_in_backward=False)
-    own = [Trainer(copy.deepcopy(MODEL), config(seed, adam_in_backward=False), images, progress=False)
+    batched = side_by_side(images)
+    own = [Trainer(copy.deepcopy(MODEL), config(seed), images, progress=False)
            for seed in SEEDS]
     real = torch.rand(3, 8, 784) * 2 - 1
     before = [rng.get_state() for rng in batched.rngs]

@@ -2,14 +2,18 @@
 from (the moving average, the raw weights, or a user's own module). Run: python -m pytest tests/test_checkpoint.py
 """
 
+import json
+
 import pytest
 import torch
+from helpers import TINY, run_cli
 from torch import nn
 
 from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.rundir import RunDir
 
 MODEL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,))
 
@@ -54,3 +58,26 @@ def test_a_users_own_generator_needs_its_module(tmp_path):
     assert isinstance(fits, Generator)
     with pytest.raises(CheckpointError, match="do not fit"):
         checkpoint.load_generator(state, generator=nn.Linear(8, 784))
+
+
+def test_a_run_holding_the_removed_adam_in_backward_option_samples_and_resumes(tmp_path):
+    """Runs written before --adam-in-backward was removed hold train_config["adam_in_backward"] in config.json
+    and in every checkpoint. The option changed no result, so such a run is read as if it were absent: it
+    samples, resumes to more epochs, and its rewritten config.json no longer names it."""
+    run = tmp_path / "old"
+    assert run_cli("train", *TINY, "--epochs", 1, "--seed", 3, "--no-report", "--out", run).returncode == 0
+    config = json.loads((run / "config.json").read_text())
+    config["train"]["adam_in_backward"] = False  # as `--no-adam-in-backward` left it
+    (run / "config.json").write_text(json.dumps(config))
+    state = checkpoint.load(run / "checkpoints" / "last.pt")
+    state["train_config"]["adam_in_backward"] = False
+    checkpoint.save(run / "checkpoints" / "last.pt", state)
+    assert checkpoint.load(run / "checkpoints" / "last.pt")["train_config"]["adam_in_backward"] is False
+
+    sampled = run_cli("sample", run, "-n", 4, "-o", tmp_path / "digits.npy")
+    assert sampled.returncode == 0, sampled.stderr
+    resumed = run_cli("train", "--out", run, "--resume", "--epochs", 2, "--no-report")
+    assert resumed.returncode == 0, resumed.stderr
+    assert RunDir(run).read_metrics()[-1]["epoch"] == 2
+    assert "adam_in_backward" not in json.loads((run / "config.json").read_text())["train"]
+    assert "adam_in_backward" not in checkpoint.load(run / "checkpoints" / "last.pt")["train_config"]

@@ -24,26 +24,25 @@ class NormedGenerator(nn.Module):
         return self.net(z).view(-1, 6, 6)
 
 
-def _trainer(adam_in_backward: bool) -> vg.Trainer:
+def _trainer() -> vg.Trainer:
     images = torch.randint(0, 256, (64, 6, 6), dtype=torch.uint8)
-    config = vg.TrainConfig(seed=0, batch_size=16, eval_every=0, adam_in_backward=adam_in_backward)
+    config = vg.TrainConfig(seed=0, batch_size=16, eval_every=0)
     return vg.Trainer(vg.ModelConfig(latent_dim=4, d_hidden=(8,)), config, images, generator=NormedGenerator(),
                       progress=False)
 
 
 def test_the_moving_average_carries_batchnorms_statistics():
-    for in_backward in (True, False):
-        trainer = _trainer(in_backward)
-        trainer.train_epoch()
-        norm, averaged = trainer.G.net[1], trainer.G_ema.net[1]
-        assert int(norm.num_batches_tracked) == 4, in_backward  # 64 images, batches of 16
-        assert torch.equal(averaged.running_mean, norm.running_mean), in_backward
-        assert torch.equal(averaged.running_var, norm.running_var), in_backward
-        assert not torch.equal(norm.running_mean, torch.zeros(16))  # it moved: the copy is not a coincidence
+    trainer = _trainer()
+    trainer.train_epoch()
+    norm, averaged = trainer.G.net[1], trainer.G_ema.net[1]
+    assert int(norm.num_batches_tracked) == 4  # 64 images, batches of 16
+    assert torch.equal(averaged.running_mean, norm.running_mean)
+    assert torch.equal(averaged.running_var, norm.running_var)
+    assert not torch.equal(norm.running_mean, torch.zeros(16))  # it moved: the copy is not a coincidence
 
 
 def test_grids_are_drawn_in_eval_mode_and_the_mode_is_put_back():
-    trainer = _trainer(True)
+    trainer = _trainer()
     trainer.train_epoch()
     trainer.G_ema.train()
     grid = trainer.generate_fixed()

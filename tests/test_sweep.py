@@ -18,9 +18,9 @@ from browser import find_chromium, load_page
 from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_weights
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.report.sweep_summary import summarise
+from vanilla_gan.report.sweep_summary import cautions, chance_apart, render, summarise, text_table
 from vanilla_gan.rundir import RunDir
-from vanilla_gan.sweepplan import Run, parse_seeds, parse_set
+from vanilla_gan.sweepplan import Run, parse_seeds, parse_set, read_plan
 
 # A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
 # (The batch size is left to each test: the default 8, or --set.)
@@ -70,7 +70,7 @@ def test_seeds_and_sets_parse_as_documented():
     assert parse_set("betas=0.5,0.999:0.9,0.999") == ("betas", [(0.5, 0.999), (0.9, 0.999)])
     assert parse_set("g_hidden=64,64:128,128") == ("g_hidden", [(64, 64), (128, 128)])
     assert parse_set("g_loss=minimax,non-saturating") == ("g_loss", ["minimax", "non-saturating"])
-    assert parse_set("adam_in_backward=on,off") == ("adam_in_backward", [True, False])
+    assert parse_set("cuda_graph=on,off") == ("cuda_graph", [True, False])
 
 
 @pytest.mark.parametrize(("text", "says"), [
@@ -98,7 +98,7 @@ def test_bad_sets_are_usage_errors(text, says):
     (["--set", "lr=1e-4"], "--seeds is needed"),
     (["--seeds", "1", "--jobs", "0"], "--jobs must be 1 or more"),
     (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
-    (["--seeds", "1", "--resume"], "--resume takes only --out"),
+    (["--seeds", "1", "--resume"], "is not a sweep (no sweep.json)"),
     (["--seeds", "1", "--batched", "0"], "--batched must be in 1..64"),
     (["--seeds", "1-2", "--batched", "2", "--set", "d_steps=1,2"], "--batched trains runs with --d-steps 1 only"),
     pytest.param(["--seeds", "1", "--device", "cuda"], "no CUDA device",
@@ -164,6 +164,41 @@ def test_the_summary_ranks_configurations_by_median_fid_with_their_spread(finish
     assert "batch_size=32" in page and "data:image/png;base64," in page and "http" not in page.split("<body>")[1]
 
 
+def test_a_finished_sweeps_summary_says_its_two_seeds_are_too_few_and_its_steps_unequal(finished):
+    """2 seeds per configuration cannot support a mark; batch 32 and 64 over 2 epochs of 512 images: 32 and 16 steps."""
+    summary = rows(finished / "summary.csv")
+    assert [r["beyond_seed_spread"] for r in summary] == ["", ""]
+    page = (finished / "summary.html").read_text()
+    assert "too few seeds to mark any difference: with 2 and 2 seeds" in page
+    assert "compared at equal epochs (2) but unequal steps (" in page and "batch_size=32 32" in page
+
+
+def test_a_sweep_run_again_with_its_own_options_and_resume_is_a_no_op(finished):
+    """The command the user typed, with --resume added: accepted (every run is done: only the summary again)."""
+    typed = ["sweep", "--seeds", "1-2", "--set", "batch_size=32,64", *SMALL, "--out", finished]
+    before = {p: p.stat().st_mtime_ns for p in finished.glob("*/seed_*/checkpoints/last.pt")}
+    again = run_cli(*typed, "--resume", "--jobs", 2)
+    assert again.returncode == 0, again.stderr[-500:]
+    assert "4 of them already done" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # no run trained again
+
+
+@pytest.mark.parametrize(("changed", "named"), [
+    (["--limit", "1000"], "--limit 1000 (the plan: 512)"),
+    (["--seeds", "1-3"], "--seeds 1-3 (the plan: 1,2)"),
+    (["--set", "batch_size=32,128"], "--set batch_size=32,128 (the plan: batch_size=32, batch_size=64)"),
+    (["--lr", "1e-3"], "--lr 0.001 (the plan: not given)"),
+])
+def test_resume_refuses_only_options_that_differ_from_the_plan_naming_them(finished, changed, named):
+    typed = ["--seeds", "1-2", "--set", "batch_size=32,64", *SMALL]
+    given = typed + changed if changed[0] not in typed else \
+        typed[:typed.index(changed[0])] + changed + typed[typed.index(changed[0]) + 2:]
+    plan = (finished / "sweep.json").read_text()
+    line = assert_one_line_error(run_cli("sweep", *given, "--out", finished, "--resume"), 2)
+    assert named in line and line.count("(the plan:") == 1 and "drop the option" in line
+    assert (finished / "sweep.json").read_text() == plan
+
+
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium is not installed (apt-get install chromium)")
 def test_the_summary_page_opens_in_a_browser_without_errors(finished):
     page = load_page(find_chromium(), (finished / "summary.html").resolve().as_uri())
@@ -171,23 +206,56 @@ def test_the_summary_page_opens_in_a_browser_without_errors(finished):
     assert all(url.startswith("data:") for url in page.requests[1:]), page.requests  # self-contained
 
 
-def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap(tmp_path):
-    def run(config: str, seed: int, fid: float) -> Run:
-        folder = tmp_path / config / f"seed_{seed}"
-        folder.mkdir(parents=True)
-        (folder / "config.json").write_text("{}")
-        record = {"epoch": 1, "step": 1, "loss_d": 1.0, "loss_g": 1.0, "d_real": 0.5, "d_fake": 0.5,
-                  "images_per_s": 1.0, "elapsed_s": 1.0, "fid": fid}
-        (folder / "metrics.jsonl").write_text(json.dumps(record) + "\n")
-        return Run(config, seed, folder, {})
-    plan = {"configs": [{"name": n, "settings": {}} for n in ("a", "b", "c")], "seeds": [1, 2, 3]}
-    runs = [run("a", 1, 10), run("a", 2, 12), run("a", 3, 30),  # overlaps b's range
-            run("b", 1, 5), run("b", 2, 6), run("b", 3, 11),
-            run("c", 1, 20), run("c", 2, 21), run("c", 3, 22)]  # entirely above b's
-    configs = summarise(plan, runs)
+def fake_runs(folder: Path, fids: dict[str, list[float]], steps: dict[str, int] | None = None) -> list[Run]:
+    """Finished runs of configurations (name -> each seed's final FID) at epoch 1, with `steps` per configuration."""
+    runs = []
+    for config, values in fids.items():
+        for seed, fid in enumerate(values, start=1):
+            run = folder / config / f"seed_{seed}"
+            run.mkdir(parents=True)
+            (run / "config.json").write_text("{}")
+            record = {"epoch": 1, "step": (steps or {}).get(config, 100), "loss_d": 1.0, "loss_g": 1.0,
+                      "d_real": 0.5, "d_fake": 0.5, "images_per_s": 1.0, "elapsed_s": 1.0, "fid": fid}
+            (run / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+            runs.append(Run(config, seed, run, {}))
+    return runs
+
+
+def plan_of(fids: dict[str, list[float]]) -> dict:
+    return {"configs": [{"name": n, "settings": {}} for n in fids], "seeds": list(range(1, len(fids["b"]) + 1))}
+
+
+def test_beyond_the_seed_spread_means_ranges_that_do_not_overlap_at_enough_seeds(tmp_path):
+    """4 seeds each: ranges apart happen by chance 2 / C(8, 4) = 2.9% of the time for alike configurations."""
+    fids = {"a": [10, 12, 13, 30],  # overlaps b's range
+            "b": [5, 6, 7, 11],
+            "c": [20, 21, 22, 23]}  # entirely above b's
+    configs = summarise(plan_of(fids), fake_runs(tmp_path, fids))
     assert [c["name"] for c in configs] == ["b", "a", "c"]
     assert [("fid" in c["beyond"]) for c in configs] == [False, False, True]
-    assert configs[1]["stats"]["fid"] == {"median": 12, "q1": 11, "q3": 21, "min": 10, "max": 30, "n": 3}
+    assert configs[1]["stats"]["fid"] == {"median": 12.5, "q1": 11.5, "q3": 17.25, "min": 10, "max": 30, "n": 4}
+    assert cautions(configs) == []  # enough seeds, equal steps: nothing to warn of
+    assert chance_apart(4, 4) == pytest.approx(2 / 70) and chance_apart(5, 5) == pytest.approx(2 / 252)
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+def test_with_too_few_seeds_nothing_is_marked_and_the_summary_says_why(tmp_path, seeds):
+    """2 and 3 seeds each: alike configurations' ranges miss each other 1 time in 3 and 1 in 10, more than 5%."""
+    fids = {"b": [5, 6, 7][:seeds], "c": [20, 21, 22][:seeds]}  # ranges far apart, yet too few seeds to say so
+    configs = summarise(plan_of(fids), fake_runs(tmp_path, fids))
+    assert [c["beyond"] for c in configs] == [set(), set()]
+    (note,) = cautions(configs)
+    assert note.startswith(f"too few seeds to mark any difference: with {seeds} and {seeds} seeds")
+    assert f"{chance_apart(seeds, seeds):.0%} of the time" in note and "4 seeds each" in note
+    assert f"note: {note}" in text_table(configs)
+
+
+def test_the_summary_says_when_equal_epochs_are_unequal_steps(tmp_path):
+    fids = {"b": [5, 6, 7, 8], "c": [20, 21, 22, 23]}
+    configs = summarise(plan_of(fids), fake_runs(tmp_path, fids, steps={"b": 1250, "c": 100}))
+    assert cautions(configs) == ["compared at equal epochs (1) but unequal steps (b 1,250, c 100): an epoch is not "
+                                 "the same amount of training in each"]
+    assert "Note:</strong> compared at equal epochs (1)" in render({"base": {}, "seeds": [1, 2, 3, 4]}, configs)
 
 
 # ----------------------------------------------------------------------------- Ctrl-C, --resume, --jobs
@@ -311,5 +379,21 @@ def test_ctrl_c_stops_a_batched_group_and_resume_finishes_it(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-500:]
     assert len(rows(out / "runs.csv")) == 2
     assert all(RunDir(out / "default" / f"seed_{s}").load_checkpoint()["epoch"] == 2 for s in (1, 2))
-    assert "--resume takes only --out" in assert_one_line_error(
-        run_cli("sweep", "--out", out, "--resume", "--batched", "3"), 2)
+    line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume", "--batched", "3"), 2)
+    assert "--batched 3 (the plan: 2)" in line and "--resume continues the plan" in line
+
+
+def test_an_older_sweep_plan_holding_the_removed_adam_in_backward_option(tmp_path):
+    """Given to every run (in `base`) it changed no result: read as if absent. Swept (`--set
+    adam_in_backward=on,off`), its configurations cannot be trained again: said in one line, with what works."""
+    out = tmp_path / "old"
+    out.mkdir()
+    plan = {"format": 1, "base": {"epochs": 2, "adam_in_backward": False}, "seeds": [1], "report": True,
+            "batched": 1, "configs": [{"name": "default", "settings": {}}]}
+    (out / "sweep.json").write_text(json.dumps(plan))
+    assert read_plan(out)["base"] == {"epochs": 2}
+    plan["configs"] = [{"name": f"adam_in_backward={v}", "settings": {"adam_in_backward": v == "on"}}
+                       for v in ("on", "off")]
+    (out / "sweep.json").write_text(json.dumps(plan))
+    line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    assert "sweeps adam_in_backward, an option this version no longer has" in line and "train --out RUN" in line

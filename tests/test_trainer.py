@@ -358,7 +358,7 @@ def test_lr_cooldown_reaches_a_step_that_reads_a_tensor_rate(tmp_path, images):
     the float-rate run's schedule (to float32's rounding of the rates)."""
     trained = {}
     for tensor_lr in (False, True):
-        trainer = make_trainer(tmp_path, images, f"tensor-{tensor_lr}", lr_cooldown=0.5, adam_in_backward=False)
+        trainer = make_trainer(tmp_path, images, f"tensor-{tensor_lr}", lr_cooldown=0.5)
         rates = []
         if tensor_lr:
             for optimizer in (trainer.opt_g, trainer.opt_d):
@@ -374,27 +374,9 @@ def test_lr_cooldown_reaches_a_step_that_reads_a_tensor_rate(tmp_path, images):
         ours, theirs = weights(getattr(trained[True], module)), weights(getattr(trained[False], module))
         for name in ours:
             torch.testing.assert_close(ours[name], theirs[name], rtol=1e-4, atol=1e-6, msg=f"{module}.{name}")
-    without = make_trainer(tmp_path, images, "no-cooldown", adam_in_backward=False)
+    without = make_trainer(tmp_path, images, "no-cooldown")
     without.train()
     assert not torch.equal(without.G.net[0].weight, trained[True].G.net[0].weight)  # the cooldown mattered
-
-
-def test_adam_in_the_backward_pass_is_bit_identical_to_adam_after_it(tmp_path, images):
-    """optim.AdamInBackward (the default on one process) against optimizer.step() after backward, with dropout,
-    the EMA and two epochs: every weight, average and Adam moment equal, bit for bit."""
-    trained = {}
-    for in_backward in (False, True):
-        trainer = make_trainer(tmp_path, images, f"aib-{in_backward}", adam_in_backward=in_backward)
-        assert (trainer.in_backward_g is not None) == in_backward
-        trainer.train()
-        trained[in_backward] = trainer
-    plain, fast = trained[False], trained[True]
-    for module in ("G", "G_ema", "D"):
-        assert_same_weights(weights(getattr(plain, module)), weights(getattr(fast, module)))
-    for name in ("opt_g", "opt_d"):
-        a, b = getattr(plain, name).state_dict()["state"], getattr(fast, name).state_dict()["state"]
-        assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
-    assert all(p.grad is None for p in fast.G.parameters())  # dropped as soon as applied
 
 
 class PartlyFrozenGenerator(FlatGenerator):
@@ -404,7 +386,8 @@ class PartlyFrozenGenerator(FlatGenerator):
 
 
 def test_a_network_reused_by_a_second_trainer_trains_as_a_fresh_copy_would(tmp_path, images):
-    """The first Trainer's in-backward hooks are gone when it ends: they must not update the reused network."""
+    """A network trained by one Trainer and handed to a second (a frozen layer in it) trains there as a fresh copy
+    of it would: nothing the first Trainer attached to it (hooks, gradients) acts on the second's steps."""
     G = PartlyFrozenGenerator()
     config = TrainConfig(seed=2, epochs=1, batch_size=64, device="cpu", eval_every=0)
     first = Trainer(copy.deepcopy(SMALL_MODEL), config, images, generator=G, progress=False)

@@ -107,7 +107,6 @@ class TrainConfig:
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
     cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
     threads: int | None = None  # CPU threads for training; None = chosen from the machine and its load (threads.py)
-    adam_in_backward: bool = True  # one process, no CUDA graph: update each parameter as its gradient completes
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
     eval_every: int = 14  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation
@@ -204,10 +203,11 @@ def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: dict[str, Any]):
-    """Rebuild a config from `to_dict`'s output; unknown keys are an error, missing ones take defaults (then
-    `validate` checks types and ranges). Anything else (a file edited by hand) is a UsageError."""
+    """Rebuild a config from `to_dict`'s output; unknown keys are an error (RETIRED ones are dropped), missing ones
+    take defaults (then `validate` checks types and ranges). Anything else (a file edited by hand) is a UsageError."""
     if not isinstance(data, dict):
         raise UsageError(f"the {cls.__name__} is {type(data).__name__}, not a mapping of options")
+    data = {k: v for k, v in data.items() if k not in RETIRED}
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
@@ -222,8 +222,12 @@ def from_dict(cls: type, data: dict[str, Any]):
 
 # What `--resume` may change: how long and where a run trains, and how it reports. Everything else decides
 # what is trained and must match the checkpoint.
-RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "adam_in_backward", "threads", "log_every",
-             "checkpoint_every", "eval_every", "eval_samples")
+RESUMABLE = ("epochs", "minutes", "device", "precision", "cuda_graph", "threads", "log_every", "checkpoint_every",
+             "eval_every", "eval_samples")
+# Options that no longer exist and changed no result: a config.json, checkpoint or sweep.json that holds them is
+# read as if it did not. adam_in_backward (Adam applied inside the backward pass, bit-identical to after it) was
+# removed after 0.2.0: it called a private torch function and was not shown faster on both an AMD and an Intel CPU.
+RETIRED = ("adam_in_backward",)
 
 
 def option(name: str) -> str:
@@ -255,5 +259,4 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
 
 
 __all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "DIGIT_SHAPE", "MAX_SIDE",
-           "MAX_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS",
-           "RESUMABLE", "option", "resume_configs"]
+           "MAX_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS", "RESUMABLE", "RETIRED", "option", "resume_configs"]

@@ -134,7 +134,6 @@ class MovingAverage:
     def __init__(self, module: nn.Module, decay: float):
         self.module, self.decay = copy.deepcopy(module).requires_grad_(False), decay
         self._average, self._source = list(self.module.parameters()), list(module.parameters())
-        self._average_of = {id(p): a for p, a in zip(self._source, self._average, strict=True)}
         self._buffers = list(zip(self.module.buffers(), module.buffers(), strict=True))  # (copy, source)
 
     def weight(self, step: int) -> float:
@@ -144,16 +143,4 @@ class MovingAverage:
     def update(self, step: int) -> None:
         """Move every averaged weight towards the network's, after training step `step` (counted from 0)."""
         torch._foreach_lerp_(self._average, self._source, self.weight(step))
-        self.copy_buffers()
-
-    @torch.no_grad()
-    def copy_buffers(self) -> None:
-        """The network's buffers (BatchNorm's running mean, variance and count) copied into the average's."""
-        for copy_, source in self._buffers:
-            copy_.copy_(source)
-
-    @torch.no_grad()
-    def update_one(self, param: torch.Tensor, step: int) -> None:
-        """The same for one of the network's parameters (`optim.AdamInBackward` calls it as soon as that
-        parameter is updated, while it is still in cache)."""
-        self._average_of[id(param)].lerp_(param, self.weight(step))
+        self._buffers = list(zip(self.module.buffers(), module.buffers(), strict=True))  # (copy, source)

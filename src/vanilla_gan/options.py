@@ -13,7 +13,7 @@ from typing import Any
 from vanilla_gan.api import RECIPES
 from vanilla_gan.config import DEVICES, G_LOSSES, MAX_D_STEPS, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
 
-SWITCHES = ("cuda_graph", "adam_in_backward")  # --X / --no-X
+SWITCHES = ("cuda_graph",)  # --X / --no-X
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -76,10 +76,6 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
                    help="on one CUDA GPU, capture the training step once and replay it as a CUDA graph "
                         "(default: on; no effect on CPU or under torchrun)")
-    p.add_argument("--adam-in-backward", action=argparse.BooleanOptionalAction,
-                   help="update each parameter with Adam as soon as its gradient is complete, inside the backward "
-                        "pass: the same arithmetic, faster at small batches (default: on; not under torchrun or "
-                        "with a CUDA graph)")
     p.add_argument("--threads", type=int,
                    help="CPU threads for training (default: chosen from the CPUs this process may use, and changed "
                         "while training when other programs slow it down; OMP_NUM_THREADS also fixes it)")

@@ -45,7 +45,7 @@ import numpy as np
 from PIL import Image
 
 from vanilla_gan import checkpoint, images
-from vanilla_gan.config import RESUMABLE, is_finite_number, option
+from vanilla_gan.config import RESUMABLE, RETIRED, is_finite_number, option
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import (
     append_text,
@@ -374,7 +374,7 @@ class RunDir:
         ours = {**_plain(config.get("model")), **_plain(config.get("train"))}
         theirs = {**_plain(state["model_config"]), **_plain(state["train_config"])}
         differ = [option(k) for k in sorted(ours.keys() & theirs.keys())  # an older version may lack a key
-                  if k not in RESUMABLE and ours[k] != theirs[k]]
+                  if k not in RESUMABLE + RETIRED and ours[k] != theirs[k]]
         data, saved = config.get("data_sha256"), state.get("data_sha256")
         if data and saved and data != saved:  # older runs have no fingerprint
             differ.append("training images")

@@ -2,6 +2,7 @@
 
     vanilla-gan sweep --seeds 1-5 --set batch_size=8,32 --set betas=0.5,0.999:0.9,0.999 --epochs 10 --out S
     vanilla-gan sweep --out S --resume        # after Ctrl-C: finished runs stay as they are, the others continue
+    (the first command again with --resume does the same: options that differ from S/sweep.json are refused)
 
 The sweep folder:
     S/sweep.json                      the plan: the options every run shares, the configurations, the seeds
@@ -47,6 +48,7 @@ from vanilla_gan.sweepplan import (
     MAX_BATCHED,
     PLAN,
     Run,
+    differences,
     groups_of,
     make_plan,
     parse_seeds,
@@ -224,11 +226,13 @@ def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict
     folder: Path = args.out
     if args.jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {args.jobs}")
-    if args.resume:
-        if base or args.set or args.seeds or args.no_report or args.batched is not None:
-            raise UsageError("a sweep's plan is fixed: --resume takes only --out (and --jobs); "
-                             "start a new sweep to change it")
-        return read_plan(folder)
+    if args.resume:  # the sweep's own options may be typed again; any other value is refused, by name
+        plan = read_plan(folder)
+        changed = differences(plan, base, args.set, args.seeds, args.no_report, args.batched)
+        if changed:
+            raise UsageError(f"{'; '.join(changed)}: --resume continues the plan in {folder} as it was made "
+                             f"(only --jobs may change); drop the option, or start a new sweep with another --out")
+        return plan
     if args.batched is not None and not 1 <= args.batched <= MAX_BATCHED:
         raise UsageError(f"--batched must be in 1..{MAX_BATCHED} (runs side by side), got {args.batched}")
     if args.seeds is None:
@@ -309,7 +313,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "separate their values with ':' (betas=0.5,0.999:0.9,0.999); several --set: every "
                         "combination")
     p.add_argument("--out", type=Path, required=True, help="the sweep folder")
-    p.add_argument("--resume", action="store_true", help="continue the sweep in --out: finished runs are kept")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the sweep in --out: finished runs are kept; the sweep's own options may be given "
+                        "again, others are refused")
     p.add_argument("--no-report", action="store_true", help="runs write no report.html (faster)")
     p.add_argument("--batched", type=int, metavar="K",
                    help="train up to K (1..64) seeds of a configuration side by side as one batched model "

@@ -5,6 +5,7 @@ each run's state. No training, no processes (sweep.py runs the plan).
     runs = runs_of(plan, Path("S"))        # every configuration x seed: Run(config, seed, folder, options)
     groups_of(plan, Path("S"))             # as trained: each configuration's seeds in groups of plan["batched"]
     state_of(runs[0])                      # "new", "started" or "done"
+    differences(plan, base, sets, seeds)   # what a `--resume` with options asks that the plan does not hold
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from vanilla_gan.api import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
 from vanilla_gan.checkpoint import epoch_of
-from vanilla_gan.config import MAX_SEED, ModelConfig, TrainConfig
+from vanilla_gan.config import MAX_SEED, RETIRED, ModelConfig, TrainConfig, option
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.options import SWITCHES, train_options
@@ -159,6 +160,35 @@ def groups_of(plan: dict[str, Any], folder: Path) -> list[list[Run]]:
             for i in range(0, per_config, size)]
 
 
+def differences(plan: dict[str, Any], base: dict[str, Any], sets: list[str] | None, seeds: str | None,
+                no_report: bool = False, batched: int | None = None) -> list[str]:
+    """The options given beside `--resume` that differ from the plan, each as "--limit 500 (the plan: 1000)".
+    The sweep's own options, typed again as they were, differ in nothing; an option not given keeps the plan's."""
+    found = []
+    for name, value in base.items():
+        planned = plan["base"].get(name)
+        if value != planned:
+            was = "not given" if planned is None else _text(planned)
+            found.append(f"{option(name)} {_text(value)} (the plan: {was})")
+    if seeds is not None and parse_seeds(seeds) != plan["seeds"]:
+        found.append(f"--seeds {seeds} (the plan: {','.join(map(str, plan['seeds']))})")
+    if sets:
+        parsed = [parse_set(text) for text in sets]
+        names = [name for name, _ in parsed]
+        given = [dict(zip(names, values, strict=True)) for values in itertools.product(*(v for _, v in parsed))]
+        if sorted(map(config_name, given)) != sorted(c["name"] for c in plan["configs"]):
+            found.append(f"--set {' --set '.join(sets)} (the plan: {', '.join(c['name'] for c in plan['configs'])})")
+    if no_report and plan.get("report", True) is not False:
+        found.append("--no-report (the plan: runs write report.html)")
+    if batched is not None and batched != plan.get("batched", 1):
+        found.append(f"--batched {batched} (the plan: {plan.get('batched', 1)})")
+    return found
+
+
+def _text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
 def read_plan(folder: Path) -> dict[str, Any]:
     path = folder / PLAN
     if not path.exists():
@@ -170,7 +200,8 @@ def read_plan(folder: Path) -> dict[str, Any]:
             raise ValueError("not a plan with base, configs and seeds")
         for config in plan["configs"]:
             config["settings"] = {k: tuple(v) if isinstance(v, list) else v for k, v in config["settings"].items()}
-        plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()}
+        plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()
+                        if k not in RETIRED}  # an older sweep's option that changed no result: as if not given
         seeds = plan["seeds"]
         if type(plan.get("batched", 1)) is not int or not 1 <= plan.get("batched", 1) <= MAX_BATCHED:
             raise ValueError(f"batched must be a whole number in 1..{MAX_BATCHED}")
@@ -183,6 +214,10 @@ def read_plan(folder: Path) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
         why = exc if isinstance(exc, (ValueError, UsageError)) else f"{type(exc).__name__}: {exc}"
         raise UsageError(f"{path} is damaged ({why}); start the sweep again in a new folder") from None
+    retired = sorted({k for c in plan["configs"] for k in c["settings"] if k in RETIRED})
+    if retired:
+        raise UsageError(f"{path} sweeps {', '.join(retired)}, an option this version no longer has (it changed no "
+                         f"result): resume its started runs one by one with vanilla-gan train --out RUN --resume")
     return plan
 
 

@@ -56,8 +56,7 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           d_hidden: tuple[int, ...] = Default(_M.d_hidden), slope: float = Default(_M.slope),
           dropout: float = Default(_M.dropout), device: str = Default(_T.device),
           precision: str = Default(_T.precision), cuda_graph: bool = Default(_T.cuda_graph),
-          adam_in_backward: bool = Default(_T.adam_in_backward), threads: int | None = Default(None),
-          checkpoint_every: int = Default(_T.checkpoint_every),
+          threads: int | None = Default(None), checkpoint_every: int = Default(_T.checkpoint_every),
           eval_every: int = Default(_T.eval_every), eval_samples: int = Default(_T.eval_samples),
           log_every: int = Default(_T.log_every), grid_size: int = Default(_T.grid_size),
           recipe: str | None = None, resume: bool = False, overwrite: bool = False, report: bool = True,
@@ -85,7 +84,7 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
       the images' size sets G's output and D's input. generator, discriminator: your own nn.Modules instead
       (G: z (B, latent_dim) -> images (B, H, W[, 3]) in (-1, 1); D: images -> one pre-sigmoid score each).
-    Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph, adam_in_backward,
+    Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph,
       threads (CPU threads for training; None: chosen, and changed with the machine's load, changing no number),
       checkpoint_every (keep epoch_NNNN.pt every K epochs), eval_every (evaluate every K epochs; 0 never),
       eval_samples, log_every (steps between progress updates), grid_size (images in each epoch's grid).
@@ -127,7 +126,7 @@ def _train(options: dict[str, Any], *, verbose: bool, **keywords: Any) -> Run:
 
 
 _FLAGS = {"--resume": "resume=True", "--overwrite": "overwrite=True", "--no-report": "report=False",
-          "--out": "out", **{"--no-" + n.replace("_", "-"): f"{n}=False" for n in ("cuda_graph", "adam_in_backward")},
+          "--out": "out", **{"--no-" + n.replace("_", "-"): f"{n}=False" for n in ("cuda_graph",)},
           **{"--" + n.replace("_", "-"): n for n in (*MODEL_OPTIONS, *TRAIN_OPTIONS, "recipe", "tensorboard")}}
 
 

@@ -40,7 +40,7 @@ from vanilla_gan.data.arrays import as_images, shape_words
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
-from vanilla_gan.optim import AdamInBackward, descend, set_lr
+from vanilla_gan.optim import descend, set_lr
 from vanilla_gan.progress import StepLog, slowdown
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, mkl_cbwr, resolve_device, set_seed
@@ -120,11 +120,6 @@ class Trainer:
         # A moving average of G's weights, for sampling only (G_ema: its module).
         self.ema = MovingAverage(self.G, train_config.ema_decay) if train_config.ema_decay else None
         self.G_ema = self.ema.module if self.ema is not None else None
-        # Adam inside the backward pass (optim.py), on one process without a CUDA graph; the EMA follows G's.
-        in_backward = train_config.adam_in_backward and self.world == 1 and not self.graphed
-        follow = (lambda p: self.ema.update_one(p, self.step)) if self.ema is not None else None
-        self.in_backward_g = AdamInBackward(self.opt_g, after=follow) if in_backward else None
-        self.in_backward_d = AdamInBackward(self.opt_d) if in_backward else None
         # The grids' noise has its own generator, so drawing it never moves the training RNG.
         noise_rng = torch.Generator().manual_seed(train_config.seed)
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
@@ -164,7 +159,7 @@ class Trainer:
                 loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
             else:
                 loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
-        descend(loss_g, self.opt_g, self.in_backward_g)
+        descend(loss_g, self.opt_g)
         self.D.requires_grad_(True)
 
         with torch.no_grad():
@@ -183,7 +178,7 @@ class Trainer:
             logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
             loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.real_labels)
                       + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
-        descend(loss_d, self.opt_d, self.in_backward_d)
+        descend(loss_d, self.opt_d)
         return fake, loss_d, logit_real, logit_fake
 
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
@@ -201,7 +196,7 @@ class Trainer:
         real = real[-size:]
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
-        if self.ema is not None and self.in_backward_g is None:  # else it followed each parameter's update
+        if self.ema is not None:
             self.ema.update(self.step)
         elif self.ema is not None:
             self.ema.copy_buffers()  # BatchNorm's statistics of a user's G (none in the package's)
@@ -244,13 +239,10 @@ class Trainer:
 
     def close(self) -> None:
         """Release the run folder's lock if this Trainer took it (`train` does so when it ends; after
-        `train_epoch` calls, call it) and take Adam's hooks off the networks. Training again reopens both."""
+        `train_epoch` calls, call it). Training again reopens it."""
         if self._run_open and self._owns_lock:
             self.run.unlock()
         self._run_open = False
-        for in_backward in (self.in_backward_g, self.in_backward_d):
-            if in_backward is not None:
-                in_backward.remove()
         if self.world > 1:
             self.replicas_sha256 = distributed.check_replicas([self.G, self.D])
 

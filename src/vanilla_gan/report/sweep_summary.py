@@ -1,12 +1,19 @@
 """A sweep's summary: per configuration, the median and spread over its seeds of every final metric, ranked by
-median FID, and which differences from the best configuration are larger than the seeds' spread.
+median FID, and which differences from the best configuration the seeds support.
 
     summary = write_summary(folder, plan, runs)   # S/summary.csv, S/runs.csv, S/summary.html; summary.text
 
-"Larger than the seed spread" is deliberately plain: the two configurations' ranges over their seeds (min to
-max) do not overlap. With 5 seeds each that happens by chance alone with probability 2 / C(10, 5) = 0.8%
-when both come from the same distribution, so a difference marked this way is worth believing; one not marked
-may still be real, and more seeds would tell.
+The test behind a mark ("beyond the seed spread") is stated and exact: every seed of one configuration did
+better than every seed of the best, or every one worse (their min-max ranges do not overlap), AND that outcome
+is rare when the two are alike. Were the two configurations the same, any order of their m + n results would be
+as likely, so the ranges fail to overlap with probability 2 / C(m + n, m): 1 in 3 with 2 seeds each, 1 in 10
+with 3, 2.9% with 4 and 0.8% with 5. A mark needs that probability at most 5% (`ALPHA`), so with fewer than 4
+seeds each nothing is marked, and the summary says there are too few. It is a test per comparison (each
+configuration and metric against the best), uncorrected for how many are made: an unmarked difference may still
+be real, and more seeds would tell.
+
+Configurations that ran the same epochs at different batch sizes (or --d-steps, --limit) took different numbers
+of steps; the summary says so, since an epoch is then not the same amount of training.
 """
 
 from __future__ import annotations
@@ -34,6 +41,13 @@ COLUMNS = [(m.key, m.label, m.better) for m in METRICS if m.headline] + \
           [(s.key, s.label, "") for s in STEP_STATS] + [("images_per_s", "images/s", "higher"),
                                                          ("elapsed_s", "training s", "lower")]
 SPREAD = ("median", "q1", "q3", "min", "max")
+ALPHA = 0.05  # the most chance, for two alike configurations, that a marked difference may have
+
+
+def chance_apart(m: int, n: int) -> float:
+    """The probability that m and n seeds' ranges do not overlap when both configurations are alike (every order
+    of the m + n results equally likely): 2 / C(m + n, m)."""
+    return min(1.0, 2 / math.comb(m + n, m))
 
 
 @dataclass
@@ -91,12 +105,35 @@ def summarise(plan: dict[str, Any], runs: list[Any]) -> list[dict[str, Any]]:
                         "beside": {run.seed: trained_beside(run.folder) for run, _, _ in finished}})
     configs.sort(key=lambda c: c["stats"].get("fid", {}).get("median", math.inf))
     best = configs[0] if configs else None
-    for config in configs:  # ranges over seeds that do not overlap the best configuration's
+    for config in configs:  # ranges over seeds that do not overlap the best's, where that is rare by chance
         config["beyond"] = {key for key, _, better in COLUMNS if better and config is not best
                             and key in config["stats"] and key in best["stats"]
+                            and chance_apart(config["stats"][key]["n"], best["stats"][key]["n"]) <= ALPHA
                             and (config["stats"][key]["min"] > best["stats"][key]["max"]
                                  or config["stats"][key]["max"] < best["stats"][key]["min"])}
     return configs
+
+
+def cautions(configs: list[dict[str, Any]]) -> list[str]:
+    """What the marks cannot say at these seeds, and configurations compared at equal epochs but unequal steps."""
+    notes = []
+    best, others = (configs[0], configs[1:]) if configs else (None, [])
+    pairs = [(c["finished"], best["finished"]) for c in others if c["finished"] and best["finished"]]
+    if pairs and all(chance_apart(m, n) > ALPHA for m, n in pairs):
+        m, n = min(pairs, key=lambda pair: chance_apart(*pair))
+        notes.append(f"too few seeds to mark any difference: with {m} and {n} seeds, two alike configurations "
+                     f"have ranges that do not overlap {chance_apart(m, n):.0%} of the time by chance alone; "
+                     f"4 seeds each bring that to 2.9% (a mark needs at most {ALPHA:.0%})")
+    ends = {c["name"]: {(int(last["epoch"]), int(last["step"])) for last in c["seeds"].values()
+                        if is_finite_number(last.get("epoch")) and is_finite_number(last.get("step"))}
+            for c in configs}
+    epochs = {epoch for places in ends.values() for epoch, _ in places}
+    steps = {name: sorted({step for _, step in places}) for name, places in ends.items() if places}
+    if len(epochs) == 1 and len({tuple(s) for s in steps.values()}) > 1:
+        each = ", ".join(f"{name} {v[0]:,}" + (f"-{v[-1]:,}" if len(v) > 1 else "") for name, v in steps.items())
+        notes.append(f"compared at equal epochs ({epochs.pop()}) but unequal steps ({each}): an epoch is not "
+                     f"the same amount of training in each")
+    return notes
 
 
 def write_csvs(folder: Path, configs: list[dict[str, Any]]) -> tuple[Path, Path]:
@@ -130,13 +167,14 @@ def cell(stats: dict[str, float] | None, fmt: str = "{:.4g}") -> str:
 def text_table(configs: list[dict[str, Any]]) -> str:
     shown = [("fid", "FID"), ("inception_score", "IS"), ("precision", "precision"), ("recall", "recall")]
     lines = ["configurations by median FID; median [interquartile range] (min–max) over the seeds; "
-             "* = beyond the seed spread of the best"]
+             f"* = beyond the seed spread of the best (every seed on one side of every seed of the best, "
+             f"which alike configurations do by chance at most {ALPHA:.0%} of the time at these seeds)"]
     for rank, c in enumerate(configs, start=1):
         parts = [f"{label} {cell(c['stats'].get(key))}{'*' if key in c['beyond'] else ''}" for key, label in shown
                  if key in c["stats"]]
         lines.append(f"{rank}. {c['name']} ({c['finished']}/{c['planned']} seeds): " + ("; ".join(parts) or
                                                                                       "no metrics yet"))
-    return "\n".join(lines)
+    return "\n".join(lines + [f"note: {note}" for note in cautions(configs)])
 
 
 def curves_png(configs: list[dict[str, Any]]) -> bytes | None:
@@ -189,7 +227,9 @@ td.beyond{{background:#fde2c8;font-weight:bold}} .scroll{{overflow-x:auto}} img{
 <p>Every run shares {e(shared)}; seeds {e(', '.join(map(str, plan['seeds'])))}. Written {e(written)}.</p>
 <p>Each cell: the median over the seeds, [the interquartile range] and (the minimum–maximum), of the run's final
 metrics. Configurations are ranked by median FID. A <span style="background:#fde2c8">highlighted</span> cell differs
-from the best configuration by more than the seed spread: their min–max ranges do not overlap.</p>
+from the best configuration by more than the seed spread: their min–max ranges do not overlap, which two alike
+configurations do by chance at most {ALPHA:.0%} of the time at these seeds (2 / C(m + n, m) for m and n seeds).</p>
+{''.join(f"<p><strong>Note:</strong> {e(note)}.</p>" for note in cautions(configs))}
 <div class="scroll"><table><tr><th>rank</th><th>configuration</th><th>seeds</th>{head}</tr>{''.join(rows)}</table></div>
 <h2>Every seed's FID over the epochs</h2>{figure}</body></html>
 """
