@@ -143,4 +143,10 @@ class MovingAverage:
     def update(self, step: int) -> None:
         """Move every averaged weight towards the network's, after training step `step` (counted from 0)."""
         torch._foreach_lerp_(self._average, self._source, self.weight(step))
-        self._buffers = list(zip(self.module.buffers(), module.buffers(), strict=True))  # (copy, source)
+        self.copy_buffers()
+
+    @torch.no_grad()
+    def copy_buffers(self) -> None:
+        """The network's buffers (BatchNorm's running mean, variance and count) copied into the average's."""
+        for copy_, source in self._buffers:
+            copy_.copy_(source)

@@ -197,9 +197,7 @@ class Trainer:
         z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
         stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
         if self.ema is not None:
-            self.ema.update(self.step)
-        elif self.ema is not None:
-            self.ema.copy_buffers()  # BatchNorm's statistics of a user's G (none in the package's)
+            self.ema.update(self.step)  # and BatchNorm's statistics of a user's G (the package's G has none)
         return stats
 
     def _autocast(self) -> torch.autocast:
