@@ -14,14 +14,15 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
   than torch would use (`OMP_NUM_THREADS`, or its default of one per core).
 - `--threads N` (`threads=N`) or `OMP_NUM_THREADS` in the environment: that count, fixed.
 - Otherwise, on the CPU with MKL in its strict reproducible mode (runtime.reproducible_mkl), the count adapts:
-  training starts at one thread (which never collapses) and times stretches of STRETCH steps; now and then a
-  probe runs up to PROBE steps at a neighbouring count (the ladder 1, 2, 4, ... up to the most) and the faster
-  count is kept. A probe stops as soon as it cannot win (so one that collapses costs about a step); one that
-  loses doubles the wait before the next (at most MAX_WAIT stretches); a fall of the speed below SLUMP of the
-  best since the last probe probes at once. So a run follows a machine whose load comes and goes. Changing
-  the count changes no result: in strict mode MKL's products do not depend on the thread count (MKL's
-  documentation, and checked: tests/test_threads.py trains with changing counts and compares bit for bit);
-  evaluations, whose convolutions and long sums do depend on it, always run at the most threads (`steady`).
+  training starts at one thread (which never collapses) and times stretches of STRETCH steps (the first one
+  PROBE steps, so the first probe comes early); now and then a probe runs up to PROBE steps at a neighbouring
+  count (the ladder 1, 2, 4, ... up to the most) and the faster count is kept. A probe stops as soon as it
+  cannot win (so one that collapses costs about a step); one that loses doubles the wait before the next (at
+  most MAX_WAIT stretches); a fall of the speed below SLUMP of the best since the last probe probes at once.
+  So a run follows a machine whose load comes and goes. Changing the count changes no result: in strict mode
+  MKL's products do not depend on the thread count (MKL's documentation, and checked: tests/test_threads.py
+  trains with changing counts and compares bit for bit); evaluations, whose convolutions and long sums do
+  depend on it, always run at the most threads (`steady`).
 - Elsewhere (a GPU, a PyTorch without MKL, another MKL mode): the most threads, fixed.
 """
 
@@ -140,7 +141,7 @@ class ThreadPolicy:
             # A probe ends after PROBE steps, or as soon as it can no longer beat the current count by GAIN.
             if self.count >= PROBE or seconds * GAIN * self.rate > PROBE:
                 self._end_probe(self.count / seconds)
-        elif self.count >= STRETCH:
+        elif self.count >= (STRETCH if self.rate is not None else PROBE):  # the first stretch is short
             rate = self.count / seconds
             self.rate, self.best = rate, max(self.best, rate)
             self.countdown = 0 if rate < SLUMP * self.best else self.countdown - 1
