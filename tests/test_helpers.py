@@ -155,11 +155,11 @@ def lose_moments(trainer):
         group["exp_avg_sq"].zero_()
 
 
-def draw_once_more(trainer):
+def draw_an_extra(trainer):
     torch.rand(1)
 
 
-@pytest.mark.parametrize("lose", [lose_moments, draw_once_more], ids=["D's Adam moments", "a torch RNG draw"])
+@pytest.mark.parametrize("lose", [lose_moments, draw_an_extra], ids=["D's Adam moments", "a torch RNG draw"])
 def test_a_resume_that_loses_state_and_trains_on_fails(tmp_path, monkeypatch, lose):
     """A resume bug (injected after the checkpoint is restored), trained on for an epoch, is far beyond the
     rounding tolerance: the tolerance cannot hide it."""
