@@ -20,7 +20,7 @@ LAYERS = [
     ["_version", "errors", "schema", "fileio"],
     ["config"],
     ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
-     "distributed", "runtime", "checkpoint", "lock"],
+     "distributed", "runtime", "checkpoint", "lock", "netspec"],
     ["rundir"],
     ["cudagraph", "optim", "progress", "threads", "trainstate", "trainer", "batched"],
     ["twosample", "memorisation", "classifier", "evaluate"],

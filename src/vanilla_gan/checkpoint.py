@@ -220,6 +220,18 @@ def class_name(module: nn.Module) -> str:
     return f"{type(module).__module__}.{type(module).__qualname__}"
 
 
+def own_generator_message(recorded: str) -> str:
+    """What to do when a run's own generator class is needed and was not given."""
+    module, _, name = recorded.rpartition(".")
+    if module == "__main__":
+        where = (f"its class {name} was defined in a script or notebook: move it into a module file (e.g. "
+                 f"mynets.py) to pass --generator mynets:{name} on the command line")
+    else:
+        where = f"pass --generator {module}:{name} on the command line (the class, built with no arguments)"
+    return (f"this run trained its own generator ({recorded}): {where}, or in Python "
+            f"vanilla_gan.load(RUN, generator={name}(...))")
+
+
 def load_generator(state: dict[str, Any], raw: bool = False, generator: nn.Module | None = None) -> nn.Module:
     """The checkpoint's generator for sampling: its moving average when the run kept one, unless `raw`.
 
@@ -229,8 +241,7 @@ def load_generator(state: dict[str, Any], raw: bool = False, generator: nn.Modul
     recorded = state.get("modules", {}).get("generator", BUILTIN_GENERATOR)
     if generator is None:
         if recorded != BUILTIN_GENERATOR:
-            raise UsageError(f"this run trained its own generator ({recorded}): load it from Python with "
-                             f"vanilla_gan.load(RUN, generator=YourGenerator(...))")
+            raise UsageError(own_generator_message(recorded))
         generator = Generator(from_dict(ModelConfig, state["model_config"]))
     weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
     try:

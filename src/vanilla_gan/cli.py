@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 from tqdm.auto import tqdm
 
 from vanilla_gan import distributed, evaluate, sweep
@@ -48,6 +49,7 @@ from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGa
 from vanilla_gan.export import export_generator
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.images import save_grid
+from vanilla_gan.netspec import import_network
 from vanilla_gan.options import train_options
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
@@ -71,6 +73,24 @@ def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     return common
+
+
+def generator_option() -> argparse.ArgumentParser:
+    """--generator MODULE:CLASS, for a run trained with its own generator module (netspec.py)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--generator", metavar="MODULE:CLASS", dest="own_generator",
+                        help="for a run trained with its own generator: its class, importable and built with no "
+                             "arguments (e.g. mynets:SmallGenerator); its weights come from the checkpoint")
+    return parent
+
+
+def run_parents() -> list[argparse.ArgumentParser]:
+    """The options of the subcommands that read a trained run."""
+    return [common_options(), generator_option()]
+
+
+def own_generator(args: argparse.Namespace) -> nn.Module | None:
+    return import_network(args.own_generator) if args.own_generator else None
 
 
 # ----------------------------------------------------------------------------- train
@@ -156,7 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- sample
 
 def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("sample", parents=[common_options()], help="draw digits from a checkpoint or run folder",
+    p = subparsers.add_parser("sample", parents=run_parents(), help="draw digits from a checkpoint or run folder",
                               description="Generate images: -o X.png writes a grid, -o X.npy a uint8 array "
                                           "(N, H, W) grey or (N, H, W, 3) colour: (N, 28, 28) for the digits, 0 = "
                                           "background, 255 = ink, like MNIST. --interpolate "
@@ -193,7 +213,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"-n must be in 1..{most:,} for a {suffix} file, got {args.num:,}")
     state = load_checkpoint(args.checkpoint)
     device = resolve_device(args.device)
-    generator = load_generator(state, raw=args.raw)
+    generator = load_generator(state, raw=args.raw, generator=own_generator(args))
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, H, W[, 3]) uint8
     make_folder(args.output.parent)
     if suffix == ".npy":
@@ -215,7 +235,7 @@ def sample_walk(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
     state = load_checkpoint(args.checkpoint)
     make_folder(output.parent)
-    generator = load_generator(state, raw=args.raw)
+    generator = load_generator(state, raw=args.raw, generator=own_generator(args))
     frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
     gif, png = write_walk(frames, output.with_suffix(".gif"), output.with_suffix(".png"))
     print(f"wrote {walks} walks of {args.frames} digits to {gif} (animated) and {png} (a row per walk) "
@@ -226,7 +246,7 @@ def sample_walk(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- evaluate
 
 def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("evaluate", parents=[common_options()], help="score a generator (C2ST, FID...)",
+    p = subparsers.add_parser("evaluate", parents=run_parents(), help="score a generator (C2ST, FID...)",
                               description="Score N generated digits: the two-sample test (a small CNN trained "
                                           "to tell them from real digits; 0.5 = it cannot), and with the "
                                           "bundled digit classifier FID, KID, Inception Score, modes, "
@@ -257,7 +277,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
         raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
     result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
-                                          device=resolve_device(args.device), two_sample=args.two_sample)
+                                          device=resolve_device(args.device), two_sample=args.two_sample,
+                                          generator=own_generator(args))
     print(json.dumps(result) if args.json else evaluate.format_table(result))
     return 0
 
@@ -265,7 +286,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- report
 
 def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("report", parents=[common_options()], help="write RUN/report.html: plots, animations, "
+    p = subparsers.add_parser("report", parents=run_parents(), help="write RUN/report.html: plots, animations, "
                                                                          "health notes, memorisation check",
                               description="Write one self-contained RUN/report.html (images inlined, no network "
                                           "requests) with the curves (RUN/plots/), progress.gif, a latent walk, "
@@ -277,14 +298,14 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(write_report(args.run, device=resolve_device(args.device)).summary())
+    print(write_report(args.run, device=resolve_device(args.device), generator=own_generator(args)).summary())
     return 0
 
 
 # ----------------------------------------------------------------------------- export
 
 def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("export", parents=[common_options()], help="write G as ONNX or TorchScript",
+    p = subparsers.add_parser("export", parents=run_parents(), help="write G as ONNX or TorchScript",
                               description="Export the generator (EMA weights when kept): z float32 (B, latent_dim) "
                                           "-> images float32 (B, H, W) or (B, H, W, 3) ((B, 28, 28) for the "
                                           "digits) in [-1, 1]; run it without vanilla-gan.")
@@ -309,7 +330,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                          f"choose another file")
     state = load_checkpoint(source)
     make_folder(output.parent)
-    path = export_generator(state, output, fmt, raw=args.raw)
+    path = export_generator(state, output, fmt, raw=args.raw, generator=own_generator(args))
     latent = state["model_config"]["latent_dim"]
     shape = ", ".join(map(str, from_dict(ModelConfig, state["model_config"]).shape))
     print(f"wrote {path} ({fmt}, epoch {state['epoch']}): z float32 (B, {latent}) -> images float32 (B, {shape}) "
