@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from browser import Browser, Tab, find_chromium
+from browser import Browser, Tab, find_chromium, load_page
 from helpers import assert_one_line_error, run_main
 
 import vanilla_gan as vg
 from vanilla_gan import shipped
 from vanilla_gan.config import ModelConfig, to_dict
 from vanilla_gan.models import Discriminator, Generator
-from vanilla_gan.report.explore_page import checkpoint_page, render, weights_page
+from vanilla_gan.report import explore_page
+from vanilla_gan.report.explore_page import checkpoint_page, latent_directions, render, weights_page
 from vanilla_gan.sampling import slerp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,6 +181,28 @@ def test_page_is_self_contained(tmp_path):
     assert 'id="vg-raw"' in html and 'id="vg-raw"' not in render(shipped.from_checkpoint(tiny_state(), "x"), "x", [])
     average_only = shipped.load_weights(write_weights(tmp_path, tiny_state(), with_raw=False))
     assert "moving average only" in render(average_only, "x", [], with_raw=True)
+
+
+def test_the_sliders_directions_are_orthonormal_and_move_g_most():
+    generator = shipped.from_checkpoint(tiny_state(), "x").generator()
+    directions, _ = latent_directions(generator)
+    assert directions.shape == (6, 8)
+    torch.testing.assert_close(directions @ directions.T, torch.eye(6), atol=1e-5, rtol=0)
+    z = torch.randn(256, 8, generator=torch.Generator().manual_seed(1))
+
+    def change(direction: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float((generator(z + direction) - generator(z)).norm(dim=(1, 2)).mean())
+
+    others = torch.nn.functional.normalize(torch.randn(32, 8, generator=torch.Generator().manual_seed(2)), dim=1)
+    assert change(directions[0]) > max(change(d) for d in others) * 0.95  # at least as much as random ones
+    assert change(directions[0]) > change(directions[-1])
+
+
+def test_a_page_too_large_is_one_line(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setattr(explore_page, "MAX_WEIGHT_BYTES", 1000)
+    line = assert_one_line_error(run_main("explore", tiny_run, "-o", tmp_path / "p.html"))
+    assert "too many for one page" in line and not (tmp_path / "p.html").exists()
 
 
 # ----------------------------------------------------------------------------- in a real browser
@@ -341,3 +364,11 @@ def test_the_request_check_can_fail(browser, tmp_path):
 def test_checkpoint_page_describes_the_run(tiny_run):
     html = checkpoint_page(vg.load(tiny_run).checkpoint(), "tiny")
     assert "epoch 2 of a run of 2 epochs on digits, seed 3" in html
+
+
+@needs_chromium
+def test_the_page_fits_a_phone(tmp_path):
+    page = tmp_path / "phone.html"
+    page.write_text(render(shipped.from_checkpoint(tiny_state(), "phone"), "a-rather-long-run-name-" * 3, []))
+    result = load_page(chromium, page.resolve().as_uri(), width=390, mobile=True, settle=0.2)
+    assert result.errors == [] and result.scroll_width <= result.viewport_width

@@ -32,6 +32,7 @@ from vanilla_gan.shipped import Weights, from_checkpoint
 DIRECTIONS = 6  # sliders
 DIRECTION_SAMPLES = 2048
 MAX_FIT_LATENT = 1024  # above this, fixed random directions instead of a fit (the fit solves a latent x latent system)
+MAX_WEIGHT_BYTES = 64 * 10**6  # float16 weights in one page: a browser holds the page's text and the weights twice
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -56,8 +57,15 @@ def latent_directions(generator: nn.Module, count: int = DIRECTIONS, samples: in
         directions = torch.linalg.qr(torch.randn(latent, count, generator=noise, dtype=torch.float64))[0].T
         return directions.float(), f"{count} fixed random directions of z (z has {latent} dimensions)"
     z = torch.randn(max(samples, 2 * latent), latent, generator=noise, dtype=torch.float64)
-    images = generator.eval()(z.float()).reshape(len(z), -1).double()
-    fit = torch.linalg.solve(z.T @ z, z.T @ (images - images.mean(0)))  # (latent, pixels): images ~ z @ fit
+    generator.eval()
+    moments = torch.zeros(latent, generator.config.pixels, dtype=torch.float64)  # z.T @ images, a batch at a time
+    total = torch.zeros(generator.config.pixels, dtype=torch.float64)
+    for batch in z.split(256):
+        images = generator(batch.float()).reshape(len(batch), -1).double()
+        moments += batch.T @ images
+        total += images.sum(0)
+    centred = moments - z.sum(0)[:, None] * (total / len(z))[None, :]  # z.T @ (images - their mean)
+    fit = torch.linalg.solve(z.T @ z, centred)  # (latent, pixels): images ~ z @ fit
     values, vectors = torch.linalg.eigh(fit @ fit.T)
     directions = vectors[:, values.argsort(descending=True)[:count]].T  # (count, latent)
     signs = torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
@@ -106,21 +114,24 @@ def render(weights: Weights, title: str, about: list[str], with_raw: bool = Fals
     config = weights.model_config
     average = weights.generator()
     raw = weights.generator(raw=True) if with_raw and weights.has_average and weights.has_raw else None
+    embedded = {"average": average, "raw": raw, "discriminator": weights.discriminator()}
+    embedded = {name: network for name, network in embedded.items() if network is not None}
+    weight_bytes = sum(weight_bytes_of(network) for network in embedded.values())
+    if weight_bytes > MAX_WEIGHT_BYTES:
+        raise UsageError(f"these networks hold {_mb(weight_bytes)} of float16 weights, too many for one page (at "
+                         f"most {_mb(MAX_WEIGHT_BYTES)}{'; leave out --with-raw' if raw is not None else ''})")
     directions, how = latent_directions(average)
     networks, blobs = {}, []
-    for name, network in (("average", average), ("raw", raw), ("discriminator", weights.discriminator())):
-        if network is None:
-            continue
+    for name, network in embedded.items():
         data, sizes = encode(network)
         networks[name] = {"id": f"vg-{name}", "layers": sizes}
         blobs.append(f'<script type="application/octet-stream" id="vg-{name}">{data}</script>')
-    weight_bytes = sum(len(b) for b in blobs) * 3 // 4
     shape = list(config.shape)
     colour = len(shape) == 3
     brush = max(0.6, round(1.25 * min(shape[:2]) / 28, 3))  # the pen's radius in pixels: 1.25 on the digits
     model = {"shape": shape, "latent": config.latent_dim, "slope": config.slope, "networks": networks,
              "directions": directions.tolist(), "brush": brush}
-    size = "x".join(map(str, shape[:2])) + (" colour" if colour else " grey")
+    described = "x".join(map(str, shape[:2])) + (" colour" if colour else " grey")
     if raw is not None:
         raw_note = "The same z through G's trained weights (left) and their moving average (right), which draws the "
         raw_note += "samples everywhere else on this page."
@@ -134,12 +145,11 @@ def render(weights: Weights, title: str, about: list[str], with_raw: bool = Fals
     draw_note = ("This model draws colour images: the canvas draws grey, the same value in red, green and blue."
                  if colour else "White ink on black, like the training digits.")
     lines = "".join(f"<p class='muted'>{_inline(line)}</p>" for line in about)
-    html = TEMPLATE.format(
-        csp=CSP, title=escape(title), about=lines, size=escape(size), latent=config.latent_dim,
+    return TEMPLATE.format(
+        csp=CSP, title=escape(title), about=lines, size=escape(described), latent=config.latent_dim,
         weights_size=_mb(weight_bytes), how=escape(how), raw_note=raw_note, draw_note=draw_note,
         raw_hidden="" if raw is not None else " hidden", style=_asset("explore.css"),
         model=_script_json(model), blobs="".join(blobs), script=_asset("explore.js"))
-    return html
 
 
 def write_page(path: Path | str, html: str) -> Path:
