@@ -155,6 +155,10 @@ def test_sample_and_explore_pretrained_from_the_command_line(weights_file, tmp_p
     result = run_main("explore", "--pretrained", "-o", tmp_path / "page.html")
     assert result.returncode == 0 and "the shipped weights" in result.stdout
     assert "vanilla-gan train --seed 1" in (tmp_path / "page.html").read_text()  # its provenance, on the page
+    result = run_main("evaluate", "--pretrained", "-n", 1000, "--no-two-sample", "--json")
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert scores["epoch"] == 3 and scores["dataset"] == "digits" and scores["fid"] > 0
 
 
 def test_explore_errors_are_one_line(tiny_run, tmp_path):
