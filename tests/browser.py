@@ -157,3 +157,64 @@ def load_page(executable: str, url: str, width: int = 1280, height: int = 900, m
         return result
     finally:
         browser.close()
+
+
+class Tab:
+    """One page in a Browser, to drive: evaluate JavaScript, send mouse events, see the requests it made.
+
+        with Tab(Browser(exe), url) as tab:        # waits for the load event
+            tab.evaluate("1 + 1")                  # -> 2 (JSON-able values come back as Python values)
+            tab.mouse("mousePressed", x, y)        # viewport coordinates, in CSS pixels
+            tab.requests()                         # every URL requested since it opened (data: URIs included)
+    """
+
+    def __init__(self, browser: Browser, url: str, width: int = 1280, height: int = 900):
+        self.browser = browser
+        self.target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.call("Target.attachToTarget", {"targetId": self.target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.call(f"{domain}.enable", session=self.session)
+        browser.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                            "mobile": False}, self.session)
+        browser.events.clear()  # a load event of another tab must not count as this one's
+        browser.call("Page.navigate", {"url": url}, self.session)
+        browser._read_until(lambda m: m.get("method") == "Page.loadEventFired" and m.get("sessionId") == self.session)
+
+    def __enter__(self) -> Tab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.browser.call("Target.closeTarget", {"targetId": self.target})
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression (awaited when a promise); a thrown error is a RuntimeError."""
+        reply = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                       "awaitPromise": True}, self.session)
+        if "exceptionDetails" in reply:
+            raise RuntimeError(f"{expression[:60]}: {reply['exceptionDetails'].get('exception', reply)}")
+        return reply["result"].get("value")
+
+    def mouse(self, kind: str, x: float, y: float) -> None:
+        """One mouse event (mousePressed, mouseMoved, mouseReleased) with the left button, as a user's."""
+        self.browser.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
+                                                       "buttons": 0 if kind == "mouseReleased" else 1,
+                                                       "clickCount": 1}, self.session)
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.browser.events
+                if e.get("method") == "Network.requestWillBeSent" and e.get("sessionId") == self.session]
+
+    def errors(self) -> list[str]:
+        found = []
+        for event in self.browser.events:
+            method, params = event.get("method"), event.get("params", {})
+            if event.get("sessionId") != self.session:
+                continue
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append("console: " + " ".join(str(a.get("value", a.get("description", "")))
+                                                    for a in params.get("args", [])))
+            elif method == "Runtime.exceptionThrown":
+                found.append("exception: " + str(params["exceptionDetails"].get("exception", {}).get("description")))
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                found.append("log: " + params["entry"].get("text", ""))
+        return found

@@ -116,10 +116,17 @@ def python_blocks(markdown: str, heading: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
+# The README's example and the tour notebook train 8 epochs (10,000 steps, minutes on 2 cores); their tests run
+# them as written but for this, which keeps every call and file of the example and leaves the quality they state
+# (recognisable digits at 8 epochs) to a person, as the README says it was judged.
+SHORTER = ("epochs=8", "epochs=1, limit=2000")
+
+
 def test_the_readmes_python_example_runs_as_is(tmp_path, monkeypatch):
-    """The first Python block of the README's Python API section, pasted as is (8 epochs: about 2 minutes on an idle
-    2-core CPU)."""
+    """The first Python block of the README's Python API section, pasted as is but for SHORTER."""
     example = python_blocks((ROOT / "README.md").read_text(), "## Python API")[0]
+    assert SHORTER[0] in example
+    example = example.replace(*SHORTER)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
@@ -131,6 +138,9 @@ def test_the_tour_notebook_runs_top_to_bottom(tmp_path):
     nbformat = pytest.importorskip("nbformat", reason="needs the dev extra (nbclient, ipykernel)")
     nbclient = pytest.importorskip("nbclient", reason="needs the dev extra (nbclient, ipykernel)")
     notebook = nbformat.read(ROOT / "examples" / "tour.ipynb", as_version=4)
+    shortened = [cell for cell in notebook.cells if cell.cell_type == "code" and SHORTER[0] in cell.source]
+    assert len(shortened) == 1
+    shortened[0].source = shortened[0].source.replace(*SHORTER)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={
         "metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on the first failing cell

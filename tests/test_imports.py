@@ -20,12 +20,12 @@ LAYERS = [
     ["_version", "errors", "schema", "fileio"],
     ["config"],
     ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
-     "distributed", "runtime", "checkpoint", "lock", "netspec"],
+     "distributed", "runtime", "checkpoint", "shipped", "lock", "netspec"],
     ["rundir"],
     ["cudagraph", "optim", "progress", "threads", "trainstate", "trainer", "batched"],
     ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],
-    ["run", "api", "train_api", "options", "sweepplan", "sweep"],
+    ["run", "pretrained", "explore", "api", "train_api", "options", "sweepplan", "sweep"],
     ["cli", "__main__", "vanilla_gan"],
 ]
 

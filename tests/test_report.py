@@ -33,8 +33,9 @@ def evaluated_run(tmp_path_factory) -> tuple[Path, str]:
 
 def test_train_writes_the_report_and_its_pictures(evaluated_run):
     run, stdout = evaluated_run
-    for name in ("report.html", "progress.gif", "interpolation.gif", "interpolation.png", "plots/losses.png",
-                 "plots/discriminator.png", "plots/speed.png", "plots/metrics.png", "plots/memorisation.png"):
+    for name in ("report.html", "explore.html", "progress.gif", "interpolation.gif", "interpolation.png",
+                 "plots/losses.png", "plots/discriminator.png", "plots/speed.png", "plots/metrics.png",
+                 "plots/memorisation.png"):
         assert (run / name).is_file(), name
     with Image.open(run / "progress.gif") as gif:
         assert gif.n_frames == EPOCHS
@@ -45,8 +46,9 @@ def test_report_is_self_contained(evaluated_run):
     run, _ = evaluated_run
     page = (run / "report.html").read_text()
     sources = re.findall(r'(?:src|href)="([^"]*)"', page)
-    outside = [s[:40] for s in sources if not s.startswith("data:")]
+    outside = [s[:40] for s in sources if not s.startswith("data:") and s != "explore.html"]
     assert sources and not outside, outside
+    assert "explore.html" in sources and (run / "explore.html").is_file()  # the page to play with, beside it
     assert "http://" not in page and "https://" not in page
     assert "default-src 'none'" in page  # the browser itself refuses any request the page might make
     for heading in ("Training health", "Generated and real", "Animations", "Curves", "Final metrics",

@@ -7,6 +7,7 @@ algorithm (Goodfellow et al., 2014), on handwritten digits or your own images.
     run = vg.train(dataset=my_images, out="runs/mine", overwrite=True)   # your own (N, H, W[, 3]) images
     run.grid(images)                                     # a PIL image: shows itself in Jupyter
     vg.load("runs/nb").evaluate(n=10_000)                # a dict, the keys of `vanilla-gan evaluate --json`
+    vg.pretrained().sample(8)                            # the shipped weights: no training
 
 The command-line tool is `vanilla-gan` (see `vanilla-gan --help`); both are documented in the README.
 The modules, lowest first: errors, config, schema, fileio -> data, models, images, sampling, runtime,
@@ -28,6 +29,7 @@ from vanilla_gan.errors import (
     VanillaGanError,
 )
 from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.pretrained import Pretrained, pretrained
 from vanilla_gan.run import Run, load
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import reproducible_mkl
@@ -39,7 +41,8 @@ from vanilla_gan.trainer import Trainer
 reproducible_mkl()
 
 __all__ = [
-    "__version__", "train", "load", "Run", "Training", "Trainer", "RunDir", "ModelConfig", "TrainConfig",
+    "__version__", "train", "load", "pretrained", "Run", "Pretrained", "Training", "Trainer", "RunDir", "ModelConfig",
+    "TrainConfig",
     "Generator", "Discriminator", "load_dataset", "load_images", "VanillaGanError", "UsageError", "DataError",
     "CheckpointError", "StorageError", "TrainingError", "Interrupted",
 ]

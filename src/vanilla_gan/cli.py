@@ -1,4 +1,5 @@
-"""The `vanilla-gan` command line: `train`, `sample`, `evaluate`, `report`, `export` and `sweep` (sweep.py).
+"""The `vanilla-gan` command line: `train`, `sample`, `evaluate`, `report`, `export`, `sweep` (sweep.py) and
+`explore` (explore.py).
 
     vanilla-gan train --epochs 2 --seed 1 --out runs/try
     vanilla-gan train --out runs/try --resume --epochs 4
@@ -8,6 +9,8 @@
     vanilla-gan report runs/try                                # runs/try/report.html
     vanilla-gan export runs/try --format onnx -o generator.onnx
     vanilla-gan sweep --seeds 1-5 --set batch_size=8,32 --epochs 10 --out sweeps/bs
+    vanilla-gan sample --pretrained -n 64 -o digits.png      # the shipped weights: no training
+    vanilla-gan explore runs/try -o page.html                  # G and D in the browser
 
 This module only parses, prints and maps errors: the work is done by the Python API (`api.Training`) and
 the modules it names. Errors the user can act on are printed as one `error:` line with the exit status of
@@ -24,7 +27,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from torch import nn
+import torch
 from tqdm.auto import tqdm
 
 from vanilla_gan import distributed, evaluate, sweep
@@ -46,11 +49,13 @@ from vanilla_gan.config import (
 )
 from vanilla_gan.data.arrays import shape_words
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError, VanillaGanError
+from vanilla_gan.explore import add_explore_parser
 from vanilla_gan.export import export_generator
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.images import save_grid
 from vanilla_gan.netspec import import_network
 from vanilla_gan.options import train_options
+from vanilla_gan.pretrained import pretrained
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
 from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
@@ -89,7 +94,7 @@ def run_parents() -> list[argparse.ArgumentParser]:
     return [common_options(), generator_option()]
 
 
-def own_generator(args: argparse.Namespace) -> nn.Module | None:
+def own_generator(args: argparse.Namespace) -> torch.nn.Module | None:
     return import_network(args.own_generator) if args.own_generator else None
 
 
@@ -181,7 +186,9 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "(N, H, W) grey or (N, H, W, 3) colour: (N, 28, 28) for the digits, 0 = "
                                           "background, 255 = ink, like MNIST. --interpolate "
                                           "writes walks through the latent space as X.gif and X.png.")
-    p.add_argument("checkpoint", type=Path, help="a checkpoint file or a run folder (its checkpoints/last.pt)")
+    p.add_argument("checkpoint", type=Path, nargs="?", help="a checkpoint file or a run folder (its "
+                                                            "checkpoints/last.pt)")
+    p.add_argument("--pretrained", action="store_true", help="draw from the weights shipped with vanilla-gan instead")
     p.add_argument("-n", "--num", type=int,
                    help=f"how many digits (default: 64; at most {MAX_NPY:,} in a .npy, {MAX_GRID:,} in a .png grid), "
                         f"or with --interpolate how many walks (default: 8, at most {MAX_WALKS})")
@@ -211,18 +218,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
     most = MAX_NPY if suffix == ".npy" else MAX_GRID
     if not 1 <= args.num <= most:
         raise UsageError(f"-n must be in 1..{most:,} for a {suffix} file, got {args.num:,}")
-    state = load_checkpoint(args.checkpoint)
+    generator, source = generator_to_sample(args)
     device = resolve_device(args.device)
-    generator = load_generator(state, raw=args.raw, generator=own_generator(args))
     images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, H, W[, 3]) uint8
     make_folder(args.output.parent)
     if suffix == ".npy":
         atomic_write(args.output, lambda f: np.save(f, images))
     else:
         save_grid(images, args.output)
-    print(f"wrote {len(images)} images {tuple(images.shape[1:])} to {args.output} (epoch {state['epoch']} of "
-          f"{args.checkpoint})")
+    print(f"wrote {len(images)} images {tuple(images.shape[1:])} to {args.output} ({source})")
     return 0
+
+
+def generator_to_sample(args: argparse.Namespace) -> tuple[torch.nn.Module, str]:
+    """The checkpoint's G (or the shipped one with --pretrained), and where it comes from in words."""
+    if (args.checkpoint is None) == (not args.pretrained):
+        raise UsageError("pass a checkpoint or run folder, or --pretrained (one of them)")
+    if args.pretrained:
+        return pretrained().generator(raw=args.raw), "the shipped weights"
+    state = load_checkpoint(args.checkpoint)
+    generator = load_generator(state, raw=args.raw, generator=own_generator(args))
+    return generator, f"epoch {state['epoch']} of {args.checkpoint}"
 
 
 def sample_walk(args: argparse.Namespace) -> int:
@@ -233,13 +249,12 @@ def sample_walk(args: argparse.Namespace) -> int:
                          f"{args.frames}")
     if output.suffix.lower() not in (".gif", ".png"):
         raise UsageError(f"-o {output}: with --interpolate the output must end in .gif or .png (both are written)")
-    state = load_checkpoint(args.checkpoint)
+    generator, source = generator_to_sample(args)
     make_folder(output.parent)
-    generator = load_generator(state, raw=args.raw, generator=own_generator(args))
     frames = latent_walk(generator, walks, args.frames, seed=args.seed, device=resolve_device(args.device))
     gif, png = write_walk(frames, output.with_suffix(".gif"), output.with_suffix(".png"))
     print(f"wrote {walks} walks of {args.frames} digits to {gif} (animated) and {png} (a row per walk) "
-          f"(epoch {state['epoch']} of {args.checkpoint})")
+          f"({source})")
     return 0
 
 
@@ -253,6 +268,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "precision/recall and the Parzen log-likelihood, each beside its "
                                           "real-data floor.")
     p.add_argument("checkpoint", type=Path, nargs="?", help="a checkpoint file or a run folder")
+    p.add_argument("--pretrained", action="store_true", help="score the weights shipped with vanilla-gan instead")
     p.add_argument("-n", "--num", type=int, default=10_000,
                    help=f"generated digits to score (default: 10000, at most {MAX_EVAL_SAMPLES})")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -269,16 +285,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.retrain_evaluator:
         path, accuracy, sha = rebuild_evaluator()
         print(f"evaluator retrained: held-out accuracy {accuracy:.2%}, written to {path} (SHA-256 {sha})")
-        if args.checkpoint is None:
+        if args.checkpoint is None and not args.pretrained:
             return 0
-    if args.checkpoint is None:
-        raise UsageError("evaluate needs a checkpoint or run folder (or --retrain-evaluator)")
+    if (args.checkpoint is None) == (not args.pretrained):
+        raise UsageError("evaluate needs a checkpoint or run folder, or --pretrained (one of them; or "
+                         "--retrain-evaluator)")
     check_whole("--seed", args.seed, 0, MAX_SEED)
     if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
         raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
-    result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
-                                          device=resolve_device(args.device), two_sample=args.two_sample,
-                                          generator=own_generator(args))
+    if args.pretrained:
+        result = pretrained(device=args.device).evaluate(args.num, seed=args.seed, two_sample=args.two_sample,
+                                              generator=own_generator(args))
+    else:
+        result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
+                                              device=resolve_device(args.device), two_sample=args.two_sample,
+                                              generator=own_generator(args))
     print(json.dumps(result) if args.json else evaluate.format_table(result))
     return 0
 
@@ -364,6 +385,7 @@ def build_parser() -> Parser:
     add_report_parser(subparsers)
     add_export_parser(subparsers)
     add_sweep_parser(subparsers)
+    add_explore_parser(subparsers, parents=[common_options()])
     return parser
 
 

@@ -414,15 +414,22 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
     generator module, an instance of it.
     """
     state = load_checkpoint(path)
-    dataset = state["train_config"]["dataset"]
-    evaluator = Evaluator(dataset, device, num_samples, seed, cache_dir,
-                          image_size=state["train_config"].get("image_size"))
-    generator = load_generator(state, generator=generator)
+    result = evaluate_generator(load_generator(state, generator=generator), state["train_config"]["dataset"],
+                                num_samples, seed, device, cache_dir, two_sample,
+                                image_size=state["train_config"].get("image_size"))
+    return {"epoch": state["epoch"], **result}
+
+
+def evaluate_generator(generator: nn.Module, dataset: str, num_samples: int = 10_000, seed: int = 0,
+                       device: str | torch.device = "cpu", cache_dir: Path | None = None, two_sample: bool = True,
+                       image_size: int | None = None) -> dict[str, Any]:
+    """evaluate_checkpoint's result (but its epoch) for a generator trained on `dataset` (the shipped weights)."""
+    evaluator = Evaluator(dataset, device, num_samples, seed, cache_dir, image_size=image_size)
     result = evaluator(generator, two_sample=two_sample)
     result.pop("two_sample_pictures", None)
     if "absent" in result:  # no classifier: the memorisation check holds (the whole data set as training images)
         result["memorisation"] = check_memorisation(generator, evaluator.real_images(), device=device).summary()
-    return {"epoch": state["epoch"], "num_samples": num_samples, "dataset": dataset, **result}
+    return {"num_samples": num_samples, "dataset": dataset, **result}
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """A trained run as Python sees it: `load(path) -> Run`, and `Run` (sample, grid, interpolate, evaluate, plots,
-report, metrics, config, checkpoint, generator). `vanilla_gan.train` returns one too (train_api.py).
+report, explore, metrics, config, checkpoint, generator). `vanilla_gan.train` returns one too (train_api.py), and
+`vanilla_gan.pretrained()` a Run of the shipped weights (pretrained.py).
 
     run = vg.load("runs/nb")
     images = run.sample(64, seed=0)      # uint8 (64, 28, 28), or (64, H, W[, 3]): the run's image shape
@@ -24,6 +25,7 @@ from vanilla_gan.errors import UsageError
 from vanilla_gan.evaluate import evaluate_checkpoint
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.report import Report, plots, write_report
+from vanilla_gan.report.explore_page import checkpoint_page, write_page
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import resolve_device
 from vanilla_gan.sampling import latent_walk, sample_images
@@ -111,9 +113,23 @@ class Run:
         if isinstance(n, bool) or not isinstance(n, int) or not 1000 <= n <= MAX_EVAL_SAMPLES:
             raise UsageError(f"n must be a whole number of samples in 1000..{MAX_EVAL_SAMPLES:,}, got {n!r}")
         seed = check_whole("seed", seed, 0, MAX_SEED)
+        return self._evaluate(n, seed, bool(two_sample))
+
+    def _evaluate(self, n: int, seed: int, two_sample: bool) -> dict[str, Any]:
         return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
                                    generator=None if self._custom is None else fresh_copy(self._custom),
-                                   two_sample=bool(two_sample))
+                                   two_sample=two_sample)
+
+    def explore(self, out: Path | str = "explore.html", with_raw: bool = False) -> Path:
+        """Write one self-contained page where G draws and D judges in the browser (new images, sliders over
+        latent directions, a walk, a canvas to draw on); `with_raw` also embeds G's raw weights beside their
+        moving average. Returns its path."""
+        return write_page(out, self._page(bool(with_raw)))
+
+    def _page(self, with_raw: bool) -> str:
+        if self._custom is not None:
+            raise UsageError("explore draws the package's Generator only, not a run's own generator module")
+        return checkpoint_page(self.checkpoint(), self.path.name, with_raw)
 
     def plots(self) -> dict[str, Image.Image]:
         """The curves (losses, discriminator, speed, metrics when evaluated), written to RUN/plots/ and returned

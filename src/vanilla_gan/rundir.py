@@ -18,7 +18,7 @@ The layout (docs/design.md has the contract):
     checkpoints/last.pt, best.pt, epoch_NNNN.pt
     stop.json          only after a stop on non-finite losses
     train.lock         the lock a training process holds (its PID inside); harmless when stale
-    report.html, plots/, progress.gif, interpolation.{gif,png}, tensorboard/   derived, rewritable
+    report.html, plots/, progress.gif, interpolation.{gif,png}, explore.html, tensorboard/   derived, rewritable
 Every file is written through `fileio` (atomically, or appended and fsynced). At the end of an epoch the
 order is: grid, steps.csv rows, best.pt, the epoch's copy, last.pt, metrics.jsonl; a resumed run first cuts
 metrics.jsonl, steps.csv and the grids back to its checkpoint's epochs, so they never hold an epoch it does
@@ -125,6 +125,7 @@ class RunDir:
     walk_png = property(lambda self: self.path / "interpolation.png")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
     two_sample_png = property(lambda self: self.path / "two_sample.png")
+    explore_path = property(lambda self: self.path / "explore.html")
 
     def grid_path(self, epoch: int) -> Path:
         return self.samples_dir / f"epoch_{epoch:04d}.png"
@@ -149,7 +150,8 @@ class RunDir:
         for folder in (self.path, self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
             self.check_entry(folder, folder=True)
         for path in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
-                     self.progress_gif, self.walk_gif, self.walk_png, self.last_checkpoint, self.best_checkpoint):
+                     self.progress_gif, self.walk_gif, self.walk_png, self.last_checkpoint, self.best_checkpoint,
+                     self.explore_path):
             self.check_entry(path)
 
     def check_entry(self, path: Path, folder: bool = False) -> bool:
@@ -246,7 +248,7 @@ class RunDir:
         if not self.path.exists():
             return
         for name in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
-                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png):
+                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png, self.explore_path):
             name.unlink(missing_ok=True)
         for folder in (self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
             if folder.is_dir():

@@ -4,8 +4,9 @@
     report.notes, report.memorisation.verdict, report.skipped
 
 The parts: `plots` (the curves, matplotlib), `animation` (progress.gif, latent walks), `health` (notes
-from the metrics log), `memorisation` (nearest training digits), `page` (the HTML), `tblog` (TensorBoard,
-an epoch hook for `train --tensorboard`). Each panel that fails is left out of the page with a note.
+from the metrics log), `memorisation` (nearest training digits), `page` (the HTML), `explore_page` (explore.html,
+where G draws in the browser; the report links to it), `tblog` (TensorBoard, an epoch hook for
+`train --tensorboard`). Each panel that fails is left out of the page with a note.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vanilla_gan.data.sources import LoadedImages, load_images
 from vanilla_gan.memorisation import Memorisation, check_memorisation
 from vanilla_gan.report import plots
 from vanilla_gan.report.animation import write_progress_gif, write_walk
+from vanilla_gan.report.explore_page import checkpoint_page
 from vanilla_gan.report.health import Note, diversity, format_notes, health_notes
 from vanilla_gan.report.page import render
 from vanilla_gan.rundir import RunDir
@@ -52,7 +54,7 @@ class Report:
 def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu",
                  memorisation_samples: int = 1000, generator: torch.nn.Module | None = None,
                  data: LoadedImages | None = None) -> Report:
-    """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png} and RUN/report.html.
+    """Write RUN/plots/*.png, RUN/progress.gif, RUN/interpolation.{gif,png}, RUN/explore.html and RUN/report.html.
 
     The run folder and its checkpoint must be readable (else a UsageError); each panel that fails for
     another reason (matplotlib missing, data set not available offline, ...) is left out with a note.
@@ -90,7 +92,9 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
         attempt("memorisation plot", lambda: figures.update(distances=plots.plot_distances(
             memo.generated_distances, memo.real_distances, run.plots_dir / "memorisation.png")))
     two_sample = run.two_sample_png if run.two_sample_png.is_file() else None
-    page = render(record, state, figures, progress, walk, real, notes, memo, skipped, two_sample)
+    explore = attempt("explore.html", lambda: run.write(run.explore_path, checkpoint_page(
+        state, run.path.resolve().name).encode("utf-8")))
+    page = render(record, state, figures, progress, walk, real, notes, memo, skipped, two_sample, explore)
     path = run.write(run.report_path, page.encode("utf-8"))
     return Report(path, notes, memo, skipped)
 

@@ -139,8 +139,9 @@ code { background: #eef1f4; padding: 0 4px; border-radius: 3px; overflow-wrap: a
 
 def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], progress: Path | None,
            walk: tuple[Path, Path] | None, real: np.ndarray | None, notes: list[Note], memo: Memorisation | None,
-           skipped: list[str], two_sample: Path | None = None) -> str:
-    """The whole page, as text. `two_sample`: RUN/two_sample.png, when the last evaluation wrote it."""
+           skipped: list[str], two_sample: Path | None = None, explore: Path | None = None) -> str:
+    """The whole page, as text. `two_sample`: RUN/two_sample.png, when the last evaluation wrote it; `explore`:
+    RUN/explore.html, linked when written."""
     config = run.config
     train = run.train
     name = run.run_dir.resolve().name
@@ -155,6 +156,10 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
                    + "</div>" for n in notes)
     parts.append(f"<section><h2>Training health</h2>{body}</section>")
 
+    if explore is not None:
+        parts.append(f'<section><h2>Play with it</h2><p><a href="{escape(explore.name)}">{escape(explore.name)}</a>: '
+                     "G draws and D judges in your browser: new digits, sliders through the latent space, a walk "
+                     "between two digits, and a canvas to draw on.</p></section>")
     parts.append(_two_sample_section(run.metrics, two_sample))
     samples = []
     if run.grids:
