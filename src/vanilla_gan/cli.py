@@ -294,8 +294,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
         raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
     if args.pretrained:
-        result = pretrained(device=args.device).evaluate(args.num, seed=args.seed, two_sample=args.two_sample,
-                                              generator=own_generator(args))
+        result = pretrained(device=args.device).evaluate(args.num, seed=args.seed, two_sample=args.two_sample)
     else:
         result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
                                               device=resolve_device(args.device), two_sample=args.two_sample,
