@@ -26,7 +26,7 @@ from vanilla_gan.data import fixed_order
 from vanilla_gan.images import grid, png_bytes
 from vanilla_gan.memorisation import Memorisation
 from vanilla_gan.report.health import Note
-from vanilla_gan.rundir import RunRecord
+from vanilla_gan.runlog import RunRecord
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
 
 
