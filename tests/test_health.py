@@ -13,7 +13,7 @@ from helpers import TINY, assert_one_line_error, run_main
 
 from vanilla_gan.images import save_grid
 from vanilla_gan.report.health import diversity, health_notes
-from vanilla_gan.rundir import RunRecord
+from vanilla_gan.runlog import RunRecord
 
 
 def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: list[np.ndarray] | None = None,

@@ -21,7 +21,7 @@ LAYERS = [
     ["config"],
     ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
      "distributed", "runtime", "checkpoint", "shipped", "lock", "netspec"],
-    ["rundir"],
+    ["runfolder", "runlog", "rundir"],
     ["cudagraph", "optim", "progress", "threads", "trainstate", "trainer", "batched"],
     ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],

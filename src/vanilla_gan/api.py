@@ -63,27 +63,7 @@ class Training:
                  tensorboard: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
                  progress: bool = True, recipe: str | None = None, overwrite: bool = False, **options: Any):
-        if recipe is not None and recipe not in RECIPES:
-            raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
-        options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
-        unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
-        if unknown:
-            raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
-                             f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
-        options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
-        if resume and overwrite:
-            raise UsageError("--overwrite replaces a run and --resume continues it: pass one of them")
-        self.loaded: LoadedImages | None = None  # data given in Python (an array, a tensor, a Dataset): loaded now
-        if "dataset" in options and not isinstance(options["dataset"], (str, os.PathLike, bytes)):
-            size = options.get("image_size")
-            self.loaded = load_images(options["dataset"], None if size is None else check_whole(
-                "--image-size", size, 1, MAX_SIDE))
-            options["dataset"] = self.loaded.description
-        check_paths(out, options)
-        if "minutes" in options and "epochs" not in options:
-            options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
-        elif resume and "epochs" in options and "minutes" not in options:
-            options["minutes"] = None  # --epochs on resume replaces the run's time budget
+        options, self.loaded = session_options(options, recipe=recipe, out=out, resume=resume, overwrite=overwrite)
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
         self.data_notes: list[str] = []
@@ -95,34 +75,11 @@ class Training:
                        "log": log, "progress": progress}
         if resume and out is None:
             raise UsageError("--resume needs --out RUN_DIR, the run to continue")
-        if not resume:  # every check of the options before anything is written (or locked)
-            model_config = ModelConfig(**{k: v for k, v in options.items() if k in MODEL_OPTIONS})
-            config = TrainConfig(**{k: v for k, v in options.items() if k in TRAIN_OPTIONS})
-            model_config.validate()
-            config.validate()
-            resolve_device(config.device)  # no CUDA for --device cuda: said before anything else
+        fresh = None if resume else checked_configs(options)  # every check before anything is written (or locked)
         self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
         distributed.on_main(self.run_dir.lock)  # one writer per run folder: a second one stops here
         try:
-            if overwrite:  # only a run of this package, and only once the new run is ready to start
-                distributed.on_main(self.run_dir.check_replaceable)
-            if not resume:
-                if not overwrite:
-                    distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
-                self._fresh(model_config, config)
-                if overwrite:  # the data loaded and the Trainer built: bad data never costs the old run
-                    distributed.on_main(self.run_dir.clear_run)
-            elif self.run_dir.last_checkpoint.exists():
-                state = load_checkpoint_file(self.run_dir.last_checkpoint)
-                self.run_dir.check_belongs(state)  # another run's last.pt copied in is refused
-                self._resume(state, options)
-            elif not self.run_dir.config_path.exists():
-                raise CheckpointError(f"no such checkpoint: {self.run_dir.last_checkpoint}, nor a config.json to start "
-                                      f"the run over from: train it afresh (without --resume)")
-            else:  # killed before its first checkpoint: start over with its configuration
-                saved = self.run_dir.read_config()
-                self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
-                self.started_over = True
+            self._open_run(fresh, options, overwrite)
             warning = bf16_warning(self.config.precision, self.device, self.config.batch_size)
             self.warnings = ([warning] if warning else []) + self.data_notes
             if tensorboard:
@@ -130,6 +87,31 @@ class Training:
         except BaseException:
             self.close()
             raise
+
+    def _open_run(self, fresh: tuple[ModelConfig, TrainConfig] | None, options: dict[str, Any],
+                  overwrite: bool) -> None:
+        """In the locked folder: a new run of the configurations `fresh` (replacing the run there when
+        `overwrite`), or, when `fresh` is None, the run there resumed from its last.pt, or started over from its
+        config.json when it died before its first checkpoint. Builds the Trainer (or finds nothing to do)."""
+        if overwrite:  # only a run of this package, and only once the new run is ready to start
+            distributed.on_main(self.run_dir.check_replaceable)
+        if fresh is not None:
+            if not overwrite:
+                distributed.on_main(self.run_dir.check_new)  # an existing run is never overwritten
+            self._fresh(*fresh)
+            if overwrite:  # the data loaded and the Trainer built: bad data never costs the old run
+                distributed.on_main(self.run_dir.clear_run)
+        elif self.run_dir.last_checkpoint.exists():
+            state = load_checkpoint_file(self.run_dir.last_checkpoint)
+            self.run_dir.check_belongs(state)  # another run's last.pt copied in is refused
+            self._resume(state, options)
+        elif not self.run_dir.config_path.exists():
+            raise CheckpointError(f"no such checkpoint: {self.run_dir.last_checkpoint}, nor a config.json to start "
+                                  f"the run over from: train it afresh (without --resume)")
+        else:  # killed before its first checkpoint: start over with its configuration
+            saved = self.run_dir.read_config()
+            self._fresh(*resume_configs(saved.get("model", {}), saved.get("train", {}), options, 0))
+            self.started_over = True
 
     def _data(self, config: TrainConfig) -> tuple[torch.Tensor, Evaluator]:
         self.config, self.device = config, resolve_device(config.device)
@@ -224,6 +206,47 @@ class Training:
 
     def _result(self) -> Run:
         return Run(self.run_dir.path, generator=self._custom_generator(), device=self.device, report=self.report)
+
+
+def session_options(options: dict[str, Any], *, recipe: str | None, out: object, resume: bool,
+                    overwrite: bool) -> tuple[dict[str, Any], LoadedImages | None]:
+    """A session's options checked and completed before anything else: the recipe's under those given (None
+    means not given), no unknown name, lists as tuples, data given in Python (an array, a tensor, a Dataset)
+    loaded now and named by its description, paths checked, a time budget's epochs. Returns (options, the data
+    loaded now or None)."""
+    if recipe is not None and recipe not in RECIPES:
+        raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
+    unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
+    if unknown:
+        raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
+                         f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+    if resume and overwrite:
+        raise UsageError("--overwrite replaces a run and --resume continues it: pass one of them")
+    loaded = None
+    if "dataset" in options and not isinstance(options["dataset"], (str, os.PathLike, bytes)):
+        size = options.get("image_size")
+        loaded = load_images(options["dataset"], None if size is None else check_whole(
+            "--image-size", size, 1, MAX_SIDE))
+        options["dataset"] = loaded.description
+    check_paths(out, options)
+    if "minutes" in options and "epochs" not in options:
+        options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
+    elif resume and "epochs" in options and "minutes" not in options:
+        options["minutes"] = None  # --epochs on resume replaces the run's time budget
+    return options, loaded
+
+
+def checked_configs(options: dict[str, Any]) -> tuple[ModelConfig, TrainConfig]:
+    """A new run's configurations from its options, validated, and its device found (no CUDA for --device cuda:
+    said before anything else)."""
+    model_config = ModelConfig(**{k: v for k, v in options.items() if k in MODEL_OPTIONS})
+    config = TrainConfig(**{k: v for k, v in options.items() if k in TRAIN_OPTIONS})
+    model_config.validate()
+    config.validate()
+    resolve_device(config.device)
+    return model_config, config
 
 
 def check_paths(out: object, options: dict[str, Any]) -> None:

@@ -32,13 +32,26 @@ def float_pair(text: str) -> tuple[float, float]:
 
 
 def train_options(seed: bool = True) -> argparse.ArgumentParser:
-    """A parent parser with every model and training option (and --seed unless `seed` is False)."""
+    """A parent parser with every model and training option (and --seed unless `seed` is False), in the order
+    --help lists them: the recipe, the data and the run's length, the algorithm, the seed, where and how to
+    train, the networks."""
     m, t = ModelConfig(), TrainConfig()
     p = argparse.ArgumentParser(add_help=False)
     # Defaults are None so that `--resume` can tell which options the user gave.
     p.add_argument("--recipe", choices=tuple(RECIPES),
                    help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
                         "notebooks' plain settings, for comparison); options given beside it win")
+    _data_options(p, t)
+    _algorithm_options(p, t)
+    if seed:
+        p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
+    _where_and_how_options(p, t)
+    _network_options(p, m)
+    return p
+
+
+def _data_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
+    """What to train on, and for how long."""
     p.add_argument("--dataset", help=f"digits (embedded, offline), mnist, fashion-mnist, a folder of PNG/JPEG/BMP "
                                      f"pictures (recursive; subfolders may name classes) or with "
                                      f"train-images-idx3-ubyte[.gz], or a .npy/.npz file of uint8 (N, H, W[, 3]) "
@@ -53,6 +66,10 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
                    help="a time budget: train until this many minutes of training have passed, at an epoch's end, "
                         "then evaluate and report as usual; config.json records the epochs reached, so --epochs N "
                         "--seed S repeats the run on any machine (default: none; alone it lifts --epochs)")
+
+
+def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
+    """The GAN's training algorithm: the batch, Adam, the losses, the averaged G."""
     p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
@@ -68,8 +85,10 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float,
                    help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
                         f"{t.ema_decay})")
-    if seed:
-        p.add_argument("--seed", type=int, help="seed for everything (default: drawn and printed)")
+
+
+def _where_and_how_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
+    """The device and precision, threads, and how often to checkpoint, evaluate and report progress."""
     p.add_argument("--device", choices=DEVICES, help=f"where to train (default: {t.device}: cuda if present)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help=f"fp32, or bf16 autocast for the forward passes (default: {t.precision})")
@@ -87,12 +106,15 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--eval-samples", type=int, help=f"generated images per evaluation, 1000..{MAX_EVAL_SAMPLES:,} "
                                                       f"(default: {t.eval_samples})")
     p.add_argument("--log-every", type=int, help=f"steps between progress updates (default: {t.log_every})")
+
+
+def _network_options(p: argparse.ArgumentParser, m: ModelConfig) -> None:
+    """The networks: z's size, the hidden widths, LeakyReLU's slope, D's dropout (the images set the rest)."""
     p.add_argument("--latent-dim", type=int, help=f"size of z (default: {m.latent_dim})")
     p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
     p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
     p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
     p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
-    return p
 
 
 def as_arguments(options: dict[str, Any]) -> list[str]:

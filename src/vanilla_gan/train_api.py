@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,22 +97,19 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
     """
     given = {name: value for name, value in locals().items()
              if name in MODEL_OPTIONS + TRAIN_OPTIONS and not isinstance(value, Default)}
-    try:
-        for name, value in (("resume", resume), ("overwrite", overwrite), ("report", report),
-                            ("tensorboard", tensorboard), ("verbose", verbose)):
-            if not isinstance(value, (bool, np.bool_)):
-                raise UsageError(f"{name} must be True or False, got a {type(value).__name__}")
+    with python_spelled_errors():
         return _train(given, out=out, resume=resume, overwrite=overwrite, report=report, tensorboard=tensorboard,
                       verbose=verbose, generator=generator, discriminator=discriminator, epoch_hooks=epoch_hooks,
                       recipe=recipe)
-    except UsageError as error:
-        spelled = python_spelling(str(error))
-        if spelled == str(error):
-            raise
-        raise type(error)(spelled).with_traceback(error.__traceback__) from None
 
 
 def _train(options: dict[str, Any], *, verbose: bool, **keywords: Any) -> Run:
+    """`train`'s work: `options` are the model and training options given, `keywords` the session's own (out,
+    resume, ...). The switches are checked first, then a Training is prepared and run; its warnings are Python's."""
+    switches = {name: keywords[name] for name in ("resume", "overwrite", "report", "tensorboard")}
+    for name, value in {**switches, "verbose": verbose}.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise UsageError(f"{name} must be True or False, got a {type(value).__name__}")
     log = (lambda line: tqdm.write(line, file=sys.stdout)) if verbose else None
     with distributed.session(options.get("device") or "auto"):
         session = Training(log=log, **keywords, **options)
@@ -128,6 +126,19 @@ def _train(options: dict[str, Any], *, verbose: bool, **keywords: Any) -> Run:
 _FLAGS = {"--resume": "resume=True", "--overwrite": "overwrite=True", "--no-report": "report=False",
           "--out": "out", **{"--no-" + n.replace("_", "-"): f"{n}=False" for n in ("cuda_graph",)},
           **{"--" + n.replace("_", "-"): n for n in (*MODEL_OPTIONS, *TRAIN_OPTIONS, "recipe", "tensorboard")}}
+
+
+@contextmanager
+def python_spelled_errors() -> Iterator[None]:
+    """A UsageError raised inside names its options as Python spells them (`python_spelling`); one whose message
+    names none passes unchanged."""
+    try:
+        yield
+    except UsageError as error:
+        spelled = python_spelling(str(error))
+        if spelled == str(error):
+            raise
+        raise type(error)(spelled).with_traceback(error.__traceback__) from None
 
 
 def python_spelling(message: str) -> str:

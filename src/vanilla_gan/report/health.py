@@ -23,7 +23,7 @@ import numpy as np
 from vanilla_gan.config import TrainConfig
 from vanilla_gan.images import split_grid
 from vanilla_gan.progress import SLOW, first_speed
-from vanilla_gan.rundir import RunRecord
+from vanilla_gan.runlog import RunRecord
 
 D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
 DIVERSITY_DROP = 0.75  # latest diversity below this share of its peak (and of real digits') = collapsing

@@ -26,7 +26,7 @@ from vanilla_gan.data import fixed_order
 from vanilla_gan.images import grid, png_bytes
 from vanilla_gan.memorisation import Memorisation
 from vanilla_gan.report.health import Note
-from vanilla_gan.rundir import RunRecord
+from vanilla_gan.runlog import RunRecord
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
 
 
@@ -142,25 +142,49 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
            skipped: list[str], two_sample: Path | None = None, explore: Path | None = None) -> str:
     """The whole page, as text. `two_sample`: RUN/two_sample.png, when the last evaluation wrote it; `explore`:
     RUN/explore.html, linked when written."""
-    config = run.config
-    train = run.train
     name = run.run_dir.resolve().name
-    epochs = len(run.metrics)
-    parts = [f"<h1>vanilla-gan run <code>{escape(name)}</code></h1>",
-             f'<p class="muted">{epochs} of {_text(train.get("epochs", "?"))} epochs on {_text(train.get("dataset"))} '
-             f'({_text(config.get("num_images", "?"))} images, seed {_text(train.get("seed"))}), report written '
-             f'{time.strftime("%Y-%m-%d %H:%M")} by vanilla-gan {_text(config.get("package_version", ""))}.</p>']
+    parts = [_heading(run, name), _health_section(notes), _explore_section(explore),
+             _two_sample_section(run.metrics, two_sample), _samples_section(run, real),
+             _animations_section(progress, walk), _curves_section(figures), _metrics_section(run),
+             _memorisation_section(memo, figures), _config_section(run.config), _left_out_section(skipped),
+             _footer(run, state)]
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f'<link rel="icon" href="data:,"><title>vanilla-gan report: {escape(name)}</title>'
+            f"<style>{STYLE}</style></head><body><main>{''.join(parts)}</main></body></html>\n")
 
+
+# ---------------------------------------------------------------------- the sections, top to bottom; "" leaves one out
+
+def _heading(run: RunRecord, name: str) -> str:
+    """The run's name, then a line: epochs done of planned, the data, the seed, when and by which version."""
+    config, train = run.config, run.train
+    return (f"<h1>vanilla-gan run <code>{escape(name)}</code></h1>"
+            f'<p class="muted">{len(run.metrics)} of {_text(train.get("epochs", "?"))} epochs on '
+            f'{_text(train.get("dataset"))} ({_text(config.get("num_images", "?"))} images, seed '
+            f'{_text(train.get("seed"))}), report written {time.strftime("%Y-%m-%d %H:%M")} by vanilla-gan '
+            f'{_text(config.get("package_version", ""))}.</p>')
+
+
+def _health_section(notes: list[Note]) -> str:
     body = "".join(f'<div class="note {n.level}"><span class="tag">{n.level}</span> <strong>{escape(n.title)}</strong>'
                    f"<p>{escape(n.meaning)}</p>" + (f"<p><em>Try:</em> {escape(n.advice)}</p>" if n.advice else "")
                    + "</div>" for n in notes)
-    parts.append(f"<section><h2>Training health</h2>{body}</section>")
+    return f"<section><h2>Training health</h2>{body}</section>"
 
-    if explore is not None:
-        parts.append(f'<section><h2>Play with it</h2><p><a href="{escape(explore.name)}">{escape(explore.name)}</a>: '
-                     "G draws and D judges in your browser: new digits, sliders through the latent space, a walk "
-                     "between two digits, and a canvas to draw on.</p></section>")
-    parts.append(_two_sample_section(run.metrics, two_sample))
+
+def _explore_section(explore: Path | None) -> str:
+    if explore is None:
+        return ""
+    return (f'<section><h2>Play with it</h2><p><a href="{escape(explore.name)}">{escape(explore.name)}</a>: '
+            "G draws and D judges in your browser: new digits, sliders through the latent space, a walk "
+            "between two digits, and a canvas to draw on.</p></section>")
+
+
+def _samples_section(run: RunRecord, real: np.ndarray | None) -> str:
+    """The last epoch's grid beside as many real training digits."""
     samples = []
     if run.grids:
         epoch, last = run.grids[-1]
@@ -170,9 +194,12 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
         picks = real[fixed_order(len(real))[:run.grid_size]]
         samples.append(f"<figure>{_img(grid(picks, scale=2), 'real training digits', True)}"
                        f"<figcaption>Real: {len(picks)} training digits</figcaption></figure>")
-    if samples:
-        parts.append(f'<section><h2>Generated and real</h2><div class="cols">{"".join(samples)}</div></section>')
+    if not samples:
+        return ""
+    return f'<section><h2>Generated and real</h2><div class="cols">{"".join(samples)}</div></section>'
 
+
+def _animations_section(progress: Path | None, walk: tuple[Path, Path] | None) -> str:
     moving = []
     if progress is not None:
         moving.append(f"<figure>{_img(progress, 'the fixed-noise grid across epochs', True, 'image/gif')}"
@@ -182,48 +209,60 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
                       f"<figcaption>interpolation.gif: 8 walks between random z (spherical interpolation)"
                       f"</figcaption>{_img(walk[1], 'latent-space walks as rows', True)}"
                       f"<figcaption>interpolation.png: each row one walk, left to right</figcaption></figure>")
-    if moving:
-        parts.append(f'<section><h2>Animations</h2><div class="cols">{"".join(moving)}</div></section>')
+    if not moving:
+        return ""
+    return f'<section><h2>Animations</h2><div class="cols">{"".join(moving)}</div></section>'
 
+
+def _curves_section(figures: dict[str, Path]) -> str:
     captions = {"losses": "Losses per step (raw values faint, moving average bold)",
                 "discriminator": "D(x) and D(G(z)) per step; at 0.5 D cannot tell real from generated",
                 "metrics": "Evaluation metrics per evaluated epoch", "speed": "Training images per second"}
     shown = "".join(f"<figure>{_img(figures[key], caption)}<figcaption>{escape(caption)}</figcaption></figure>"
                     for key, caption in captions.items() if key in figures)
-    if shown:
-        parts.append(f"<section><h2>Curves</h2>{shown}</section>")
+    return f"<section><h2>Curves</h2>{shown}</section>" if shown else ""
 
-    if run.metrics:
-        parts.append(f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
-                     f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
-                     f"of the real digits, which a generator cannot be expected to beat. More samples: <code>"
-                     f"vanilla-gan evaluate {escape(shlex.quote(str(run.run_dir)))}</code>.</p></section>")
 
-    if memo is not None:
-        closest, randoms = memo.closest(10), np.arange(10)
-        pairs = []
-        for title, picks in (("The 10 samples closest to a training digit", closest), ("10 random samples", randoms)):
-            picture = grid(np.concatenate([memo.generated[picks], memo.nearest[picks]]), scale=3, cols=len(picks))
-            distances = ", ".join(f"{d:.2f}" for d in memo.generated_distances[picks])
-            pairs.append(f"<figure>{_img(picture, title, True)}<figcaption>{escape(title)}: generated (top row) "
-                         f"and the nearest training digit (bottom row); distances {distances}</figcaption></figure>")
-        histogram = (f"<figure>{_img(figures['distances'], 'nearest-neighbour distances')}</figure>"
-                     if "distances" in figures else "")
-        parts.append(f'<section><h2>Memorisation check</h2><div class="note {memo.level}"><strong>'
-                     f"{escape(memo.verdict)}</strong></div>{histogram}"
-                     f'<div class="cols">{"".join(pairs)}</div></section>')
+def _metrics_section(run: RunRecord) -> str:
+    if not run.metrics:
+        return ""
+    return (f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
+            f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
+            f"of the real digits, which a generator cannot be expected to beat. More samples: <code>"
+            f"vanilla-gan evaluate {escape(shlex.quote(str(run.run_dir)))}</code>.</p></section>")
 
-    parts.append(f"<section><details open><summary><h2 style='display:inline'>Configuration</h2></summary>"
-                 f"{_table(_config_rows(config))}</details></section>")
-    if skipped:
-        items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
-        parts.append(f"<section><h2>Left out</h2><p>These panels could not be made:</p><ul>{items}</ul></section>")
+
+def _memorisation_section(memo: Memorisation | None, figures: dict[str, Path]) -> str:
+    """The verdict, the distances' histogram, and the closest and 10 random samples over their nearest digits."""
+    if memo is None:
+        return ""
+    closest, randoms = memo.closest(10), np.arange(10)
+    pairs = []
+    for title, picks in (("The 10 samples closest to a training digit", closest), ("10 random samples", randoms)):
+        picture = grid(np.concatenate([memo.generated[picks], memo.nearest[picks]]), scale=3, cols=len(picks))
+        distances = ", ".join(f"{d:.2f}" for d in memo.generated_distances[picks])
+        pairs.append(f"<figure>{_img(picture, title, True)}<figcaption>{escape(title)}: generated (top row) "
+                     f"and the nearest training digit (bottom row); distances {distances}</figcaption></figure>")
+    histogram = (f"<figure>{_img(figures['distances'], 'nearest-neighbour distances')}</figure>"
+                 if "distances" in figures else "")
+    return (f'<section><h2>Memorisation check</h2><div class="note {memo.level}"><strong>'
+            f"{escape(memo.verdict)}</strong></div>{histogram}"
+            f'<div class="cols">{"".join(pairs)}</div></section>')
+
+
+def _config_section(config: dict[str, Any]) -> str:
+    return (f"<section><details open><summary><h2 style='display:inline'>Configuration</h2></summary>"
+            f"{_table(_config_rows(config))}</details></section>")
+
+
+def _left_out_section(skipped: list[str]) -> str:
+    if not skipped:
+        return ""
+    items = "".join(f"<li>{escape(s)}</li>" for s in skipped)
+    return f"<section><h2>Left out</h2><p>These panels could not be made:</p><ul>{items}</ul></section>"
+
+
+def _footer(run: RunRecord, state: dict[str, Any]) -> str:
     command = escape(f"vanilla-gan report {shlex.quote(str(run.run_dir))}")
-    parts.append(f'<p class="muted">Regenerate with <code>{command}</code>. '
-                 f"Checkpoint: epoch {state['epoch']}, step {state['step']:,}.</p>")
-    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
-            f'<link rel="icon" href="data:,"><title>vanilla-gan report: {escape(name)}</title>'
-            f"<style>{STYLE}</style></head><body><main>{''.join(parts)}</main></body></html>\n")
+    return (f'<p class="muted">Regenerate with <code>{command}</code>. '
+            f"Checkpoint: epoch {state['epoch']}, step {state['step']:,}.</p>")

@@ -19,7 +19,7 @@ import numpy as np
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.rundir import RunRecord
+from vanilla_gan.runlog import RunRecord
 from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS, STEP_STATS
 
 COLOURS = {stat.key: stat.colour for stat in STEP_STATS}
