@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
+
 from vanilla_gan.report import write_report
 
 INJECTED = '<meta http-equiv="refresh" content="0; url=https://example.invalid/">'
@@ -22,3 +24,19 @@ def test_markup_in_config_and_folder_name_is_escaped(tiny_run, tmp_path):
     page = write_report(run).path.read_text()
     assert "<meta http-equiv=\"refresh\"" not in page and "<b>bold</b>" not in page
     assert "&lt;meta http-equiv=&quot;refresh&quot;" in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_the_captions_say_images_for_data_other_than_digits(tmp_path):
+    from vanilla_gan.report.page import _noun, _samples_section, _two_sample_section
+    from vanilla_gan.runlog import RunRecord
+
+    real = np.zeros((4, 6, 6, 3), dtype=np.uint8)
+    metrics = [{"epoch": 1, "c2st_accuracy": 0.9, "real_floor": {"c2st_accuracy": 0.5}, "c2st_optimistic": True}]
+    cases = (("digits", "digits"), ("mnist", "digits"), ("photos/", "images"), ("fashion-mnist", "images"))
+    for dataset, noun in cases:
+        run = RunRecord(tmp_path, {"train": {"dataset": dataset, "grid_size": 4}}, metrics, None)
+        assert _noun(run) == noun
+        words = _two_sample_section(run.metrics, None, _noun(run)) + _samples_section(run, real)
+        assert f"real {noun}" in words and f"training {noun}" in words
+        if noun == "images":
+            assert "digit" not in words, words

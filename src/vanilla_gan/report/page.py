@@ -88,8 +88,13 @@ def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return rows
 
 
-def _two_sample_section(metrics: list[dict[str, Any]], picture: Path | None) -> str:
-    """The two-sample test's verdict in words, and the digits it found easiest and hardest to tell from real."""
+def _noun(run: RunRecord) -> str:
+    """What the report calls the run's images: "digits" for the digit data sets, else "images"."""
+    return "digits" if run.train.get("dataset", "digits") in ("digits", "mnist") else "images"
+
+
+def _two_sample_section(metrics: list[dict[str, Any]], picture: Path | None, noun: str = "digits") -> str:
+    """The two-sample test's verdict in words, and the images it found easiest and hardest to tell from real."""
     tested = [m for m in metrics if is_finite_number(m.get("c2st_accuracy"))]
     if not tested:
         return ""
@@ -97,14 +102,14 @@ def _two_sample_section(metrics: list[dict[str, Any]], picture: Path | None) -> 
     floor = last.get("real_floor") if isinstance(last.get("real_floor"), dict) else {}
     words = [f"At epoch {_text(last['epoch'])}, {escape(two_sample_sentence(last['c2st_accuracy']))}."]
     if is_finite_number(floor.get("c2st_accuracy")):
-        words.append(f"Between two sets of real digits it scores {floor['c2st_accuracy']:.0%}.")
+        words.append(f"Between two sets of real {noun} it scores {floor['c2st_accuracy']:.0%}.")
     if last.get("c2st_optimistic") is True:
-        words.append("The real digits it saw are ones the GAN trained on, so the figure is optimistic.")
+        words.append(f"The real {noun} it saw are ones the GAN trained on, so the figure is optimistic.")
     shown = ""
     if picture is not None:
-        shown = (f"<figure>{_img(picture, 'generated digits easiest and hardest to spot, and real ones')}"
-                 "<figcaption>Left: the 32 generated digits the classifier found easiest to spot; middle: the 32 "
-                 "it found hardest; right: 32 real digits. Whatever sets the left ones apart from the real ones "
+        shown = (f"<figure>{_img(picture, f'generated {noun} easiest and hardest to spot, and real ones')}"
+                 f"<figcaption>Left: the 32 generated {noun} the classifier found easiest to spot; middle: the 32 "
+                 f"it found hardest; right: 32 real {noun}. Whatever sets the left ones apart from the real ones "
                  "(on default runs: thick, evenly bright strokes) is what still gives the generator away."
                  "</figcaption></figure>")
     return f"<section><h2>Can a classifier tell them from real?</h2><p>{' '.join(words)}</p>{shown}</section>"
@@ -144,9 +149,9 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
     RUN/explore.html, linked when written."""
     name = run.run_dir.resolve().name
     parts = [_heading(run, name), _health_section(notes), _explore_section(explore),
-             _two_sample_section(run.metrics, two_sample), _samples_section(run, real),
+             _two_sample_section(run.metrics, two_sample, _noun(run)), _samples_section(run, real),
              _animations_section(progress, walk), _curves_section(figures), _metrics_section(run),
-             _memorisation_section(memo, figures), _config_section(run.config), _left_out_section(skipped),
+             _memorisation_section(memo, figures, _noun(run)), _config_section(run.config), _left_out_section(skipped),
              _footer(run, state)]
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -179,8 +184,8 @@ def _explore_section(explore: Path | None) -> str:
     if explore is None:
         return ""
     return (f'<section><h2>Play with it</h2><p><a href="{escape(explore.name)}">{escape(explore.name)}</a>: '
-            "G draws and D judges in your browser: new digits, sliders through the latent space, a walk "
-            "between two digits, and a canvas to draw on.</p></section>")
+            "G draws and D judges in your browser: new samples, sliders through the latent space, a walk "
+            "between two samples, and a canvas to draw on.</p></section>")
 
 
 def _samples_section(run: RunRecord, real: np.ndarray | None) -> str:
@@ -188,12 +193,12 @@ def _samples_section(run: RunRecord, real: np.ndarray | None) -> str:
     samples = []
     if run.grids:
         epoch, last = run.grids[-1]
-        samples.append(f"<figure>{_img(last, f'generated digits, epoch {epoch}', True)}"
+        samples.append(f"<figure>{_img(last, f'generated {_noun(run)}, epoch {epoch}', True)}"
                        f"<figcaption>Generated: the fixed noise at epoch {epoch} (the last grid)</figcaption></figure>")
     if real is not None:
         picks = real[fixed_order(len(real))[:run.grid_size]]
-        samples.append(f"<figure>{_img(grid(picks, scale=2), 'real training digits', True)}"
-                       f"<figcaption>Real: {len(picks)} training digits</figcaption></figure>")
+        samples.append(f"<figure>{_img(grid(picks, scale=2), f'real training {_noun(run)}', True)}"
+                       f"<figcaption>Real: {len(picks)} training {_noun(run)}</figcaption></figure>")
     if not samples:
         return ""
     return f'<section><h2>Generated and real</h2><div class="cols">{"".join(samples)}</div></section>'
@@ -228,21 +233,22 @@ def _metrics_section(run: RunRecord) -> str:
         return ""
     return (f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
             f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
-            f"of the real digits, which a generator cannot be expected to beat. More samples: <code>"
+            f"of the real {_noun(run)}, which a generator cannot be expected to beat. More samples: <code>"
             f"vanilla-gan evaluate {escape(shlex.quote(str(run.run_dir)))}</code>.</p></section>")
 
 
-def _memorisation_section(memo: Memorisation | None, figures: dict[str, Path]) -> str:
-    """The verdict, the distances' histogram, and the closest and 10 random samples over their nearest digits."""
+def _memorisation_section(memo: Memorisation | None, figures: dict[str, Path], noun: str = "digits") -> str:
+    """The verdict, the distances' histogram, and the closest and 10 random samples over their nearest images."""
     if memo is None:
         return ""
     closest, randoms = memo.closest(10), np.arange(10)
     pairs = []
-    for title, picks in (("The 10 samples closest to a training digit", closest), ("10 random samples", randoms)):
+    one = noun.removesuffix("s")
+    for title, picks in ((f"The 10 samples closest to a training {one}", closest), ("10 random samples", randoms)):
         picture = grid(np.concatenate([memo.generated[picks], memo.nearest[picks]]), scale=3, cols=len(picks))
         distances = ", ".join(f"{d:.2f}" for d in memo.generated_distances[picks])
         pairs.append(f"<figure>{_img(picture, title, True)}<figcaption>{escape(title)}: generated (top row) "
-                     f"and the nearest training digit (bottom row); distances {distances}</figcaption></figure>")
+                     f"and the nearest training {one} (bottom row); distances {distances}</figcaption></figure>")
     histogram = (f"<figure>{_img(figures['distances'], 'nearest-neighbour distances')}</figure>"
                  if "distances" in figures else "")
     return (f'<section><h2>Memorisation check</h2><div class="note {memo.level}"><strong>'
