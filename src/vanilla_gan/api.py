@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 from vanilla_gan import distributed
-from vanilla_gan.batched import BatchedTrainer
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.config import MAX_EPOCHS, MAX_SIDE, ModelConfig, TrainConfig, check_whole, resume_configs
 from vanilla_gan.data import DATASET_NAMES, limit_images
@@ -241,24 +240,3 @@ def check_paths(out: object, options: dict[str, Any]) -> None:
                          f"Dataset, got a {type(dataset).__name__}")
     folder = Path(dataset).expanduser()
     options["dataset"] = str(folder.absolute()) if dataset not in DATASET_NAMES and folder.exists() else dataset
-
-
-def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], progress: bool = True) -> list[Run]:
-    """Prepared sessions whose configurations differ in the seed alone, trained as one batched model
-    (`batched.BatchedTrainer`; `rngs[k]` = `batched.training_rng` taken right after session k was prepared), then
-    each one's report, as `Training.run` does. A non-finite loss in one run stops all (its stop.json says so)."""
-    try:
-        side_by_side = BatchedTrainer([s.trainer for s in sessions], rngs, progress)
-        try:
-            side_by_side.train()
-        except TrainingError as failure:
-            for session in sessions:
-                if session.trainer is side_by_side.failed:
-                    session.finish(failure)
-            raise
-        for session in sessions:
-            session.finish()
-        return [session._result() for session in sessions]
-    finally:
-        for session in sessions:
-            session.close()

@@ -136,7 +136,6 @@ class Trainer:
         self.metrics: list[dict[str, Any]] = []
         self.best_fid, self.resumed, self.stop = math.inf, False, StopFlag()
         self._run_open = self._owns_lock = False
-        self.side_by_side: list[int] = []  # the seeds it trains beside as one batched model (batched.py), if any
 
     # ------------------------------------------------------------------ the GAN step
 
@@ -254,7 +253,7 @@ class Trainer:
 
     def begin_epoch(self) -> int:
         """Before an epoch's steps: the run folder opened, the epoch's order of the data drawn (an interrupted
-        epoch keeps its own); returns the epoch's number. (`batched.BatchedTrainer` runs the steps itself.)"""
+        epoch keeps its own); returns the epoch's number."""
         self._open_run()
         if self.batch_in_epoch == 0:
             self.permutation = torch.randperm(self.num_images, generator=self.permutation_rng).to(self.device)
@@ -400,8 +399,7 @@ class Trainer:
                 "num_images": self.num_images, "steps_per_epoch": self.steps_per_epoch, "device": str(self.device),
                 "world_size": self.world, "data_sha256": self.data_sha256,
                 "mkl_cbwr": mkl_cbwr(),  # MKL's reproducibility mode (runtime.py)
-                "threads": self.threads.record(),  # threads.py; each epoch's line in metrics.jsonl has its count
-                **({"side_by_side": self.side_by_side} if self.side_by_side else {})}
+                "threads": self.threads.record()}  # threads.py; each epoch's line in metrics.jsonl has its count
 
     def _open_run(self) -> None:
         """Once per Trainer, before its first step: start the run folder, or reopen it at the checkpoint."""
