@@ -29,18 +29,18 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from vanilla_gan import distributed, trainstate
+from vanilla_gan import algorithm, distributed, trainstate
 from vanilla_gan._version import __version__
+from vanilla_gan.algorithm import GAN, BCEObjective
 from vanilla_gan.config import ModelConfig, TrainConfig, resume_configs, to_dict
 from vanilla_gan.cudagraph import GraphedStep
 from vanilla_gan.data.arrays import as_images, shape_words
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks
-from vanilla_gan.optim import descend, set_lr
+from vanilla_gan.optim import set_lr
 from vanilla_gan.progress import StepLog, slowdown
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import StopFlag, StopNow, draw_seed, mkl_cbwr, resolve_device, set_seed
@@ -123,9 +123,9 @@ class Trainer:
         # The grids' noise has its own generator, so drawing it never moves the training RNG.
         noise_rng = torch.Generator().manual_seed(train_config.seed)
         self.fixed_noise = torch.randn(train_config.grid_size, model_config.latent_dim, generator=noise_rng)
-        # Targets: 1 and 0, and the real images' label (below 1 with one-sided label smoothing, --real-label).
-        self.ones, self.zeros, self.real_labels = (torch.full((train_config.batch_size,), v, device=self.device)
-                                                   for v in (1.0, 0.0, train_config.real_label))
+        # The step (algorithm.py) updates these: the networks as placed above, and the original GAN's objective.
+        self.gan = GAN(self.g_train, self.d_train, self.d_scores, self.opt_g, self.opt_d,
+                       BCEObjective(train_config.g_loss, train_config.real_label), self._autocast)
 
         # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
         self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
@@ -140,64 +140,28 @@ class Trainer:
     # ------------------------------------------------------------------ the GAN step
 
     def gan_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The original GAN's step (Goodfellow et al., 2014, Algorithm 1) on real images (B, 784) in (-1, 1)
-        and noise z (B, latent_dim), its last D update and G's; returns loss_D, loss_G, D(x), D(G(z)) as one
-        tensor (4,). (With --d-steps k, `train_step` runs the k - 1 D updates before it.)
-
-        tests/test_trainer.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
-        and checks that this one gives the same weights."""
-        fake, loss_d, logit_real, logit_fake = self.d_step(real, z)
-
-        # Update G through D: non-saturating maximises log D(G(z)) (BCE with target 1); minimax
-        # minimises log(1 - D(G(z))), which is -BCE with target 0. D needs no weight gradients here, and
-        # the plain module is used: D's replicas are identical and nothing of D is to be averaged.
-        self.D.requires_grad_(False)
-        with self._autocast():
-            logit_gen = self.d_scores(fake)
-            if self.config.g_loss == "non-saturating":
-                loss_g = F.binary_cross_entropy_with_logits(logit_gen, self.ones)
-            else:
-                loss_g = -F.binary_cross_entropy_with_logits(logit_gen, self.zeros)
-        descend(loss_g, self.opt_g)
-        self.D.requires_grad_(True)
-
-        with torch.no_grad():
-            return torch.stack([loss_d, loss_g, torch.sigmoid(logit_real).mean(), torch.sigmoid(logit_fake).mean()])
-
-    def d_step(self, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = True) -> tuple[torch.Tensor, ...]:
-        """Update D: maximise log D(x) + log(1 - D(G(z))), i.e. minimise BCE with real = 1, fake = 0. Returns
-        G(z) (with its graph through G when `keep_fake`), loss_D and D's scores of the real and fake images.
-
-        One D pass over real and fake together: D has no batch statistics and draws its dropout masks
-        element by element, so this is the same computation as two passes, with larger matrix products."""
-        with self._autocast():
-            with torch.set_grad_enabled(keep_fake):
-                fake = self.g_train(z)  # (B, 28, 28)
-            logits = self.d_train(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
-            logit_real, logit_fake = logits[:real.shape[0]], logits[real.shape[0]:]
-            loss_d = (F.binary_cross_entropy_with_logits(logit_real, self.real_labels)
-                      + F.binary_cross_entropy_with_logits(logit_fake, self.zeros))
-        descend(loss_d, self.opt_d)
-        return fake, loss_d, logit_real, logit_fake
+        """The last D update and G's (algorithm.gan_step) on real images (B, pixels) in (-1, 1) and noise z
+        (B, latent_dim); returns loss_D, loss_G, D(x), D(G(z)) as one tensor (4,). What the CUDA graph captures."""
+        return algorithm.gan_step(self.gan, real, z)
 
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
-        """Draw z, run `gan_step` (replayed from a CUDA graph on one GPU), update the EMA; returns the 4 stats.
-        `real` holds d_steps batches (d_steps x B, 784): the first d_steps - 1 each update D alone, with new z."""
+        """One iteration of Algorithm 1 (algorithm.iteration; the last D update and G's replayed from a CUDA graph on
+        one GPU), then the EMA; returns the 4 stats. `real` holds d_steps batches (d_steps x B, pixels), one per
+        D update, each with its own z."""
         if self.config.lr_cooldown:  # linearly to 0 over the last fraction of the steps
             total = self.config.epochs * self.steps_per_epoch
             factor = min(1.0, (total - self.step) / (self.config.lr_cooldown * total))
             for optimizer in (self.opt_g, self.opt_d):  # read by Adam at its next step, or the graph's replay
                 set_lr(optimizer, self.config.lr * factor)
-        size = self.config.batch_size
-        for first in range(0, real.shape[0] - size, size):  # --d-steps k: D's k - 1 extra updates
-            z = torch.randn(size, self.model_config.latent_dim, device=self.device)
-            self.d_step(real[first:first + size], z, keep_fake=False)
-        real = real[-size:]
-        z = torch.randn(real.shape[0], self.model_config.latent_dim, device=self.device)
-        stats = self.graph_step(real, z) if self.graph_step is not None else self.gan_step(real, z)
+        stats = algorithm.iteration(self.gan, real.split(self.config.batch_size), self._noise,
+                               last=self.graph_step or self.gan_step)
         if self.ema is not None:
             self.ema.update(self.step)  # and BatchNorm's statistics of a user's G (the package's G has none)
         return stats
+
+    def _noise(self) -> torch.Tensor:
+        """z ~ N(0, I), (B, latent_dim), on the training device."""
+        return torch.randn(self.config.batch_size, self.model_config.latent_dim, device=self.device)
 
     def _autocast(self) -> torch.autocast:
         """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32.
@@ -314,10 +278,10 @@ class Trainer:
             return
         row = rows[bad - (self.batch_in_epoch - len(rows))] if bad >= 0 else None
         losses = f"loss_D {row[0]}, loss_G {row[1]}" if row else "on another process"
-        step = self.step - self.batch_in_epoch + (bad if bad >= 0 else self.batch_in_epoch - 1) + 1
+        at = self.step - self.batch_in_epoch + (bad if bad >= 0 else self.batch_in_epoch - 1) + 1
         kept = ("no checkpoint was written yet" if self.run is None or not self.run.last_checkpoint.exists()
                 else f"the last good checkpoint {self.run.last_checkpoint} (epoch {self.epoch}) is kept")
-        raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {step}; {kept}; "
+        raise TrainingError(f"the losses became non-finite ({losses}) at epoch {epoch}, step {at}; {kept}; "
                             f"try a lower --lr")
 
     def _time_left(self, session_seconds: float) -> float:
