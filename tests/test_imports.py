@@ -22,7 +22,7 @@ LAYERS = [
     ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
      "distributed", "runtime", "checkpoint", "lock"],
     ["rundir"],
-    ["optim", "algorithm", "cudagraph", "progress", "threads", "trainstate", "trainer"],
+    ["optim", "algorithm", "cudagraph", "engine", "progress", "threads", "trainstate", "callbacks", "trainer"],
     ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],
     ["run", "api", "train_api", "options", "sweepplan", "sweep"],
