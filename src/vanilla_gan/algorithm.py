@@ -10,7 +10,8 @@ Algorithm 1, for each training iteration:
 
 An objective is any object with a `name` and two functions of D's scores (pre-sigmoid logits), each averaged
 over the minibatch: `d_loss(real_scores, fake_scores)` (D descends it) and `g_loss(fake_scores)` (G descends
-it). `BCEObjective` is the original GAN's (the default); a researcher passes their own, e.g. a hinge loss:
+it). `BCEObjective` is the original GAN's (the default, set by --g-loss and --real-label); a researcher passes
+their own as `vg.train(objective=...)` or `Trainer(..., objective=...)`, e.g. a hinge loss:
 
     class Hinge:
         name = "hinge"
@@ -19,6 +20,7 @@ it). `BCEObjective` is the original GAN's (the default); a researcher passes the
         def g_loss(self, fake_scores):
             return -fake_scores.mean()
 
+config.json and the checkpoints record its name; a resumed run must be given an objective of the same name.
 Nothing here knows of devices, processes, CUDA graphs, files or logging: the Trainer (trainer.py) gives this
 step networks already placed (on a device, under DDP) and captures it as a CUDA graph.
 """
@@ -74,6 +76,18 @@ class BCEObjective:
         if self.name == "non-saturating":  # G maximises log D(G(z)): BCE with target 1
             return bce(fake_scores, 1.0)
         return -bce(fake_scores, 0.0)  # minimax: G minimises log(1 - D(G(z))), i.e. -BCE with target 0
+
+
+def objective_of(objective: Any, g_loss: str, real_label: float) -> Objective:
+    """The objective a run trains with: `objective` (a user's, checked), or else the original GAN's with --g-loss
+    and --real-label, which a user's objective replaces (so they must be left at their defaults beside it)."""
+    if objective is None:
+        return BCEObjective(g_loss, real_label)
+    check_objective(objective)
+    if (g_loss, real_label) != (BCEObjective.name, BCEObjective.real_label):
+        raise UsageError(f"--g-loss and --real-label set the built-in objective, which objective "
+                         f"{objective.name!r} replaces: leave them at their defaults (or set them in yours)")
+    return objective
 
 
 def check_objective(objective: Any) -> None:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from vanilla_gan import distributed
+from vanilla_gan.algorithm import Objective
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.config import MAX_EPOCHS, MAX_SIDE, ModelConfig, TrainConfig, check_whole, resume_configs
 from vanilla_gan.data import DATASET_NAMES, limit_images
@@ -55,34 +56,18 @@ class Training:
         session.seed_drawn, session.trainer.num_images, ...
         run = session.run()                            # trains, writes the report; a Run
 
-    What `vg.train` and `vanilla-gan train` both do. `log` receives the epoch lines (default: none).
+    What `vg.train` and `vanilla-gan train` both do. `log` receives the epoch lines (default: none); `objective`
+    replaces the original GAN's losses (algorithm.py).
     """
 
     def __init__(self, *, out: Path | str | None = None, resume: bool = False, report: bool = True,
                  tensorboard: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
-                 progress: bool = True, recipe: str | None = None, overwrite: bool = False, **options: Any):
-        if recipe is not None and recipe not in RECIPES:
-            raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
-        options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
-        unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
-        if unknown:
-            raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
-                             f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
-        options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+                 progress: bool = True, recipe: str | None = None, overwrite: bool = False,
+                 objective: Objective | None = None, **options: Any):
         if resume and overwrite:
             raise UsageError("--overwrite replaces a run and --resume continues it: pass one of them")
-        self.loaded: LoadedImages | None = None  # data given in Python (an array, a tensor, a Dataset): loaded now
-        if "dataset" in options and not isinstance(options["dataset"], (str, os.PathLike, bytes)):
-            size = options.get("image_size")
-            self.loaded = load_images(options["dataset"], None if size is None else check_whole(
-                "--image-size", size, 1, MAX_SIDE))
-            options["dataset"] = self.loaded.description
-        check_paths(out, options)
-        if "minutes" in options and "epochs" not in options:
-            options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
-        elif resume and "epochs" in options and "minutes" not in options:
-            options["minutes"] = None  # --epochs on resume replaces the run's time budget
+        options = self._options(options, recipe, resume, out)
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
         self.data_notes: list[str] = []
@@ -91,7 +76,7 @@ class Training:
         self.logger: TensorBoardLogger | None = None
         self.tensorboard, self.generator = tensorboard, generator
         self.kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks,
-                       "log": log, "progress": progress}
+                       "log": log, "progress": progress, "objective": objective}
         if resume and out is None:
             raise UsageError("--resume needs --out RUN_DIR, the run to continue")
         if not resume:  # every check of the options before anything is written (or locked)
@@ -129,6 +114,30 @@ class Training:
         except BaseException:
             self.close()
             raise
+
+    def _options(self, options: dict[str, Any], recipe: str | None, resume: bool, out: object) -> dict[str, Any]:
+        """The options given (None: not given) over the recipe's, checked by name; data given in Python loaded
+        now (`self.loaded`), a data folder made absolute, a time budget alone as many epochs as it allows."""
+        if recipe is not None and recipe not in RECIPES:
+            raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+        options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
+        unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
+        if unknown:
+            raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "
+                             f"{', '.join(MODEL_OPTIONS + TRAIN_OPTIONS)}, out, resume, report, tensorboard")
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None}
+        self.loaded: LoadedImages | None = None  # data given in Python (an array, a tensor, a Dataset): loaded now
+        if "dataset" in options and not isinstance(options["dataset"], (str, os.PathLike, bytes)):
+            size = options.get("image_size")
+            self.loaded = load_images(options["dataset"], None if size is None else check_whole(
+                "--image-size", size, 1, MAX_SIDE))
+            options["dataset"] = self.loaded.description
+        check_paths(out, options)
+        if "minutes" in options and "epochs" not in options:
+            options["epochs"] = MAX_EPOCHS  # a time budget alone: as many epochs as it allows
+        elif resume and "epochs" in options and "minutes" not in options:
+            options["minutes"] = None  # --epochs on resume replaces the run's time budget
+        return options
 
     def _data(self, config: TrainConfig) -> tuple[torch.Tensor, Evaluator]:
         self.config, self.device = config, resolve_device(config.device)

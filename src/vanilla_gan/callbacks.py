@@ -136,7 +136,7 @@ def config_json(trainer: Any) -> dict[str, Any]:
     t = trainer
     return {"package_version": __version__, "model": to_dict(t.model_config), "train": to_dict(t.config),
             "num_images": t.num_images, "steps_per_epoch": t.steps_per_epoch, "device": str(t.device),
-            "world_size": t.world, "data_sha256": t.data_sha256,
+            "world_size": t.world, "data_sha256": t.data_sha256, "objective": t.objective.name,
             "mkl_cbwr": mkl_cbwr(),  # MKL's reproducibility mode (runtime.py)
             "threads": t.threads.record()}  # threads.py; each epoch's line in metrics.jsonl has its count
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from vanilla_gan import algorithm, distributed, trainstate
-from vanilla_gan.algorithm import BCEObjective
+from vanilla_gan.algorithm import Objective, objective_of
 from vanilla_gan.callbacks import Callback, EpochHooks, Evaluation, RunFolder
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data.arrays import as_images, shape_words
@@ -56,7 +56,7 @@ class Trainer:
                  run: RunDir | None = None, *, evaluate: Callable[[nn.Module], dict[str, Any]] | None = None,
                  generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
-                 progress: bool = True):
+                 progress: bool = True, objective: Objective | None = None):
         """A fresh run of `images` (uint8 (N, 28, 28), or any (N, H, W) / (N, H, W, 3) uint8 or floats in [0, 1],
         see data/arrays.py). Without `run` nothing is written; without `evaluate` nothing is evaluated. A
         `train_config.seed` of None is drawn, a `model_config.image_shape` of None is the images' (both stored in
@@ -64,6 +64,8 @@ class Trainer:
 
         `generator` and `discriminator` replace the package's networks: G maps z (B, latent_dim) to images
         (B, 28, 28) in (-1, 1); D maps images (B, 28, 28) to pre-sigmoid scores (B,) (or has a `logits` method).
+        `objective` replaces the original GAN's losses: d_loss(real_scores, fake_scores), g_loss(fake_scores) and a
+        name (algorithm.py).
         """
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.model_config, self.config, images = _checked(model_config, train_config, images, self.world)
@@ -85,6 +87,7 @@ class Trainer:
         if train_config.seed is None:  # drawn once, on rank 0, so that every process agrees
             train_config.seed = distributed.on_main(draw_seed)
 
+        self.objective = objective_of(objective, train_config.g_loss, train_config.real_label)
         self._build(generator, discriminator, images)
 
         # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
@@ -113,7 +116,7 @@ class Trainer:
         if self.world > 1:  # same initial weights (set above), but each rank its own noise and dropout
             torch.manual_seed(config.seed + self.rank)
         # The step's networks as placed (DDP, a CUDA graph), their optimizers and the objective (engine.py).
-        self.engine = Engine(self.G, self.D, config, self.device, BCEObjective(config.g_loss, config.real_label))
+        self.engine = Engine(self.G, self.D, config, self.device, self.objective)
         self.gan, self.opt_g, self.opt_d = self.engine.gan, self.engine.opt_g, self.engine.opt_d
         self.graphed, self.graph_step = self.engine.graphed, self.engine.graph_step
         # A moving average of G's weights, for sampling only (G_ema: its module).

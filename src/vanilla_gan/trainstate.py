@@ -35,6 +35,7 @@ def state_of(trainer: Any) -> dict[str, Any]:
         "rng": distributed.gather(rng_state()),  # one per rank
         "permutation_rng": t.permutation_rng.get_state(), "fixed_noise": t.fixed_noise,
         "seed": t.config.seed, "metrics": t.metrics, "best_fid": t.best_fid, "data_sha256": t.data_sha256,
+        "objective": t.objective.name,
     }
 
 
@@ -67,6 +68,11 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
     if state.get("data_sha256", t.data_sha256) != t.data_sha256:  # older files have none
         raise UsageError(f"the images of --dataset {t.config.dataset} are not the ones the run was trained on "
                          f"(their SHA-256 differs): resume it with the data it was trained on")
+    trained_with = state.get("objective", t.config.g_loss)  # older files: the built-in one, named by --g-loss
+    if trained_with != t.objective.name:
+        raise UsageError(f"the run was trained with the objective {trained_with!r}, not {t.objective.name!r}: "
+                         f"resume it with the same objective (a user's own is given in Python: "
+                         f"vg.train(resume=True, objective=...))")
     rngs = state.get("rng")
     if isinstance(rngs, list) and len(rngs) != t.world:
         raise UsageError(f"the run was trained by {len(rngs)} process(es): resume it with as many "
