@@ -12,9 +12,9 @@ an index into it, scaled to (-1, 1) on the device. The four statistics of each s
 stay on the device and are read back every `log_every` steps, so the hot loop never waits on the host.
 
 Not the Trainer's: the GAN's step (algorithm.py), placing it on devices, DDP and the CUDA graph (engine.py),
-the metrics and the run folder's files (callbacks.py: `Evaluation` of an `evaluate` callable, `RunFolder` of a
-`run`), printing (a `log` callable for the epoch lines), signals (`runtime.StopFlag`). `epoch_hooks` are
-called after each epoch is checkpointed.
+what happens at an epoch's end (callbacks.py, called by the loop: `Evaluation` of an `evaluate` callable,
+`RunFolder` of a `run`, `EpochHooks`: the `epoch_hooks` after each epoch is checkpointed and the `log`
+callable's epoch line), signals (`runtime.StopFlag`).
 """
 
 from __future__ import annotations
