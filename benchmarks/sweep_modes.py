@@ -1,13 +1,13 @@
-"""A whole sweep, timed end to end in each way of running its runs: one after another, side by side as one
-batched model (--batched K), as parallel processes with the threads split (--jobs N), or both.
+"""A whole sweep, timed end to end in each way of running its runs: one after another, or as parallel
+processes with the threads split (--jobs N). (It measured the removed --batched K too: docs/sweeps.md.)
 
     python benchmarks/sweep_modes.py                          # 4 seeds of the default model, 2 epochs each
-    python benchmarks/sweep_modes.py --seeds 1-8 --epochs 1 --modes "one by one;--batched 8"
+    python benchmarks/sweep_modes.py --seeds 1-8 --epochs 1 --modes "one by one;--jobs 4"
 
 Each mode is `vanilla-gan sweep --seeds S --epochs E --eval-samples 1000 --no-report` into a fresh folder
 (evaluated at the end, as every sweep is), in the same process tree one after another, so the machine's state
 is as alike as it can be. Prints the wall time of each and its speed-up over one by one. The runs' weights
-differ between modes only by rounding (batched) or not at all (one by one, --jobs with its thread count).
+do not differ between modes (one by one, --jobs with its thread count).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-MODES = "one by one;--batched 2;--batched 4;--jobs 2;--jobs 2 --batched 2"
+MODES = "one by one;--jobs 2"
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from vanilla_gan.runlog import RunRecord
 
 
 def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: list[np.ndarray] | None = None,
-             histogram: list[float] | None = None) -> RunRecord:
+             histogram: list[float] | None = None, objective: str | None = None) -> RunRecord:
     metrics = []
     for i, (fake, lg) in enumerate(zip(d_fake, loss_g, strict=True)):
         record = {"epoch": i + 1, "step": (i + 1) * 10, "loss_d": 1.0, "loss_g": lg, "d_real": 0.7, "d_fake": fake,
@@ -31,7 +31,8 @@ def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: li
         path = tmp_path / "samples" / f"epoch_{epoch:04d}.png"
         save_grid(images, path)
         paths.append((epoch, path))
-    return RunRecord(tmp_path, {"train": {"grid_size": 64}}, metrics, None, paths)
+    config = {"train": {"grid_size": 64}, **({"objective": objective} if objective else {})}
+    return RunRecord(tmp_path, config, metrics, None, paths)
 
 
 def titles(notes) -> list[str]:
@@ -58,6 +59,18 @@ def test_d_winning_outright_is_noticed(tmp_path):
     # D(G(z)) low but loss_G falling (G catching up): not flagged; nor a short dip.
     assert "D is winning" not in " ".join(titles(health_notes(make_run(tmp_path, d_fake, loss_g[::-1]))))
     assert "D is winning" not in " ".join(titles(health_notes(make_run(tmp_path, [0.4] * 19 + [0.03], [1.0] * 20))))
+
+
+def test_the_notes_on_ds_outputs_do_not_judge_a_users_own_objective(tmp_path):
+    """D(G(z)) and loss_G mean what they say only with the original GAN's BCE: a hinge run whose numbers look
+    like D winning gets a note saying those checks do not apply, and an all-clear that does not read them."""
+    d_fake, loss_g = [0.4] * 10 + [0.03] * 10, [1.0] * 10 + list(np.linspace(2, 6, 10))
+    for objective in ("non-saturating", "minimax", None):  # the built-in objective (older runs do not say)
+        assert "D is winning" in titles(health_notes(make_run(tmp_path, d_fake, loss_g, objective=objective)))[0]
+    notes = health_notes(make_run(tmp_path, d_fake, loss_g, objective="hinge"))
+    assert titles(notes) == ["info: Your own objective (hinge): the notes on D's outputs do not apply",
+                             "ok: No problem found"]
+    assert "BCE" in notes[0].meaning and "D(x)" not in notes[1].meaning
 
 
 def test_collapse_of_the_fixed_noise_samples_is_noticed(tmp_path):

@@ -22,7 +22,7 @@ LAYERS = [
     ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
      "distributed", "runtime", "checkpoint", "shipped", "lock", "netspec"],
     ["runfolder", "runlog", "rundir"],
-    ["cudagraph", "optim", "progress", "threads", "trainstate", "trainer", "batched"],
+    ["optim", "algorithm", "cudagraph", "engine", "progress", "threads", "trainstate", "callbacks", "trainer"],
     ["twosample", "memorisation", "classifier", "evaluate"],
     ["report", "report.*", "export"],
     ["run", "pretrained", "explore", "api", "train_api", "options", "sweepplan", "sweep"],

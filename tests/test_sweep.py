@@ -19,7 +19,6 @@ from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_w
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import cautions, chance_apart, render, summarise, text_table
-from vanilla_gan.rundir import RunDir
 from vanilla_gan.sweepplan import Run, parse_seeds, parse_set, read_plan
 
 # A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
@@ -51,7 +50,7 @@ def interrupted_sweep(args: list, started: Path, settle: float) -> str:
     sweep.send_signal(signal.SIGINT)
     _, err = sweep.communicate(timeout=120)
     assert sweep.returncode == 130, err[-500:]
-    assert "error:" not in err, err[-500:]  # a stop on request is not an error, for lone runs and groups alike
+    assert "error:" not in err, err[-500:]  # a stop on request is not an error
     return err
 
 
@@ -99,8 +98,6 @@ def test_bad_sets_are_usage_errors(text, says):
     (["--seeds", "1", "--jobs", "0"], "--jobs must be 1 or more"),
     (["--seeds", "1", "--seed", "3"], "unrecognized arguments: --seed"),
     (["--seeds", "1", "--resume"], "is not a sweep (no sweep.json)"),
-    (["--seeds", "1", "--batched", "0"], "--batched must be in 1..64"),
-    (["--seeds", "1-2", "--batched", "2", "--set", "d_steps=1,2"], "--batched trains runs with --d-steps 1 only"),
     pytest.param(["--seeds", "1", "--device", "cuda"], "no CUDA device",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
 ])
@@ -304,13 +301,6 @@ def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
     assert [r["configuration"] for r in rows(out / "runs.csv")] == ["dataset=digits"]
 
 
-def test_a_failing_group_counts_each_of_its_runs(tmp_path):
-    out, missing = tmp_path / "s", tmp_path / "no-such-data"
-    result = run_cli("sweep", "--seeds", "1-2", "--batched", "2", "--dataset", missing, *SMALL, "--out", out)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "2 run(s) failed: default seeds 1,2: exit status 2" in result.stderr.strip().splitlines()[-1]
-
-
 def test_under_torchrun_a_bad_sweep_stops_every_process_at_once(tmp_path):
     out = tmp_path / "s"
     out.mkdir()
@@ -335,52 +325,30 @@ def test_torchrun_shares_the_runs_between_processes(tmp_path):
     assert same_state(out / "default" / "seed_2", alone)  # rank 1 trained it as one process
 
 
-# ----------------------------------------------------------------------------- --batched: runs side by side
+# ----------------------------------------------------------------------------- --batched: removed
 
-def assert_close_to(a: Path, b: Path, atol: float) -> None:
-    wa, wb = run_weights(a), run_weights(b)
-    for key in wa:
-        torch.testing.assert_close(wa[key], wb[key], atol=atol, rtol=0, msg=key)
-
-
-def test_batched_runs_are_ordinary_run_folders_equal_to_train_alone_to_float_tolerance(tmp_path):
-    """Seeds 1-3 in groups of 2: seeds 1 and 2 side by side in one child, seed 3 alone (bit-identical)."""
-    out = tmp_path / "s"
-    result = run_cli("sweep", "--seeds", "1-3", "--batched", "2", *SMALL, "--out", out, timeout=600)
-    assert result.returncode == 0, result.stderr[-800:]
-    assert "seeds 1,2 side by side" in result.stdout and "up to 2 side by side" in result.stdout
-    assert json.loads((out / "default" / "seed_1" / "config.json").read_text())["side_by_side"] == [1, 2]
-    assert "side_by_side" not in json.loads((out / "default" / "seed_3" / "config.json").read_text())
-    assert json.loads((out / "sweep.json").read_text())["batched"] == 2
-    assert [r["side_by_side"] for r in rows(out / "runs.csv")] == ["1 2", "1 2", ""]  # which runs were batched
-    for seed in (1, 2):
-        alone = tmp_path / f"alone{seed}"
-        assert run_cli("train", *SMALL, "--seed", seed, "--out", alone).returncode == 0
-        # 16 steps: the same to float tolerance, not bit for bit (the products add up in another order)
-        assert_close_to(out / "default" / f"seed_{seed}", alone, atol=1e-4)
-        steps, own = (alone / "steps.csv").read_text(), (out / "default" / f"seed_{seed}" / "steps.csv").read_text()
-        assert steps.splitlines()[:3] == own.splitlines()[:3]  # the first steps' statistics, as written (5 digits)
-    assert differ(out / "default" / "seed_1", out / "default" / "seed_2")
-    run = out / "default" / "seed_2"
-    assert run_cli("sample", run, "-n", 16, "-o", tmp_path / "s.png").returncode == 0  # the package reads it
-    assert run_cli("train", "--out", run, "--resume", "--epochs", 3, "--no-report").returncode == 0  # goes on alone
-    assert RunDir(run).read_metrics()[-1]["epoch"] == 3
+def test_the_removed_batched_option_says_to_use_jobs(tmp_path):
+    """`--batched K` trained no faster than `--jobs` (docs/sweeps.md): one line says so, before anything is written."""
+    for extra in ([], ["--resume"]):
+        line = assert_one_line_error(run_cli("sweep", "--seeds", "1-2", "--batched", "2", *extra, "--out",
+                                             tmp_path / "s"), 2)
+        assert "--batched was removed" in line and "--jobs" in line
+    assert not (tmp_path / "s").exists()
 
 
-def test_ctrl_c_stops_a_batched_group_and_resume_finishes_it(tmp_path):
-    out = tmp_path / "s"
-    slow = [*SMALL, "--limit", "4096", "--batch-size", "8"]  # 512 steps an epoch: time to interrupt one
-    err = interrupted_sweep(["--seeds", "1-2", "--batched", "2", *slow, "--out", out],
-                            out / "default" / "seed_2" / "config.json", settle=1.5)
-    assert "2 runs side by side saved" in err and "--resume" in err.strip().splitlines()[-1]
-    steps = [RunDir(out / "default" / f"seed_{s}").load_checkpoint()["step"] for s in (1, 2)]
-    assert steps[0] == steps[1] > 0  # both saved at the same step
-    resumed = run_cli("sweep", "--out", out, "--resume", timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-500:]
-    assert len(rows(out / "runs.csv")) == 2
-    assert all(RunDir(out / "default" / f"seed_{s}").load_checkpoint()["epoch"] == 2 for s in (1, 2))
-    line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume", "--batched", "3"), 2)
-    assert "--batched 3 (the plan: 2)" in line and "--resume continues the plan" in line
+def test_an_older_batched_sweep_resumes_its_runs_one_by_one(tmp_path):
+    """A plan made with --batched 2 still reads; its runs are trained one at a time, each an ordinary run."""
+    out = tmp_path / "old"
+    out.mkdir()
+    plan = {"format": 1, "base": {"epochs": 1, "limit": 256, "batch_size": 64, "eval_every": 0}, "seeds": [1, 2],
+            "report": False, "batched": 2, "configs": [{"name": "default", "settings": {}}]}
+    (out / "sweep.json").write_text(json.dumps(plan))
+    assert "batched" not in read_plan(out)
+    result = run_cli("sweep", "--out", out, "--resume", "--jobs", "2", timeout=600)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert "--batched 2, which was removed" in result.stdout
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["default_seed_1.log", "default_seed_2.log"]
+    assert [r["seed"] for r in rows(out / "runs.csv")] == ["1", "2"]
 
 
 def test_an_older_sweep_plan_holding_the_removed_adam_in_backward_option(tmp_path):
@@ -389,7 +357,7 @@ def test_an_older_sweep_plan_holding_the_removed_adam_in_backward_option(tmp_pat
     out = tmp_path / "old"
     out.mkdir()
     plan = {"format": 1, "base": {"epochs": 2, "adam_in_backward": False}, "seeds": [1], "report": True,
-            "batched": 1, "configs": [{"name": "default", "settings": {}}]}
+            "configs": [{"name": "default", "settings": {}}]}
     (out / "sweep.json").write_text(json.dumps(plan))
     assert read_plan(out)["base"] == {"epochs": 2}
     plan["configs"] = [{"name": f"adam_in_backward={v}", "settings": {"adam_in_backward": v == "on"}}

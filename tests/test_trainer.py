@@ -12,6 +12,7 @@ import torch
 from helpers import assert_same_run
 from torch import nn
 
+from vanilla_gan import algorithm
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
@@ -121,11 +122,12 @@ def test_k_discriminator_steps_match_algorithm_1(tmp_path, images):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_an_epoch_with_k_discriminator_steps_reads_every_batch_once(tmp_path, images):
+def test_an_epoch_with_k_discriminator_steps_reads_every_batch_once(tmp_path, images, monkeypatch):
     trainer = make_trainer(tmp_path, images, d_steps=2, epochs=1)
     seen = []
-    original = trainer.d_step
-    trainer.d_step = lambda real, z, keep_fake=True: seen.append(real.clone()) or original(real, z, keep_fake)
+    original = algorithm.update_d
+    monkeypatch.setattr(algorithm, "update_d", lambda gan, real, z, keep_fake=True: seen.append(real.clone())
+                        or original(gan, real, z, keep_fake))
     trainer.train()
     assert len(seen) == 2 * trainer.steps_per_epoch == 10
     flat = torch.cat(seen)

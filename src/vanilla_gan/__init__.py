@@ -11,8 +11,8 @@ algorithm (Goodfellow et al., 2014), on handwritten digits or your own images.
 
 The command-line tool is `vanilla-gan` (see `vanilla-gan --help`); both are documented in the README.
 The modules, lowest first: errors, config, schema, fileio -> data, models, images, sampling, runtime,
-distributed, checkpoint, lock -> runfolder, runlog, rundir -> trainer -> twosample, classifier, evaluate -> report,
-export -> api -> cli.
+distributed, checkpoint, lock -> runfolder, runlog, rundir -> algorithm (the GAN step, the objective), engine,
+callbacks, trainer -> twosample, classifier, evaluate -> report, export -> api -> cli.
 """
 
 from vanilla_gan._version import __version__

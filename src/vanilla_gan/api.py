@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from vanilla_gan import distributed
-from vanilla_gan.batched import BatchedTrainer
+from vanilla_gan.algorithm import Objective
 from vanilla_gan.checkpoint import load as load_checkpoint_file
 from vanilla_gan.config import MAX_EPOCHS, MAX_SIDE, ModelConfig, TrainConfig, check_whole, resume_configs
 from vanilla_gan.data import DATASET_NAMES, limit_images
@@ -56,13 +56,15 @@ class Training:
         session.seed_drawn, session.trainer.num_images, ...
         run = session.run()                            # trains, writes the report; a Run
 
-    What `vg.train` and `vanilla-gan train` both do. `log` receives the epoch lines (default: none).
+    What `vg.train` and `vanilla-gan train` both do. `log` receives the epoch lines (default: none); `objective`
+    replaces the original GAN's losses (algorithm.py).
     """
 
     def __init__(self, *, out: Path | str | None = None, resume: bool = False, report: bool = True,
                  tensorboard: bool = False, generator: nn.Module | None = None, discriminator: nn.Module | None = None,
                  epoch_hooks: Iterable[EpochHook] = (), log: Callable[[str], None] | None = None,
-                 progress: bool = True, recipe: str | None = None, overwrite: bool = False, **options: Any):
+                 progress: bool = True, recipe: str | None = None, overwrite: bool = False,
+                 objective: Objective | None = None, **options: Any):
         options, self.loaded = session_options(options, recipe=recipe, out=out, resume=resume, overwrite=overwrite)
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
@@ -72,7 +74,7 @@ class Training:
         self.logger: TensorBoardLogger | None = None
         self.tensorboard, self.generator = tensorboard, generator
         self.kwargs = {"generator": generator, "discriminator": discriminator, "epoch_hooks": epoch_hooks,
-                       "log": log, "progress": progress}
+                       "log": log, "progress": progress, "objective": objective}
         if resume and out is None:
             raise UsageError("--resume needs --out RUN_DIR, the run to continue")
         fresh = None if resume else checked_configs(options)  # every check before anything is written (or locked)
@@ -264,24 +266,3 @@ def check_paths(out: object, options: dict[str, Any]) -> None:
                          f"Dataset, got a {type(dataset).__name__}")
     folder = Path(dataset).expanduser()
     options["dataset"] = str(folder.absolute()) if dataset not in DATASET_NAMES and folder.exists() else dataset
-
-
-def train_side_by_side(sessions: list[Training], rngs: list[torch.Generator], progress: bool = True) -> list[Run]:
-    """Prepared sessions whose configurations differ in the seed alone, trained as one batched model
-    (`batched.BatchedTrainer`; `rngs[k]` = `batched.training_rng` taken right after session k was prepared), then
-    each one's report, as `Training.run` does. A non-finite loss in one run stops all (its stop.json says so)."""
-    try:
-        side_by_side = BatchedTrainer([s.trainer for s in sessions], rngs, progress)
-        try:
-            side_by_side.train()
-        except TrainingError as failure:
-            for session in sessions:
-                if session.trainer is side_by_side.failed:
-                    session.finish(failure)
-            raise
-        for session in sessions:
-            session.finish()
-        return [session._result() for session in sessions]
-    finally:
-        for session in sessions:
-            session.close()

@@ -10,7 +10,8 @@ The dict holds: format, format_version, package_version, model_config, train_con
 generator, generator_ema, discriminator (state dicts), opt_g, opt_d (optimizer states), epoch, step,
 batch_in_epoch, num_images, permutation, epoch_stats, epoch_time, elapsed, rng (every RNG state, one per
 process), permutation_rng, fixed_noise, seed, metrics, best_fid, `modules` (the classes of G and D,
-where a run used its own) and `data_sha256` (the training images' fingerprint; absent in older files).
+where a run used its own), `data_sha256` (the training images' fingerprint; absent in older files) and
+`objective` (its name: "non-saturating", "minimax" or a user's own; absent in older files: train_config's g_loss).
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def validate(state: dict[str, Any]) -> None:
     for key in ("epoch", "step", "batch_in_epoch", "num_images"):
         if not _is_count(state.get(key, 0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a count")
-    if not isinstance(state.get("data_sha256", ""), str):
-        raise ValueError("data_sha256 is not a string")
+    for key in ("data_sha256", "objective"):
+        if not isinstance(state.get(key, ""), str):
+            raise ValueError(f"{key} is not a string")
     for key in ("epoch_time", "elapsed"):
         if not is_finite_number(state.get(key, 0.0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a number")

@@ -2,9 +2,12 @@
 
     descend(loss, adam)      # zero_grad, backward, step
     set_lr(adam, 1e-4)       # a float, or written into the tensor a captured CUDA graph reads
+    cooled_lr(config, step, total)      # --lr-cooldown's rate at a step
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -25,3 +28,9 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
             group["lr"].fill_(lr)
         else:
             group["lr"] = lr
+
+
+def cooled_lr(config: Any, step: int, total: int) -> float:
+    """The learning rate at `step` (steps done) of `total` under --lr-cooldown F (a TrainConfig's lr_cooldown): the
+    full rate, then down linearly to 0 over the last fraction F of the steps."""
+    return config.lr * min(1.0, (total - step) / (config.lr_cooldown * total))

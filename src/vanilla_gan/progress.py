@@ -7,6 +7,7 @@ and the note an epoch line gets when training has slowed down (another program o
     rows, bad = log.read(upto=50, seconds=1.2, left=300)  # the rows since the last read; bad: the first non-finite
     log.close()
     slowdown(metrics)                                      # "  [slow: 31% of the first epochs' ...]" or ""
+    epoch_line(epoch_label(3, config, elapsed), metrics, best_fid)   # "epoch 3/56  loss_D 1.234  ..."
 """
 
 from __future__ import annotations
@@ -71,3 +72,19 @@ def slowdown(metrics: list[dict[str, Any]]) -> str:
         return ""
     return (f"  [slow: {last / first:.0%} of the first epochs' {first:,.0f} img/s; is another program using the "
             f"CPU? close it, or train with --threads 1]")
+
+
+def epoch_label(epoch: int, config: Any, elapsed: float) -> str:
+    """"epoch 3/56", or under a time budget (a TrainConfig's minutes) "epoch 3 (1.2/5 min)" until its last."""
+    budget, epochs = config.minutes, config.epochs
+    return f"epoch {epoch}/{epochs}" if budget is None or epochs == epoch else (
+        f"epoch {epoch} ({elapsed / 60:.1f}/{budget:g} min)")
+
+
+def epoch_line(label: str, metrics: list[dict[str, Any]], best_fid: float) -> str:
+    """The line printed at an epoch's end (the last record of `metrics`): losses, D's outputs, speed, time, FID."""
+    record = metrics[-1]
+    fid = f"  FID {record['fid']:.2f} (best {best_fid:.2f})" if "fid" in record else ""
+    return (f"{label}  loss_D {record['loss_d']:.3f}  loss_G {record['loss_g']:.3f}  D(x) {record['d_real']:.2f}  "
+            f"D(G(z)) {record['d_fake']:.2f}  {record['images_per_s']:,.0f} img/s  {record['elapsed_s']:.0f} s{fid}"
+            f"{slowdown(metrics)}")

@@ -1,6 +1,7 @@
 """Drawing digits from a generator: samples from seeded noise, and walks through the latent space.
 
     images = sample_images(G, 1000, seed=0)              # uint8 (1000, 28, 28), or (1000, H, W[, 3]): G's shape
+    images = draw(G, z, shape)                           # G's images of these z (eval mode; G's mode kept)
     frames = latent_walk(G, walks=8, frames=12, seed=0)  # uint8 (12, 8, 28, 28): 8 walks of 12 steps
     z = slerp(z0, z1, torch.linspace(0, 1, 12))          # (12, W, Z) between the rows of z0 and z1
 
@@ -51,6 +52,17 @@ def sample_images(generator: nn.Module, num: int, seed: int = 0, device: str | t
         batches.append(to_uint8(generator(z.to(device)), image_shape_of(generator)))
     return np.concatenate(batches) if batches else np.zeros((0, *(image_shape_of(generator) or (SIDE, SIDE))),
                                                             np.uint8)
+
+
+@torch.no_grad()
+def draw(generator: nn.Module, z: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
+    """G's images of `z`, uint8 (B, *shape), drawn in eval mode as `sample_images` draws (a user's G with BatchNorm
+    or dropout), then G put back in the mode it was in (a training G stays one)."""
+    training = generator.training
+    try:
+        return to_uint8(generator.eval()(z), shape)
+    finally:
+        generator.train(training)
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

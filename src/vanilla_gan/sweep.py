@@ -7,16 +7,14 @@
 The sweep folder:
     S/sweep.json                      the plan: the options every run shares, the configurations, the seeds
     S/<configuration>/seed_<N>/       one run folder each (`vanilla-gan train ... --seed N --out` it)
-    S/logs/<configuration>_seed_<N>.log   what a run printed, when runs go side by side (--jobs > 1)
+    S/logs/<configuration>_seed_<N>.log   what a run printed, when runs train at once (--jobs > 1)
     S/summary.csv, S/runs.csv, S/summary.html   written when every run has ended (report/sweep_summary.py)
 
 Each run is `python -m vanilla_gan train` in a child process: the same program, options and seed as training
 it alone, so a sweep's run is bit-identical to `vanilla-gan train` with its configuration and seed on the
-same machine. `--batched K` trains up to K seeds of a configuration side by side as one batched model
-(batched.py: each run keeps its own draws and state; equal to its run alone to float tolerance, not bit for bit)
-in one child, `python -m vanilla_gan sweep --out S --group I`. `--jobs N` trains N runs (or groups) at once
-with the CPU's threads split between them; under torchrun every process takes its own share of them (no
-gradients are exchanged: the runs are independent) and rank 0 writes the summary when all are done.
+same machine. `--jobs N` trains N runs at once with the CPU's threads split between them; under torchrun every
+process takes its own share of them (no gradients are exchanged: the runs are independent) and rank 0 writes
+the summary when all are done.
 """
 
 from __future__ import annotations
@@ -35,27 +33,22 @@ from pathlib import Path
 from typing import Any
 
 import torch.distributed as dist
-from tqdm.auto import tqdm
 
-from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training, train_side_by_side
-from vanilla_gan.batched import training_rng
+from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS
 from vanilla_gan.errors import Interrupted, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.options import as_arguments
 from vanilla_gan.report.sweep_summary import write_summary
 from vanilla_gan.runtime import StopFlag
 from vanilla_gan.sweepplan import (
-    MAX_BATCHED,
     PLAN,
     Run,
     differences,
-    groups_of,
     make_plan,
     parse_seeds,
     parse_set,
     read_plan,
     runs_of,
-    seeds_text,
     state_of,
 )
 
@@ -97,38 +90,32 @@ class Runner:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         self.threads = max(1, cores // jobs) if jobs > 1 else None
         self.running: dict[subprocess.Popen, tuple[Run, Any]] = {}
-        self.failed: list[tuple[int, str]] = []  # (runs, what failed): a group's runs fail together
+        self.failed: list[str] = []  # what failed, a line per run
         self.finished = 0
         self.stop = StopFlag()
 
-    def log_path(self, group: list[Run]) -> Path:
-        return self.folder / "logs" / f"{group[0].config}_seed_{seeds_text(group)}.log"
+    def log_path(self, run: Run) -> Path:
+        return self.folder / "logs" / f"{run.config}_seed_{run.seed}.log"
 
-    def start(self, group: list[Run], index: int) -> None:
-        """Start group `index` of the sweep (`groups_of`): one run alone, or several side by side."""
-        run = group[0]
+    def start(self, run: Run) -> None:
+        """Start training `run` (a new one, or resuming a started one) in a child process."""
         make_folder(run.folder.parent)
         log = None
         if self.jobs > 1:
-            make_folder(self.log_path(group).parent)
-            log = self.log_path(group).open("a")
-        if len(group) == 1:
-            state = state_of(run)
-            what, argv = f"{run.config}, seed {run.seed}: {run.folder}", command(run, state, self.report)
-            verb = {"new": "training", "started": "resuming"}[state]
-        else:
-            what = f"{run.config}, seeds {seeds_text(group)} side by side: {run.folder.parent}"
-            argv, verb = [sys.executable, "-m", "vanilla_gan", "sweep", "--out", str(self.folder), "--group",
-                          str(index)], "training"
-        print(f"[{self.finished + len(self.running) + 1}/{self.total}] {verb} {what}", flush=True)
-        process = subprocess.Popen(argv, env=child_env(self.threads), stdout=log, stderr=log,
-                                   start_new_session=True,  # a Ctrl-C reaches them through us, once
+            make_folder(self.log_path(run).parent)
+            log = self.log_path(run).open("a")
+        state = state_of(run)
+        verb = {"new": "training", "started": "resuming"}[state]
+        print(f"[{self.finished + len(self.running) + 1}/{self.total}] {verb} {run.config}, seed {run.seed}: "
+              f"{run.folder}", flush=True)
+        process = subprocess.Popen(command(run, state, self.report), env=child_env(self.threads), stdout=log,
+                                   stderr=log, start_new_session=True,  # a Ctrl-C reaches them through us, once
                                    preexec_fn=_stop_with_parent)
-        self.running[process] = (group, log)
+        self.running[process] = (run, log)
 
     def reap(self, block: bool) -> None:
         while self.running:
-            for process, (group, log) in list(self.running.items()):
+            for process, (run, log) in list(self.running.items()):
                 if process.poll() is None:
                     continue
                 del self.running[process]
@@ -138,11 +125,9 @@ class Runner:
                 if process.returncode == Interrupted.exit_code or self.stop.requested:
                     continue
                 if process.returncode != 0:
-                    where = f" (see {self.log_path(group)})" if log is not None else ""
-                    seeds = f"seed{'s' if len(group) > 1 else ''} {seeds_text(group)}"
-                    self.failed.append((len(group), f"{group[0].config} {seeds}: exit status {process.returncode}"
-                                                    f"{where}"))
-                    print(f"warning: {self.failed[-1][1]}", file=sys.stderr)
+                    where = f" (see {self.log_path(run)})" if log is not None else ""
+                    self.failed.append(f"{run.config} seed {run.seed}: exit status {process.returncode}{where}")
+                    print(f"warning: {self.failed[-1]}", file=sys.stderr)
                 return
             if not block:
                 return
@@ -153,11 +138,11 @@ class Runner:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
 
-    def run_all(self, groups: list[tuple[list[Run], int]]) -> None:
+    def run_all(self, runs: list[Run]) -> None:
         forwarded = False
         with self.stop:
             try:
-                pending = list(groups)
+                pending = list(runs)
                 while pending or self.running:
                     if self.stop.requested:
                         if not forwarded:
@@ -165,7 +150,7 @@ class Runner:
                             forwarded = True
                         pending = []
                     while pending and len(self.running) < self.jobs:
-                        self.start(*pending.pop(0))
+                        self.start(pending.pop(0))
                     self.reap(block=False)
                     time.sleep(0.05)
             except KeyboardInterrupt:  # a second signal: the children stop at once too
@@ -177,68 +162,25 @@ class Runner:
                               f"vanilla-gan sweep --out {shlex.quote(str(self.folder))} --resume")
 
 
-def train_group(folder: Path, plan: dict[str, Any], index: int) -> int:
-    """The child of `--batched`: group `index`'s unfinished runs side by side, those at the same place in training
-    together (a run that failed before, its stop.json kept, goes alone)."""
-    groups = groups_of(plan, folder)
-    if not 0 <= index < len(groups):
-        raise UsageError(f"--group {index}: the sweep has groups 0..{len(groups) - 1}")
-    report = plan.get("report", True) is not False
-    sessions: list[tuple[Training, Any, tuple]] = []
-    try:
-        for run in groups[index]:
-            state = state_of(run)
-            if state == "done":
-                continue
-            options = {} if state == "started" else {**run.options, "seed": run.seed}
-            log = lambda line, seed=run.seed: tqdm.write(f"seed {seed}: {line}", file=sys.stdout)  # noqa: E731
-            session = Training(out=run.folder, resume=state == "started", report=report, log=log, **options)
-            rng = training_rng(session.device)  # now: where this run's own noise and dropout start
-            if session.nothing_to_do:
-                session.close()
-                continue
-            t = session.trainer
-            failed_before = session.run_dir.stop_path.exists()
-            sessions.append((session, rng, (t.epoch, t.step, t.batch_in_epoch, failed_before and run.seed)))
-    except BaseException:
-        for session, _, _ in sessions:
-            session.close()
-        raise
-    places = list(dict.fromkeys(place for _, _, place in sessions))
-    for n, place in enumerate(places):
-        together = [(session, rng) for session, rng, at in sessions if at == place]
-        seeds = ", ".join(str(s.trainer.config.seed) for s, _ in together)
-        what = f"seeds {seeds} side by side" if len(together) > 1 else f"seed {seeds} (alone in its group now)"
-        print(f"{what} (epoch {place[0] + 1}, step {place[1]})", flush=True)
-        try:
-            train_side_by_side([s for s, _ in together], [rng for _, rng in together])
-        except BaseException:
-            for later in places[n + 1:]:
-                for session, _, at in sessions:
-                    if at == later:
-                        session.close()
-            raise
-    return 0
-
-
 def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict[str, Any]:
     """The plan: read back (--resume), or made from the options and, when `write`, written to a new folder."""
     folder: Path = args.out
     if args.jobs < 1:
         raise UsageError(f"--jobs must be 1 or more, got {args.jobs}")
+    if args.batched is not None:
+        raise UsageError("--batched was removed: it trained a sweep no faster than --jobs (1.45x against --jobs 2's "
+                         "1.46x on a 2-core CPU, docs/sweeps.md); use --jobs N to train N runs at once")
     if args.resume:  # the sweep's own options may be typed again; any other value is refused, by name
         plan = read_plan(folder)
-        changed = differences(plan, base, args.set, args.seeds, args.no_report, args.batched)
+        changed = differences(plan, base, args.set, args.seeds, args.no_report)
         if changed:
             raise UsageError(f"{'; '.join(changed)}: --resume continues the plan in {folder} as it was made "
                              f"(only --jobs may change); drop the option, or start a new sweep with another --out")
         return plan
-    if args.batched is not None and not 1 <= args.batched <= MAX_BATCHED:
-        raise UsageError(f"--batched must be in 1..{MAX_BATCHED} (runs side by side), got {args.batched}")
     if args.seeds is None:
         raise UsageError("--seeds is needed, e.g. --seeds 1-5")
     plan = make_plan(base, [parse_set(s) for s in args.set or []], parse_seeds(args.seeds),
-                     report=not args.no_report, batched=args.batched or 1)
+                     report=not args.no_report)
     if write:
         if folder.exists() and any(folder.iterdir()):
             raise UsageError(f"{folder} already exists and is not empty: choose a new --out, or pass "
@@ -268,23 +210,23 @@ def sweep(args: argparse.Namespace) -> int:
     """`vanilla-gan sweep` (under torchrun, in every process: rank 0 plans and summarises, each trains a share)."""
     folder: Path = args.out
     base = {k: v for k, v in vars(args).items() if k in MODEL_OPTIONS + TRAIN_OPTIONS + ("recipe",) and v is not None}
-    if args.group is not None:  # a child of a sweep: one group of runs side by side
-        return train_group(folder, read_plan(folder), args.group)
     rank, world = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("gloo", timeout=timedelta(days=30))  # the runs may take days
     try:
         plan = agreed(rank, world, lambda: prepare(args, base, write=True))
         runs = runs_of(plan, folder)
-        mine = list(enumerate(groups_of(plan, folder)))[rank::world]
-        todo = [(group, i) for i, group in mine if any(state_of(run) != "done" for run in group)]
+        mine = runs[rank::world]
+        todo = [run for run in mine if state_of(run) != "done"]
         if rank == 0:
             over = f" over {world} processes" if world > 1 else ""
             done = sum(state_of(run) == "done" for run in runs)
-            batched = f", up to {plan['batched']} side by side" if plan.get("batched", 1) > 1 else ""
             print(f"sweep: {len(plan['configs'])} configuration(s) x {len(plan['seeds'])} seed(s) = {len(runs)} "
-                  f"runs{batched}{over}{f'; {done} of them already done' if args.resume else ''}; folder {folder}",
+                  f"runs{over}{f'; {done} of them already done' if args.resume else ''}; folder {folder}",
                   flush=True)
+            if plan.get("batched_before", 1) > 1:
+                print(f"note: this sweep was planned with --batched {plan['batched_before']}, which was removed: its "
+                      f"runs go on one at a time (--jobs N trains N at once)", flush=True)
         runner = Runner(folder, args.jobs, len(mine), report=plan.get("report", True) is not False)
         runner.finished = len(mine) - len(todo)
         runner.run_all(todo)
@@ -292,14 +234,13 @@ def sweep(args: argparse.Namespace) -> int:
         if world > 1:  # every process's runs have ended; rank 0 hears of every failure
             every: list[Any] = [None] * world
             dist.all_gather_object(every, runner.failed)
-            failed = [entry for entries in every for entry in entries]
+            failed = [line for lines in every for line in lines]
         if rank == 0:
             summary = write_summary(folder, plan, runs)
             print(summary.text)
             print(f"summary: {summary.csv}, {summary.html}")
         if failed:
-            raise VanillaGanError(f"{sum(n for n, _ in failed)} run(s) failed: {'; '.join(t for _, t in failed)}; "
-                                  f"the summary leaves them out")
+            raise VanillaGanError(f"{len(failed)} run(s) failed: {'; '.join(failed)}; the summary leaves them out")
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -317,11 +258,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue the sweep in --out: finished runs are kept; the sweep's own options may be given "
                         "again, others are refused")
     p.add_argument("--no-report", action="store_true", help="runs write no report.html (faster)")
-    p.add_argument("--batched", type=int, metavar="K",
-                   help="train up to K (1..64) seeds of a configuration side by side as one batched model "
-                        "(faster on a CPU at batch 8; equal to each run alone to float tolerance, not bit for bit; "
-                        "default: 1, each run alone)")
-    p.add_argument("--group", type=int, help=argparse.SUPPRESS)  # the child that trains one group
+    p.add_argument("--batched", help=argparse.SUPPRESS)  # removed: refused with a line that says to use --jobs
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained at once, the CPU's threads split between them (default: 1; under torchrun, "
                         "per process)")

@@ -1,9 +1,8 @@
-"""A sweep's plan: its seeds, the --set values, the configurations, sweep.json, the runs and their groups, and
-each run's state. No training, no processes (sweep.py runs the plan).
+"""A sweep's plan: its seeds, the --set values, the configurations, sweep.json, the runs, and each run's state.
+No training, no processes (sweep.py runs the plan).
 
     plan = make_plan(base={"epochs": 10}, sets=[parse_set("batch_size=8,32")], seeds=parse_seeds("1-5"))
     runs = runs_of(plan, Path("S"))        # every configuration x seed: Run(config, seed, folder, options)
-    groups_of(plan, Path("S"))             # as trained: each configuration's seeds in groups of plan["batched"]
     state_of(runs[0])                      # "new", "started" or "done"
     differences(plan, base, sets, seeds)   # what a `--resume` with options asks that the plan does not hold
 """
@@ -28,7 +27,6 @@ from vanilla_gan.runtime import resolve_device
 
 PLAN = "sweep.json"
 MAX_RUNS = 1000
-MAX_BATCHED = 64
 TUPLE_OPTIONS = ("betas", "g_hidden", "d_hidden")  # alternatives separated by ':', each a comma list
 NOT_SWEPT = ("seed",)  # --seeds says which
 
@@ -123,7 +121,7 @@ def check_options(options: dict[str, Any], where: str) -> None:
 
 
 def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: list[int],
-              report: bool = True, batched: int = 1) -> dict[str, Any]:
+              report: bool = True) -> dict[str, Any]:
     names = [name for name, _ in sets]
     if len(set(names)) != len(names):
         raise UsageError("--set: each option once (give all its values in one --set)")
@@ -137,15 +135,13 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
     for values in itertools.product(*(values for _, values in sets)):
         settings = dict(zip(names, values, strict=True))
         check_options({**base, **settings}, f"configuration {config_name(settings)}")
-        if batched > 1 and {**base, **settings}.get("d_steps", 1) != 1:
-            raise UsageError("--batched trains runs with --d-steps 1 only (its step updates D once): drop one")
         configs.append({"name": config_name(settings), "settings": settings})
     names = [c["name"] for c in configs]
     if len(set(names)) != len(names) or max(map(len, names)) > 200:
         raise UsageError("--set: the configurations' folder names (their settings) must be distinct and short")
     if len(configs) * len(seeds) > MAX_RUNS:
         raise UsageError(f"{len(configs)} configurations x {len(seeds)} seeds is more than {MAX_RUNS} runs")
-    return {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report, "batched": batched}
+    return {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report}
 
 
 def runs_of(plan: dict[str, Any], folder: Path) -> list[Run]:
@@ -153,15 +149,8 @@ def runs_of(plan: dict[str, Any], folder: Path) -> list[Run]:
             for c in plan["configs"] for seed in plan["seeds"]]
 
 
-def groups_of(plan: dict[str, Any], folder: Path) -> list[list[Run]]:
-    """The runs as the sweep trains them: each configuration's seeds in groups of `batched` (1: one by one)."""
-    runs, size, per_config = runs_of(plan, folder), plan.get("batched", 1), len(plan["seeds"])
-    return [runs[c + i:c + min(i + size, per_config)] for c in range(0, len(runs), per_config)
-            for i in range(0, per_config, size)]
-
-
 def differences(plan: dict[str, Any], base: dict[str, Any], sets: list[str] | None, seeds: str | None,
-                no_report: bool = False, batched: int | None = None) -> list[str]:
+                no_report: bool = False) -> list[str]:
     """The options given beside `--resume` that differ from the plan, each as "--limit 500 (the plan: 1000)".
     The sweep's own options, typed again as they were, differ in nothing; an option not given keeps the plan's."""
     found = []
@@ -180,8 +169,6 @@ def differences(plan: dict[str, Any], base: dict[str, Any], sets: list[str] | No
             found.append(f"--set {' --set '.join(sets)} (the plan: {', '.join(c['name'] for c in plan['configs'])})")
     if no_report and plan.get("report", True) is not False:
         found.append("--no-report (the plan: runs write report.html)")
-    if batched is not None and batched != plan.get("batched", 1):
-        found.append(f"--batched {batched} (the plan: {plan.get('batched', 1)})")
     return found
 
 
@@ -203,8 +190,8 @@ def read_plan(folder: Path) -> dict[str, Any]:
         plan["base"] = {k: tuple(v) if isinstance(v, list) else v for k, v in plan["base"].items()
                         if k not in RETIRED}  # an older sweep's option that changed no result: as if not given
         seeds = plan["seeds"]
-        if type(plan.get("batched", 1)) is not int or not 1 <= plan.get("batched", 1) <= MAX_BATCHED:
-            raise ValueError(f"batched must be a whole number in 1..{MAX_BATCHED}")
+        batched = plan.pop("batched", 1)  # an older plan's `--batched K` (removed): its runs now go one at a time
+        plan["batched_before"] = batched if type(batched) is int else 1
         if not all(type(seed) is int and seed >= 0 for seed in seeds) or len(set(seeds)) != len(seeds) or not seeds:
             raise ValueError("seeds must be distinct integers of 0 or more")
         if not plan["configs"] or any(c["name"] != config_name(c["settings"]) for c in plan["configs"]):
@@ -219,10 +206,6 @@ def read_plan(folder: Path) -> dict[str, Any]:
         raise UsageError(f"{path} sweeps {', '.join(retired)}, an option this version no longer has (it changed no "
                          f"result): resume its started runs one by one with vanilla-gan train --out RUN --resume")
     return plan
-
-
-def seeds_text(group: list[Run]) -> str:
-    return ",".join(str(run.seed) for run in group)
 
 
 def state_of(run: Run) -> str:

@@ -26,6 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vanilla_gan import distributed
+from vanilla_gan.algorithm import Objective
 from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
@@ -62,7 +63,8 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           log_every: int = Default(_T.log_every), grid_size: int = Default(_T.grid_size),
           recipe: str | None = None, resume: bool = False, overwrite: bool = False, report: bool = True,
           tensorboard: bool = False, verbose: bool = False, generator: nn.Module | None = None,
-          discriminator: nn.Module | None = None, epoch_hooks: Iterable[EpochHook] = ()) -> Run:
+          discriminator: nn.Module | None = None, epoch_hooks: Iterable[EpochHook] = (),
+          objective: Objective | None = None) -> Run:
     """Train (or, with resume=True, continue) a run into the folder `out`; returns it as a Run.
 
     Data:
@@ -85,6 +87,8 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
       the images' size sets G's output and D's input. generator, discriminator: your own nn.Modules instead
       (G: z (B, latent_dim) -> images (B, H, W[, 3]) in (-1, 1); D: images -> one pre-sigmoid score each).
+      objective: your own losses instead of g_loss and real_label's: an object with d_loss(real_scores,
+      fake_scores), g_loss(fake_scores) (of D's pre-sigmoid scores) and a name (vanilla_gan.algorithm).
     Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph,
       threads (CPU threads for training; None: chosen, and changed with the machine's load, changing no number),
       checkpoint_every (keep epoch_NNNN.pt every K epochs), eval_every (evaluate every K epochs; 0 never),
@@ -100,7 +104,7 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
     with python_spelled_errors():
         return _train(given, out=out, resume=resume, overwrite=overwrite, report=report, tensorboard=tensorboard,
                       verbose=verbose, generator=generator, discriminator=discriminator, epoch_hooks=epoch_hooks,
-                      recipe=recipe)
+                      recipe=recipe, objective=objective)
 
 
 def _train(options: dict[str, Any], *, verbose: bool, **keywords: Any) -> Run:

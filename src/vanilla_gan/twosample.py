@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from vanilla_gan.algorithm import bce
 
 MAX_PER_SIDE = 5000  # images of each side: 4,000 to train on, 1,000 to test on
 TEST_FRACTION = 5  # one image in five is held out
@@ -117,7 +118,7 @@ def _train(x: torch.Tensor, y: torch.Tensor, seed: int, epochs: int) -> TwoSampl
         model.train()
         for _ in range(epochs):
             for index in torch.randperm(len(x), generator=order_rng).split(BATCH):
-                loss = F.binary_cross_entropy_with_logits(model(x[index]), y[index])
+                loss = bce(model(x[index]), y[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

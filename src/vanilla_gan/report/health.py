@@ -11,6 +11,9 @@ The checks (each note says what it found, what it means and what to try):
   missing classes or dominated by one;
 - training that slowed down: an epoch under half the first epochs' images/s (another program on the CPU);
 - too short to judge, and an all-clear when nothing was found.
+The notes on D's outputs (D winning, the all-clear's reading of D(x) and D(G(z))) assume the original GAN's
+BCE losses, where sigmoid(score) is D's probability of "real": a run with a user's own objective (config.json's
+"objective" not one of config.G_LOSSES) gets a note saying they do not apply instead.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vanilla_gan.config import TrainConfig
+from vanilla_gan.config import G_LOSSES, TrainConfig
 from vanilla_gan.images import split_grid
 from vanilla_gan.progress import SLOW, first_speed
 from vanilla_gan.runlog import RunRecord
@@ -87,7 +90,12 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
     epochs = len(run.metrics)
     if epochs == 0:
         return notes + [Note("info", "No complete epoch yet", "The run has no epoch in metrics.jsonl.")]
-    notes += _d_winning(run)
+    objective = _own_objective(run)
+    notes += _d_winning(run) if objective is None else [Note(
+        "info", f"Your own objective ({objective}): the notes on D's outputs do not apply",
+        "The checks of D(x) and D(G(z)) (D winning outright) assume the original GAN's BCE losses, where "
+        "sigmoid(D's score) is D's probability that an image is real and loss_G rises as D wins; with another "
+        "objective neither need hold, so they were not made. The notes on G's samples and on speed still apply.")]
     notes += _collapse(run, real_diversity, data_classes)
     notes += _slowdown(run)
     if data_classes is not None and len(data_classes) < 10:
@@ -107,12 +115,17 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
     if not any(n.level in ("problem", "warning") for n in notes) and epochs >= MIN_EPOCHS:
         d_fake = run.metrics[-1]["d_fake"]
         d_real = run.metrics[-1]["d_real"]
-        notes.append(Note(
-            "ok", "No problem found",
+        notes.append(Note("ok", "No problem found", "The samples are not collapsing." if objective else (
             f"D and G are still playing the game: in the last epoch D(x) averaged {d_real:.2f} and D(G(z)) "
-            f"{d_fake:.2f} (D is not rejecting every generated digit), and the samples are not collapsing."))
+            f"{d_fake:.2f} (D is not rejecting every generated digit), and the samples are not collapsing.")))
     order = {"problem": 0, "warning": 1, "info": 2, "ok": 3}
     return sorted(notes, key=lambda n: order[n.level])
+
+
+def _own_objective(run: RunRecord) -> str | None:
+    """The name of the user's own objective the run trained with (config.json), or None for the built-in one."""
+    name = run.config.get("objective") if isinstance(run.config, dict) else None
+    return name[:64] if isinstance(name, str) and name not in G_LOSSES else None
 
 
 def _d_winning(run: RunRecord) -> list[Note]:

@@ -70,14 +70,6 @@ def final_records(runs: list[Any]) -> list[tuple[Any, dict[str, Any] | None, lis
     return found
 
 
-def trained_beside(folder: Path) -> str:
-    """The seeds a run was trained beside as one batched model (`sweep --batched`), as config.json says: "1 2"."""
-    try:
-        return " ".join(map(str, RunDir(folder).read_config().get("side_by_side", [])))
-    except Exception:  # unreadable: nothing to say
-        return ""
-
-
 def spread(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=float)
     q1, median, q3 = np.percentile(a, [25, 50, 75])
@@ -101,8 +93,7 @@ def summarise(plan: dict[str, Any], runs: list[Any]) -> list[dict[str, Any]]:
                   for run, _, records in finished}
         configs.append({"name": config["name"], "settings": config["settings"], "finished": len(finished),
                         "planned": len(mine), "stats": stats, "curves": curves,
-                        "seeds": {run.seed: last for run, last, _ in finished},
-                        "beside": {run.seed: trained_beside(run.folder) for run, _, _ in finished}})
+                        "seeds": {run.seed: last for run, last, _ in finished}})
     configs.sort(key=lambda c: c["stats"].get("fid", {}).get("median", math.inf))
     best = configs[0] if configs else None
     for config in configs:  # ranges over seeds that do not overlap the best's, where that is rare by chance
@@ -145,11 +136,10 @@ def write_csvs(folder: Path, configs: list[dict[str, Any]]) -> tuple[Path, Path]
         cells = [c["stats"].get(key, {}).get(part, "") for key, _, _ in COLUMNS for part in SPREAD]
         writer.writerow([rank, c["name"], c["finished"], c["planned"], *cells, " ".join(sorted(c["beyond"]))])
     writer = csv.writer(runs, lineterminator="\n")
-    writer.writerow(["configuration", "seed", "epoch"] + [key for key, _, _ in COLUMNS] + ["side_by_side"])
+    writer.writerow(["configuration", "seed", "epoch"] + [key for key, _, _ in COLUMNS])
     for c in configs:
         for seed, last in sorted(c["seeds"].items()):
-            writer.writerow([c["name"], seed, last.get("epoch")] + [last.get(key, "") for key, _, _ in COLUMNS]
-                            + [c["beside"].get(seed, "")])
+            writer.writerow([c["name"], seed, last.get("epoch")] + [last.get(key, "") for key, _, _ in COLUMNS])
     return (atomic_write(folder / "summary.csv", summary.getvalue().encode()),
             atomic_write(folder / "runs.csv", runs.getvalue().encode()))
 

@@ -1,0 +1,169 @@
+"""The GAN's step, written once: Algorithm 1 of Goodfellow et al. (2014) and the objective it descends.
+
+    gan = GAN(G, D, D, opt_g, opt_d)              # D: images -> pre-sigmoid scores (B,); BCEObjective() by default
+    stats = iteration(gan, reals, noise)          # k updates of D (reals: k minibatches), then one of G
+    stats = gan_step(gan, real, z)                # the last update of D and G's: what a CUDA graph captures
+
+Algorithm 1, for each training iteration:
+    for k steps: draw m noise samples z and m examples x; update D by ascending its objective;
+    draw m noise samples z; update G by descending its objective.
+
+An objective is any object with a `name` and two functions of D's scores (pre-sigmoid logits), each averaged
+over the minibatch: `d_loss(real_scores, fake_scores)` (D descends it) and `g_loss(fake_scores)` (G descends
+it). `BCEObjective` is the original GAN's (the default, set by --g-loss and --real-label); a researcher passes
+their own as `vg.train(objective=...)` or `Trainer(..., objective=...)`, e.g. a hinge loss:
+
+    class Hinge:
+        name = "hinge"
+        def d_loss(self, real_scores, fake_scores):
+            return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+        def g_loss(self, fake_scores):
+            return -fake_scores.mean()
+
+config.json and the checkpoints record its name; a resumed run must be given an objective of the same name.
+Nothing here knows of devices, processes, CUDA graphs, files or logging: the Trainer (trainer.py) gives this
+step networks already placed (on a device, under DDP) and captures it as a CUDA graph.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vanilla_gan.config import G_LOSSES
+from vanilla_gan.errors import UsageError
+from vanilla_gan.optim import descend
+
+
+def bce(scores: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(scores) against `target` (one label for all, or one per score), averaged:
+    -mean(t log sigmoid(s) + (1 - t) log(1 - sigmoid(s))), computed from the scores (no overflow)."""
+    if not isinstance(target, torch.Tensor):  # float32 labels, whatever precision the scores are in
+        target = torch.full(scores.shape, target, device=scores.device)
+    return F.binary_cross_entropy_with_logits(scores, target)
+
+
+class Objective(Protocol):
+    name: str
+
+    def d_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor: ...
+
+    def g_loss(self, fake_scores: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class BCEObjective:
+    """The original GAN's value function, log D(x) + log(1 - D(G(z))) with D(x) = sigmoid(score), as BCE.
+
+    `name` ("non-saturating" or "minimax", --g-loss) says G's loss; `real_label` is D's target for real images
+    (1, or below it with one-sided label smoothing, --real-label)."""
+
+    name: str = "non-saturating"
+    real_label: float = 1.0
+
+    def d_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        # D maximises log D(x) + log(1 - D(G(z))): BCE with real = real_label, generated = 0
+        return bce(real_scores, self.real_label) + bce(fake_scores, 0.0)
+
+    def g_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        if self.name == "non-saturating":  # G maximises log D(G(z)): BCE with target 1
+            return bce(fake_scores, 1.0)
+        return -bce(fake_scores, 0.0)  # minimax: G minimises log(1 - D(G(z))), i.e. -BCE with target 0
+
+
+def objective_of(objective: Any, g_loss: str, real_label: float) -> Objective:
+    """The objective a run trains with: `objective` (a user's, checked), or else the original GAN's with --g-loss
+    and --real-label, which a user's objective replaces (so they must be left at their defaults beside it)."""
+    if objective is None:
+        return BCEObjective(g_loss, real_label)
+    check_objective(objective)
+    if (g_loss, real_label) != (BCEObjective.name, BCEObjective.real_label):
+        raise UsageError(f"--g-loss and --real-label set the built-in objective, which objective "
+                         f"{objective.name!r} replaces: leave them at their defaults (or set them in yours)")
+    return objective
+
+
+def check_objective(objective: Any) -> None:
+    """A user's objective has a short `name` of its own and callable `d_loss` and `g_loss`; else a UsageError."""
+    name = getattr(objective, "name", None)
+    if not all(callable(getattr(objective, f, None)) for f in ("d_loss", "g_loss")):
+        raise UsageError("objective must have d_loss(real_scores, fake_scores) and g_loss(fake_scores) methods "
+                         "and a name (see vanilla_gan.algorithm)")
+    if not isinstance(name, str) or not 1 <= len(name) <= 64 or not name.isprintable():
+        raise UsageError("objective must have a name: a line of 1 to 64 characters (config.json records it)")
+    if name in G_LOSSES:
+        raise UsageError(f"objective's name {name!r} is the built-in objective's: choose it with g_loss= and "
+                         f"real_label=, or give yours another name")
+
+
+@dataclass
+class GAN:
+    """What a step updates: G and D as the step calls them, their optimizers, and the objective.
+
+    `G` maps z (B, latent_dim) to images; `D` maps images to scores (B,) for D's update (DDP-wrapped under
+    torchrun); `D_plain` is D's scores without a wrapper, for G's update (nothing of D is averaged there).
+    `forward` is the forward passes' context (bf16 autocast under --precision bf16)."""
+
+    G: Callable[[torch.Tensor], torch.Tensor]
+    D: Callable[[torch.Tensor], torch.Tensor]
+    D_plain: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    objective: Objective = field(default_factory=BCEObjective)
+    forward: Callable[[], AbstractContextManager] = nullcontext
+
+
+def update_d(gan: GAN, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = True) -> tuple[torch.Tensor, ...]:
+    """Update D by descending d_loss on m real images (B, pixels) in (-1, 1) and G(z). Returns G(z) (carrying
+    G's graph when `keep_fake`, for G's update), loss_D, and D's scores of the real and generated images.
+
+    D scores both halves in one pass over their concatenation: D has no batch statistics and draws its dropout
+    element by element, so this is the same computation as two passes, with larger matrix products."""
+    with gan.forward():
+        with torch.set_grad_enabled(keep_fake):
+            fake = gan.G(z)  # (B, H, W[, 3])
+        scores = gan.D(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
+        real_scores, fake_scores = scores[:real.shape[0]], scores[real.shape[0]:]
+        loss_d = gan.objective.d_loss(real_scores, fake_scores)
+    descend(loss_d, gan.opt_d)
+    return fake, loss_d, real_scores, fake_scores
+
+
+def update_g(gan: GAN, fake: torch.Tensor) -> torch.Tensor:
+    """Update G by descending g_loss of D's (already updated) scores of G(z), back-propagated through D;
+    returns loss_G. D's weights need no gradients for this."""
+    gan.D_plain.requires_grad_(False)
+    with gan.forward():
+        loss_g = gan.objective.g_loss(gan.D_plain(fake))
+    descend(loss_g, gan.opt_g)
+    gan.D_plain.requires_grad_(True)
+    return loss_g
+
+
+def gan_step(gan: GAN, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """One update of D on (real, z), then one of G on the same G(z); returns loss_D, loss_G, D(x) and D(G(z))
+    (the mean sigmoid of D's scores) as one tensor (4,).
+
+    tests/test_trainer.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
+    and checks that this one gives the same weights."""
+    fake, loss_d, real_scores, fake_scores = update_d(gan, real, z)
+    loss_g = update_g(gan, fake)
+    with torch.no_grad():
+        return torch.stack([loss_d, loss_g, torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean()])
+
+
+def iteration(gan: GAN, reals: Sequence[torch.Tensor], noise: Callable[[], torch.Tensor],
+              last: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """One training iteration of Algorithm 1: k = len(reals) updates of D, each on its own minibatch and fresh
+    noise (`noise()` draws z), the k-th followed by G's update: `last` (default `gan_step`; a CUDA graph's
+    replay of it). Returns `last`'s statistics."""
+    for real in reals[:-1]:
+        update_d(gan, real, noise(), keep_fake=False)
+    return (last or functools.partial(gan_step, gan))(reals[-1], noise())
