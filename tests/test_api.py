@@ -120,6 +120,7 @@ def python_blocks(markdown: str, heading: str) -> list[str]:
 # them as written but for this, which keeps every call and file of the example and leaves the quality they state
 # (recognisable digits at 8 epochs) to a person, as the README says it was judged.
 SHORTER = ("epochs=8", "epochs=1, limit=2000")
+SHORTER_SHAPES = ("epochs=20", "epochs=1")  # the notebook's own-images cell
 
 
 def test_the_readmes_python_example_runs_as_is(tmp_path, monkeypatch):
@@ -141,13 +142,17 @@ def test_the_tour_notebook_runs_top_to_bottom(tmp_path):
     shortened = [cell for cell in notebook.cells if cell.cell_type == "code" and SHORTER[0] in cell.source]
     assert len(shortened) == 1
     shortened[0].source = shortened[0].source.replace(*SHORTER)
+    shapes = [cell for cell in notebook.cells if cell.cell_type == "code" and SHORTER_SHAPES[0] in cell.source]
+    assert len(shapes) == 1
+    shapes[0].source = shapes[0].source.replace(*SHORTER_SHAPES)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", resources={
         "metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on the first failing cell
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     pictures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(pictures) >= 6  # samples, real digits, two curves, the walk, the small generator's samples
+    assert any("(5, 16, 16, 3)" in o.get("text", "") for o in outputs if o.output_type == "stream")  # own images
+    assert len(pictures) >= 7  # samples, real digits, two curves, the walk, the shapes, the small generator's samples
     assert (tmp_path / "runs" / "tour" / "checkpoints" / "last.pt").is_file()
 
 

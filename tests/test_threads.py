@@ -221,7 +221,7 @@ def test_a_slowed_down_epoch_is_said_in_its_line_and_in_the_report(tmp_path, mon
     trainer.train_step = throttled
     trainer.train()
     assert all("[slow:" not in line for line in lines[:4]), lines
-    assert "[slow: 10% of the first epochs' 6,400 img/s" in lines[4] and "--threads 1" in lines[4]
+    assert "[slow: 10% of the first epochs' 6,400 img/s" in lines[4] and lines[4].endswith("close it]")  # 1 thread
     notes = health_notes(RunDir(tmp_path / "run").read())
     assert any(n.title.startswith("Training slowed down: 1 epoch ") and "epoch 5: 640" in n.meaning
                for n in notes), [n.title for n in notes]
@@ -232,6 +232,12 @@ def test_no_slowdown_note_before_the_first_epochs_or_at_their_speed():
     steady = [{"images_per_s": s} for s in (100, 90, 110, 60)]
     assert slowdown(steady) == ""
     assert "40% of the first epochs' 100 img/s" in slowdown(steady[:3] + [{"images_per_s": 40}])
+
+
+def test_the_slowdown_note_suggests_one_thread_only_to_an_epoch_that_used_more():
+    steady = [{"images_per_s": 100, "threads": 2}] * 3
+    assert slowdown(steady + [{"images_per_s": 40, "threads": 2}]).endswith("close it, or train with --threads 1]")
+    assert slowdown(steady + [{"images_per_s": 40, "threads": 1}]).endswith("CPU? close it]")
 
 
 def test_the_progress_bar_shows_the_whole_runs_time_left():

@@ -70,8 +70,9 @@ def slowdown(metrics: list[dict[str, Any]]) -> str:
     last = metrics[-1].get("images_per_s") if metrics else None
     if first is None or last is None or last >= SLOW * first:
         return ""
+    advice = "close it" if metrics[-1].get("threads") == 1 else "close it, or train with --threads 1"
     return (f"  [slow: {last / first:.0%} of the first epochs' {first:,.0f} img/s; is another program using the "
-            f"CPU? close it, or train with --threads 1]")
+            f"CPU? {advice}]")
 
 
 def epoch_label(epoch: int, config: Any, elapsed: float) -> str:
