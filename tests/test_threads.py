@@ -24,6 +24,7 @@ from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.progress import clock, slowdown
 from vanilla_gan.report.health import health_notes
 from vanilla_gan.rundir import RunDir
+from vanilla_gan.runlog import RunRecord
 from vanilla_gan.runtime import mkl_cbwr
 from vanilla_gan.threads import ThreadPolicy, cgroup_quota, usable_cpus
 from vanilla_gan.trainer import Trainer
@@ -232,6 +233,14 @@ def test_no_slowdown_note_before_the_first_epochs_or_at_their_speed():
     steady = [{"images_per_s": s} for s in (100, 90, 110, 60)]
     assert slowdown(steady) == ""
     assert "40% of the first epochs' 100 img/s" in slowdown(steady[:3] + [{"images_per_s": 40}])
+
+
+def test_the_reports_slowdown_advice_suggests_one_thread_only_to_a_run_that_used_more(tmp_path):
+    def advice(threads):
+        metrics = [{"epoch": e, "images_per_s": 100 if e < 4 else 40, "threads": threads} for e in range(1, 6)]
+        notes = health_notes(RunRecord(tmp_path, {"train": {"grid_size": 64}}, metrics, None))
+        return next(n.advice for n in notes if n.title.startswith("Training slowed down"))
+    assert "--threads 1" in advice(2) and "--threads 1" not in advice(1)
 
 
 def test_the_slowdown_note_suggests_one_thread_only_to_an_epoch_that_used_more():
