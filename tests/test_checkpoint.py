@@ -52,7 +52,8 @@ def test_foreign_or_future_checkpoints_are_refused(tmp_path, change, message):
 
 def test_a_users_own_generator_needs_its_module(tmp_path):
     state = a_state(modules={"generator": "mine.FlatG"})
-    with pytest.raises(UsageError, match=r"its own generator \(mine.FlatG\).*generator=YourGenerator"):
+    said = r"its own generator \(mine.FlatG\): pass --generator mine:FlatG .*generator=FlatG"
+    with pytest.raises(UsageError, match=said):
         checkpoint.load_generator(state)
     fits = checkpoint.load_generator(state, generator=Generator(MODEL))
     assert isinstance(fits, Generator)

@@ -135,7 +135,7 @@ def download(mode: str) -> Callable[[Path, Path], list]:
 
 
 REPORT_FILES = ("report.html", "plots/losses.png", "plots/discriminator.png", "plots/speed.png",
-                "plots/memorisation.png", "progress.gif", "interpolation.gif", "interpolation.png")
+                "plots/memorisation.png", "progress.gif", "interpolation.gif", "interpolation.png", "explore.html")
 
 CASES = [
     # ------------------------------------------------------------------ IDX files and data folders
