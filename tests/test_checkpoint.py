@@ -61,6 +61,17 @@ def test_a_users_own_generator_needs_its_module(tmp_path):
         checkpoint.load_generator(state, generator=nn.Linear(8, 784))
 
 
+def test_a_class_record_that_is_not_a_name_is_a_damaged_checkpoint(tmp_path):
+    """Found by test_fuzz: modules.generator = None reached the own-generator message as None."""
+    run = tmp_path / "run"
+    assert run_cli("train", *TINY, "--epochs", 1, "--seed", 3, "--no-report", "--out", run).returncode == 0
+    last = run / "checkpoints" / "last.pt"
+    state = checkpoint.load(last)
+    checkpoint.save(last, {**state, "modules": {"generator": None}})
+    with pytest.raises(CheckpointError, match="modules entry is not a dict of class names"):
+        checkpoint.load(last)
+
+
 def test_a_run_holding_the_removed_adam_in_backward_option_samples_and_resumes(tmp_path):
     """Runs written before --adam-in-backward was removed hold train_config["adam_in_backward"] in config.json
     and in every checkpoint. The option changed no result, so such a run is read as if it were absent: it

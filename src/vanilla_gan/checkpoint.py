@@ -118,8 +118,8 @@ def validate(state: dict[str, Any]) -> None:
     if state.get("batch_in_epoch", 0):
         _check_position(state)
     modules = state.get("modules", {})
-    if not isinstance(modules, dict):
-        raise ValueError("its modules entry is not a dict")
+    if not isinstance(modules, dict) or not all(isinstance(name, str) for name in modules.values()):
+        raise ValueError("its modules entry is not a dict of class names")
     with torch.device("meta"):  # shapes only: nothing is allocated, whatever the config says
         networks = {"generator": Generator(model_config), "discriminator": Discriminator(model_config)}
     for key, builtin in (("generator", BUILTIN_GENERATOR), ("generator_ema", BUILTIN_GENERATOR),
