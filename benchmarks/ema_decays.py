@@ -50,14 +50,15 @@ class PowerAverage(MovingAverage):
         return 1 - (1 - 1 / (step + 1)) ** (self.gamma + 1)
 
 
-def train_one(seed: int, out: Path, epochs: int | None, limit: int | None, dropout: float | None) -> None:
+def train_one(seed: int, out: Path, epochs: int | None, limit: int | None, dropout: float | None, batch: int | None,
+              constant: tuple[float, ...] = CONSTANT, power: tuple[float, ...] = POWER) -> None:
     images = limit_images(load_dataset("digits")[0], limit)  # as --limit: spread over every class
-    epochs = {"epochs": epochs} if epochs else {}
+    epochs = ({"epochs": epochs} if epochs else {}) | ({"batch_size": batch} if batch else {})
     model = ModelConfig() if dropout is None else ModelConfig(dropout=dropout)
     trainer = Trainer(model, TrainConfig(seed=seed, eval_every=0, **epochs), images, progress=False)
     default = f"ema {trainer.config.ema_decay:g} (default)"
-    averages = {f"ema {d:g}": MovingAverage(trainer.G, d) for d in CONSTANT if d != trainer.config.ema_decay}
-    averages |= {f"power gamma {g:g}": PowerAverage(trainer.G, g) for g in POWER}
+    averages = {f"ema {d:g}": MovingAverage(trainer.G, d) for d in constant if d != trainer.config.ema_decay}
+    averages |= {f"power gamma {g:g}": PowerAverage(trainer.G, g) for g in power}
     step_alone = trainer.train_step
 
     def train_step(real: torch.Tensor) -> torch.Tensor:
@@ -113,18 +114,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="default: the default run's")
     parser.add_argument("--limit", type=int, help="train on N digits spread over every class, as --limit (a quick try)")
     parser.add_argument("--dropout", type=float, help="D's dropout (default: the model's 0.3)")
+    parser.add_argument("--batch-size", type=int, help="default: the default run's")
+    parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
+    parser.add_argument("--gammas", default=",".join(map(str, POWER)), help="power-average gammas (comma-separated)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: train this seed
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one is not None:
-        train_one(args.one, args.out, args.epochs, args.limit, args.dropout)
+        train_one(args.one, args.out, args.epochs, args.limit, args.dropout, args.batch_size,
+                  tuple(float(d) for d in args.decays.split(",")), tuple(float(g) for g in args.gammas.split(",")))
         return
     if not args.summary:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         children = [subprocess.Popen([sys.executable, __file__, "--out", str(args.out), "--one", seed,
                                      *(["--epochs", str(args.epochs)] if args.epochs else []),
+                                     *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
                                      *(["--limit", str(args.limit)] if args.limit else []),
-                                     *(["--dropout", str(args.dropout)] if args.dropout is not None else [])],
+                                     *(["--dropout", str(args.dropout)] if args.dropout is not None else []),
+                                     "--decays", args.decays, "--gammas", args.gammas],
                                     env=env)
                     for seed in args.seeds.split(",") if not (args.out / f"{seed}.json").exists()]
         for child in children:
