@@ -92,9 +92,9 @@ class TrainConfig:
     dataset: str = "digits"  # a name, a path (absolute), or "in-memory ..." for data given in Python
     image_size: int | None = None  # resize every image to image_size x image_size on loading; None: as they are
     limit: int | None = None  # train on N images spread over the data set (quick trials)
-    epochs: int = 56
+    epochs: int = 127
     minutes: float | None = None  # a time budget: stop at the first epoch end after this much training time
-    batch_size: int = 8
+    batch_size: int = 32
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
@@ -108,7 +108,7 @@ class TrainConfig:
     cuda_graph: bool = True  # on one CUDA GPU, replay the whole step as a CUDA graph (no effect on CPU)
     threads: int | None = None  # CPU threads for training; None = chosen from the machine and its load (threads.py)
     checkpoint_every: int = 0  # also keep checkpoints/epoch_NNNN.pt every K epochs; 0 = only last.pt
-    eval_every: int = 14  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
+    eval_every: int = 32  # evaluate (FID, IS, ...) every K epochs and at the last one; 0 = never
     eval_samples: int = 10_000  # generated images per evaluation
     log_every: int = 50  # steps between reading losses back from the device (progress bar)
     grid_size: int = 64  # fixed-noise samples in each epoch's grid
