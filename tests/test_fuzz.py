@@ -175,6 +175,22 @@ def test_the_valid_checkpoint_loads_and_resumes(tmp_path, valid, images):
     assert checkpoint.load(tmp_path / "valid.pt")["batch_in_epoch"] == 2
 
 
+@pytest.mark.parametrize("batch_size", [None, 32, 24])
+def test_a_mid_epoch_position_that_its_batch_size_cannot_reach_is_damage(tmp_path, valid, images, batch_size):
+    """Stopped at step 2 of 4 (batch 16, 64 images); with the batch size gone (the default, 32: 2 steps an
+    epoch) or changed, that position is past the epoch's end or its statistics have the wrong length. Found
+    by the slow fuzz campaign as a RuntimeError once the default batch became 32."""
+    state = copy.deepcopy(valid[0])
+    if batch_size is None:
+        del state["train_config"]["batch_size"]
+    else:
+        state["train_config"]["batch_size"] = batch_size
+    torch.save(state, tmp_path / "moved.pt")
+    with pytest.raises(VanillaGanError, match="the file is damaged") as caught:
+        Trainer.resume(checkpoint.load(tmp_path / "moved.pt"), images, progress=False)
+    assert "\n" not in str(caught.value)
+
+
 def test_mutated_checkpoint_bytes(tmp_path_factory, valid, images):
     byte_mutations(FAST)(tmp_path_factory, valid, images)
 

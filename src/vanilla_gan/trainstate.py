@@ -90,6 +90,10 @@ def restore(trainer: Any, state: dict[str, Any]) -> None:
         if t.batch_in_epoch:
             t.permutation = state["permutation"].to(t.device)
             t.epoch_stats = state["epoch_stats"].to(t.device)
+            if not 0 < t.batch_in_epoch < t.steps_per_epoch or len(t.epoch_stats) != t.steps_per_epoch:
+                raise CheckpointError(f"the checkpoint stopped at step {t.batch_in_epoch} of an epoch, which does "
+                                      f"not fit the {t.steps_per_epoch} steps an epoch has at its --batch-size "
+                                      f"{t.config.batch_size}: the file is damaged")
         t.epoch_time, t.elapsed = float(state["epoch_time"]), float(state["elapsed"])
         t.fixed_noise, t.metrics = state["fixed_noise"], list(state["metrics"])
         t.best_fid = float(state.get("best_fid", math.inf))
