@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.classifier import load_evaluator
+from vanilla_gan.classifier import extract, load_evaluator
 from vanilla_gan.data import load_dataset
 from vanilla_gan.evaluate import compute_metrics
 from vanilla_gan.images import to_uint8
@@ -63,15 +63,19 @@ PROBES = {
 
 
 def classes(images: np.ndarray) -> np.ndarray:
-    model = load_evaluator()
-    with torch.no_grad():
-        return torch.cat([model(torch.as_tensor(part)) for part in np.array_split(images, 10)]).argmax(1).numpy()
+    """Each digit's class by the bundled evaluator."""
+    return extract(load_evaluator(), images)[1].argmax(1).numpy()
+
+
+def real_digits(n: int) -> np.ndarray:
+    """n embedded digits, a fixed shuffle's first."""
+    real = np.asarray(load_dataset("digits")[0])
+    return real[np.random.default_rng(0).permutation(len(real))][:n]
 
 
 def probes(path: str, n: int = 5000) -> None:
     """The two-sample test on real and generated digits changed alike: which change brings it down?"""
-    real = np.asarray(load_dataset("digits")[0])
-    real = real[np.random.default_rng(0).permutation(len(real))][:n]
+    real = real_digits(n)
     generated = samples(load_generator(load_checkpoint(path)), 4 * n, 1.0)
     print(f"{path}: two-sample accuracy of {n:,} real and {n:,} generated digits, both changed alike")
     for name, change in PROBES.items():
@@ -89,8 +93,7 @@ def zoom(path: str, out: str, n: int = 8, scale: int = 5) -> None:
     """n generated digits (noise seed 3) above n real ones, each pixel drawn `scale` times wider, as a PNG."""
     from PIL import Image
 
-    real = np.asarray(load_dataset("digits")[0])
-    real = real[np.random.default_rng(0).permutation(len(real))][:n]
+    real = real_digits(n)
     generated = samples(load_generator(load_checkpoint(path)), n, 1.0, seed=3)
     rows = np.concatenate([np.concatenate(list(part), 1) for part in (generated, real)], 0)
     Image.fromarray(rows).resize((rows.shape[1] * scale, rows.shape[0] * scale), Image.NEAREST).save(out)
