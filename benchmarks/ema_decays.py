@@ -12,7 +12,7 @@ average), and a decay that grows over the run, the power-function average of Kar
 step t, decay (1 - 1/t)^(gamma + 1), an average over the last fraction of the run whose width grows with t
 (gamma 2, 6.94 and 16.97: a relative width of 0.19, 0.10 and 0.05 of the run). Seeds run as parallel processes, one
 thread each. Prints one Markdown row per arm: the median over the seeds with min-max, and on how many seeds
-the arm beat the default. --batch-size, --epochs, --betas and --dropout change the run every arm follows.
+the arm beat the default. --batch-size, --epochs, --betas, --real-label and --dropout change the run every arm follows.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ class PowerAverage(MovingAverage):
 
 def train_one(seed: int, out: Path, epochs: int | None, limit: int | None, dropout: float | None, batch: int | None,
               constant: tuple[float, ...] = CONSTANT, power: tuple[float, ...] = POWER,
-              betas: tuple[float, float] | None = None) -> None:
+              betas: tuple[float, float] | None = None, real_label: float | None = None) -> None:
     images = limit_images(load_dataset("digits")[0], limit)  # as --limit: spread over every class
     epochs = ({"epochs": epochs} if epochs else {}) | ({"batch_size": batch} if batch else {}) | (
-        {"betas": betas} if betas else {})
+        {"betas": betas} if betas else {}) | ({"real_label": real_label} if real_label is not None else {})
     model = ModelConfig() if dropout is None else ModelConfig(dropout=dropout)
     trainer = Trainer(model, TrainConfig(seed=seed, eval_every=0, **epochs), images, progress=False)
     default = f"ema {trainer.config.ema_decay:g} (default)"
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, help="D's dropout (default: the model's 0.3)")
     parser.add_argument("--batch-size", type=int, help="default: the default run's")
     parser.add_argument("--betas", help="Adam's betas as B1,B2 (default: the default run's)")
+    parser.add_argument("--real-label", type=float, help="D's target for real images (default: the default run's)")
     parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
     parser.add_argument("--gammas", default=",".join(map(str, POWER)), help="power-average gammas (comma-separated)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: train this seed
@@ -126,7 +127,7 @@ def main() -> None:
     if args.one is not None:
         train_one(args.one, args.out, args.epochs, args.limit, args.dropout, args.batch_size,
                   tuple(float(d) for d in args.decays.split(",")), tuple(float(g) for g in args.gammas.split(",")),
-                  tuple(float(b) for b in args.betas.split(",")) if args.betas else None)
+                  tuple(float(b) for b in args.betas.split(",")) if args.betas else None, args.real_label)
         return
     if not args.summary:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -134,6 +135,7 @@ def main() -> None:
                                      *(["--epochs", str(args.epochs)] if args.epochs else []),
                                      *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
                                      *(["--betas", args.betas] if args.betas else []),
+                                     *(["--real-label", str(args.real_label)] if args.real_label is not None else []),
                                      *(["--limit", str(args.limit)] if args.limit else []),
                                      *(["--dropout", str(args.dropout)] if args.dropout is not None else []),
                                      "--decays", args.decays, "--gammas", args.gammas],
