@@ -275,7 +275,7 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: auto)")
     p.add_argument("--no-two-sample", dest="two_sample", action="store_false",
-                   help="leave out the two-sample test (about half a minute on 2 cores)")
+                   help="leave out the two-sample test (about 15 s on 2 cores)")
     p.add_argument("--retrain-evaluator", action="store_true",
                    help="rebuild the evaluator's classifier from the embedded digits (about a minute)")
     p.set_defaults(func=cmd_evaluate)

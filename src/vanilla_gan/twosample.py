@@ -14,6 +14,9 @@ The split: n images of each side (n = min(MAX_PER_SIDE, len(real), len(generated
 out for the test, the rest trains the classifier for EPOCHS passes (Adam, batch BATCH). Each classifier seed
 fixes the initial weights and the batch order; the global random generators are left as they were, so the
 test never moves a training run. Deterministic on one machine and thread count.
+
+The network computes in channels-last layout (N, H, W, C in memory): PyTorch's CPU max-pooling is several
+times slower on the default layout; the whole test ran 1.36x faster this way (docs/two-sample.md).
 """
 
 from __future__ import annotations
@@ -45,9 +48,10 @@ class TwoSampleNet(nn.Module):
             nn.AdaptiveAvgPool2d(7), nn.Flatten(),  # (B, 32 * 7 * 7): any image size
             nn.Linear(32 * 7 * 7, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1),
         )
+        self.to(memory_format=torch.channels_last)  # the faster layout for the CPU's pooling (module docstring)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x).squeeze(1)
+        return self.body(x.contiguous(memory_format=torch.channels_last)).squeeze(1)
 
 
 @dataclass
