@@ -12,7 +12,9 @@ average), and a decay that grows over the run, the power-function average of Kar
 step t, decay (1 - 1/t)^(gamma + 1), an average over the last fraction of the run whose width grows with t
 (gamma 2, 6.94 and 16.97: a relative width of 0.19, 0.10 and 0.05 of the run). Seeds run as parallel processes, one
 thread each. Prints one Markdown row per arm: the median over the seeds with min-max, and on how many seeds
-the arm beat the default. --batch-size, --epochs, --betas, --real-label and --dropout change the run every arm follows.
+the arm beat the default. --batch-size, --epochs, --betas, --real-label and --dropout change the run every arm follows;
+--eval-epochs 96,110 also scores the trainer's own average at those epochs, which is where a run of --epochs 96
+or 110 ends (no schedule depends on the run's length unless --lr-cooldown is given, which this script does not).
 """
 
 from __future__ import annotations
@@ -50,33 +52,46 @@ class PowerAverage(MovingAverage):
         return 1 - (1 - 1 / (step + 1)) ** (self.gamma + 1)
 
 
-def train_one(seed: int, out: Path, epochs: int | None, limit: int | None, dropout: float | None, batch: int | None,
-              constant: tuple[float, ...] = CONSTANT, power: tuple[float, ...] = POWER,
-              betas: tuple[float, float] | None = None, real_label: float | None = None) -> None:
-    images = limit_images(load_dataset("digits")[0], limit)  # as --limit: spread over every class
-    epochs = ({"epochs": epochs} if epochs else {}) | ({"batch_size": batch} if batch else {}) | (
-        {"betas": betas} if betas else {}) | ({"real_label": real_label} if real_label is not None else {})
-    model = ModelConfig() if dropout is None else ModelConfig(dropout=dropout)
-    trainer = Trainer(model, TrainConfig(seed=seed, eval_every=0, **epochs), images, progress=False)
+def overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The TrainConfig fields given on the command line: the run every arm follows."""
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "real_label": args.real_label,
+             "betas": tuple(float(b) for b in args.betas.split(",")) if args.betas else None}
+    return {field: value for field, value in given.items() if value is not None}
+
+
+def train_one(seed: int, args: argparse.Namespace) -> None:
+    out = args.out
+    constant = tuple(float(d) for d in args.decays.split(",") if d)
+    power = tuple(float(g) for g in args.gammas.split(",") if g)
+    eval_epochs = {int(e) for e in args.eval_epochs.split(",")} if args.eval_epochs else set()
+    images = limit_images(load_dataset("digits")[0], args.limit)  # as --limit: spread over every class
+    model = ModelConfig() if args.dropout is None else ModelConfig(dropout=args.dropout)
+    trainer = Trainer(model, TrainConfig(seed=seed, eval_every=0, **overrides(args)), images, progress=False)
     default = f"ema {trainer.config.ema_decay:g} (default)"
     averages = {f"ema {d:g}": MovingAverage(trainer.G, d) for d in constant if d != trainer.config.ema_decay}
     averages |= {f"power gamma {g:g}": PowerAverage(trainer.G, g) for g in power}
     step_alone = trainer.train_step
+    evaluator = Evaluator("digits", num_samples=10_000)
+    at_epoch = {}
 
     def train_step(real: torch.Tensor) -> torch.Tensor:
         stats = step_alone(real)
         for average in averages.values():
             average.update(trainer.step)  # the step's number, as the trainer's own average gets it
+        epoch, within = divmod(trainer.step, trainer.steps_per_epoch)
+        if within == 0 and epoch in eval_epochs:  # the trainer's average as a run of --epochs EPOCH ends
+            record = evaluator(trainer.G_ema, two_sample=True)  # moves no random generator
+            at_epoch[epoch] = {key: float(record[key]) for key in METRICS}
+            print(f"seed {seed} epoch {epoch}: two-sample {record['c2st_accuracy']:.3f}", flush=True)
         return stats
 
     trainer.train_step = train_step
     start = time.perf_counter()
     trainer.train()
-    seconds = time.perf_counter() - start
-    evaluator = Evaluator("digits", num_samples=10_000)
+    seconds = time.perf_counter() - start  # with the --eval-epochs evaluations
     generators = {default: trainer.G_ema, "no average (G)": trainer.G,
                   **{name: average.module for name, average in averages.items()}}
-    results = {"seed": seed, "train_s": seconds, "steps": trainer.step, "arms": {}}
+    results = {"seed": seed, "train_s": seconds, "steps": trainer.step, "arms": {}, "at_epoch": at_epoch}
     for name, generator in generators.items():
         generator.eval()
         record = evaluator(generator, two_sample=True)
@@ -98,14 +113,22 @@ def summary(out: Path) -> None:
     print("| average | " + " | ".join(METRICS) + " | beats default |")
     print("|---|" + "---|" * (len(METRICS) + 1))
     for arm in arms:
-        cells = []
-        for key in METRICS:
-            values = [r["arms"][arm][key] for r in runs]
-            fmt = "{:.3f}" if key in ("precision", "recall", "c2st_accuracy") else "{:.2f}"
-            cells.append(f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-"
-                         f"{fmt.format(max(values))})")
+        cells = [_cell([r["arms"][arm][key] for r in runs], key) for key in METRICS]
         beats = sum(r["arms"][arm]["c2st_accuracy"] < r["arms"][default]["c2st_accuracy"] for r in runs)
         print(f"| {arm} | " + " | ".join(cells) + f" | {'-' if arm == default else f'{beats}/{len(runs)}'} |")
+    epochs = sorted({int(e) for r in runs for e in r.get("at_epoch", {})})
+    if epochs:
+        print("\nthe trainer's average at earlier epochs (the end of a run of --epochs E):")
+        print("| epoch | " + " | ".join(METRICS) + " |")
+        print("|---|" + "---|" * len(METRICS))
+        for epoch in epochs:
+            rows = [r["at_epoch"][str(epoch)] for r in runs if str(epoch) in r.get("at_epoch", {})]
+            print(f"| {epoch} | " + " | ".join(_cell([row[key] for row in rows], key) for key in METRICS) + " |")
+
+
+def _cell(values: list[float], key: str) -> str:
+    fmt = "{:.3f}" if key in ("precision", "recall", "c2st_accuracy") else "{:.2f}"
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
 def main() -> None:
@@ -121,25 +144,16 @@ def main() -> None:
     parser.add_argument("--real-label", type=float, help="D's target for real images (default: the default run's)")
     parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
     parser.add_argument("--gammas", default=",".join(map(str, POWER)), help="power-average gammas (comma-separated)")
+    parser.add_argument("--eval-epochs", help="also evaluate the trainer's average at these epochs (comma-separated)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: train this seed
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one is not None:
-        train_one(args.one, args.out, args.epochs, args.limit, args.dropout, args.batch_size,
-                  tuple(float(d) for d in args.decays.split(",")), tuple(float(g) for g in args.gammas.split(",")),
-                  tuple(float(b) for b in args.betas.split(",")) if args.betas else None, args.real_label)
+        train_one(args.one, args)
         return
     if not args.summary:
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        children = [subprocess.Popen([sys.executable, __file__, "--out", str(args.out), "--one", seed,
-                                     *(["--epochs", str(args.epochs)] if args.epochs else []),
-                                     *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
-                                     *(["--betas", args.betas] if args.betas else []),
-                                     *(["--real-label", str(args.real_label)] if args.real_label is not None else []),
-                                     *(["--limit", str(args.limit)] if args.limit else []),
-                                     *(["--dropout", str(args.dropout)] if args.dropout is not None else []),
-                                     "--decays", args.decays, "--gammas", args.gammas],
-                                    env=env)
+        children = [subprocess.Popen([sys.executable, __file__, *sys.argv[1:], "--one", seed], env=env)
                     for seed in args.seeds.split(",") if not (args.out / f"{seed}.json").exists()]
         for child in children:
             child.wait()
