@@ -2,8 +2,10 @@
 
     python scripts/results_grid.py runs/first                   # writes docs/default-run.png
     python scripts/results_grid.py runs/long/checkpoints/epoch_0056.pt runs/long -o docs/long-run.png
+    python scripts/results_grid.py runs/first pretrained -o docs/default-and-shipped.png   # the README's
 
-Each RUN is a run folder (its last.pt) or a checkpoint file; several are drawn side by side, left to right.
+Each RUN is a run folder (its last.pt), a checkpoint file, or `pretrained` (the weights the package ships);
+several are drawn side by side, left to right.
 The generated digits are 64 samples drawn with noise seed 0 from each checkpoint (the moving average of G, as
 `vanilla-gan sample` draws them), the real ones 64 of the embedded digits spread over every class.
 """
@@ -20,6 +22,7 @@ from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.data import fixed_order, load_dataset
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.images import grid, png_bytes
+from vanilla_gan.pretrained import pretrained
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
 
@@ -40,13 +43,18 @@ def main() -> None:
     args = parser.parse_args()
     panels = []
     for path in args.runs:
-        state = load_checkpoint(path)
-        generated = sample_images(load_generator(state), 64, seed=0)
-        metrics = state.get("metrics") or [{}]
+        if str(path) == "pretrained":
+            shipped = pretrained(device="cpu")
+            generator, epoch, train = shipped.generator(), shipped.provenance["epochs"], shipped.config["train"]
+            metrics, name = shipped.metrics or [{}], "shipped weights: epoch"
+        else:
+            state = load_checkpoint(path)
+            generator, epoch, train = load_generator(state), state["epoch"], state["train_config"]
+            metrics, name = state.get("metrics") or [{}], "generated: epoch"
+        generated = sample_images(generator, 64, seed=0)
         minutes = f" ({metrics[-1]['elapsed_s'] / 60:.0f} min)" if "elapsed_s" in metrics[-1] else ""
-        label = f"generated: epoch {state['epoch']}{minutes}, seed {state['train_config']['seed']}"
-        panels.append(labelled(grid(generated, scale=2), label))
-    real = load_dataset(state["train_config"]["dataset"])[0].numpy()
+        panels.append(labelled(grid(generated, scale=2), f"{name} {epoch}{minutes}, seed {train['seed']}"))
+    real = load_dataset(train["dataset"])[0].numpy()
     real = real[np.sort(fixed_order(len(real))[:64])]
     panels.append(labelled(grid(real, scale=2), "real: 64 training digits"))
     gap = 16

@@ -302,7 +302,7 @@ def test_train_has_an_explicit_signature_with_defaults():
 
     parameters = inspect.signature(vg.train).parameters
     shown = {name: repr(parameters[name].default) for name in ("epochs", "batch_size", "lr", "seed", "dataset", "out")}
-    assert shown == {"epochs": "127", "batch_size": "32", "lr": "0.0002", "seed": "None", "dataset": "'digits'",
+    assert shown == {"epochs": "112", "batch_size": "32", "lr": "0.0002", "seed": "None", "dataset": "'digits'",
                      "out": "None"}
     assert parameters["batch_size"].annotation == "int" and "image_size" in parameters
     assert "batch_size" in vg.train.__doc__ and "overwrite" in vg.train.__doc__

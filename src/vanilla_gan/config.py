@@ -92,7 +92,7 @@ class TrainConfig:
     dataset: str = "digits"  # a name, a path (absolute), or "in-memory ..." for data given in Python
     image_size: int | None = None  # resize every image to image_size x image_size on loading; None: as they are
     limit: int | None = None  # train on N images spread over the data set (quick trials)
-    epochs: int = 127
+    epochs: int = 112
     minutes: float | None = None  # a time budget: stop at the first epoch end after this much training time
     batch_size: int = 32
     lr: float = 2e-4
