@@ -125,7 +125,7 @@ SHORTER_SHAPES = ("epochs=20", "epochs=1")  # the notebook's own-images cell
 
 
 def test_the_readmes_python_example_runs_as_is(tmp_path, monkeypatch):
-    """The first Python block of the README's Python API section, pasted as is but for SHORTER."""
+    """The first Python block of the README's Python API section, pasted as is but for README_SHORTER."""
     example = python_blocks((ROOT / "README.md").read_text(), "## Python API")[0]
     assert SHORTER[0] in example
     example = example.replace(*README_SHORTER)
