@@ -12,9 +12,10 @@ average), and a decay that grows over the run, the power-function average of Kar
 step t, decay (1 - 1/t)^(gamma + 1), an average over the last fraction of the run whose width grows with t
 (gamma 2, 6.94 and 16.97: a relative width of 0.19, 0.10 and 0.05 of the run). Seeds run as parallel processes, one
 thread each. Prints one Markdown row per arm: the median over the seeds with min-max, and on how many seeds
-the arm beat the default. --batch-size, --epochs, --betas, --real-label and --dropout change the run every arm follows;
---eval-epochs 96,110 also scores the trainer's own average at those epochs, which is where a run of --epochs 96
-or 110 ends (no schedule depends on the run's length unless --lr-cooldown is given, which this script does not).
+the arm beat the default. --batch-size, --epochs, --betas, --real-label, --g-loss and --dropout change the run
+every arm follows; --eval-epochs 96,110 also scores the trainer's own average at those epochs, which is where a
+run of --epochs 96 or 110 ends (no schedule depends on the run's length unless --lr-cooldown is given, which this
+script does not).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class PowerAverage(MovingAverage):
 
 def overrides(args: argparse.Namespace) -> dict[str, object]:
     """The TrainConfig fields given on the command line: the run every arm follows."""
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "real_label": args.real_label,
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "real_label": args.real_label, "g_loss": args.g_loss,
              "betas": tuple(float(b) for b in args.betas.split(",")) if args.betas else None}
     return {field: value for field, value in given.items() if value is not None}
 
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: the default run's")
     parser.add_argument("--betas", help="Adam's betas as B1,B2 (default: the default run's)")
     parser.add_argument("--real-label", type=float, help="D's target for real images (default: the default run's)")
+    parser.add_argument("--g-loss", choices=("non-saturating", "minimax"), help="G's loss (default: the default run's)")
     parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
     parser.add_argument("--gammas", default=",".join(map(str, POWER)), help="power-average gammas (comma-separated)")
     parser.add_argument("--eval-epochs", help="also evaluate the trainer's average at these epochs (comma-separated)")

@@ -1,0 +1,199 @@
+"""Screen levers against the two-sample test on one seed, before spending 3 seeds on them.
+
+    python benchmarks/screen_levers.py select RUN/checkpoints/last.pt   # keep what D or the classifier likes
+    python benchmarks/screen_levers.py branch RUN/checkpoints/last.pt cooldown   # 32 more epochs under a change
+    python benchmarks/screen_levers.py scratch minimax --seed 1                  # a default run with one change
+
+`select` draws 40,000 digits of the run's moving average and keeps the fraction (--keep) that the run's own D
+scores most real (D's rejection sampling, Azadi et al. 2019, in its simplest form) or that the bundled digit
+classifier is surest of (a cut of the broken tail). `branch` continues a finished run for --epochs more under
+one change (BRANCH_ARMS) and `scratch` trains a default run from the start with one change (SCRATCH_ARMS);
+the arm "plain" or "base" is the baseline to compare with, in the same sitting. Each scores 10,000 samples
+of the moving average (noise seed 0) and prints one JSON line: two-sample accuracy (and its two classifier
+seeds' spread), FID, precision, recall and the range of the class shares. One thread each: run two at once on
+2 cores. Nothing here changes the package; the arms reach into the Trainer, as a throw-away study would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+
+import numpy as np
+import torch
+
+from vanilla_gan.algorithm import BCEObjective
+from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.classifier import extract, load_evaluator
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.data import load_dataset
+from vanilla_gan.evaluate import compute_metrics
+from vanilla_gan.images import to_uint8
+from vanilla_gan.models import Discriminator
+from vanilla_gan.rundir import load_checkpoint
+from vanilla_gan.sampling import sample_images
+from vanilla_gan.trainer import Trainer
+
+BRANCH_ARMS = {
+    "plain": "the same recipe, for comparison",
+    "g-cooldown": "G's learning rate falls linearly to 0 over the added epochs (D's stays)",
+    "cooldown": "both learning rates fall linearly to 0 over the added epochs",
+    "batch128": "batches of 128 instead of 32 (a quarter of the steps)",
+    "d-steps2": "two D updates per G update (k = 2; half the G steps)",
+}
+SCRATCH_ARMS = {
+    "base": "the default run, for comparison",
+    "zero-g-output": "G's output layer starts at 0 (no initial noise in each pixel's weights)",
+    "small-d-input": "D's first layer starts at a tenth of PyTorch's initial weights",
+    "weight-decay-g": "decoupled weight decay 1.0 on G's weight matrices (as AdamW, lr x 1.0 a step)",
+    "minimax": "G's literal minimax loss (--g-loss minimax) from the start",
+    "hybrid": "G's non-saturating loss until --switch-epoch (default: half the epochs), the minimax loss after",
+}
+
+
+def score(generator: torch.nn.Module, images: torch.Tensor, **row: object) -> dict:
+    """The figures of 10,000 samples of `generator` (noise seed 0) against the embedded digits, as one row."""
+    return score_images(sample_images(generator, 10_000, seed=0), images, **row)
+
+
+def score_images(generated: np.ndarray, images: torch.Tensor, **row: object) -> dict:
+    with torch.random.fork_rng(devices=[]):  # the metrics draw from torch's RNG: a run scored midway goes on unmoved
+        m = compute_metrics(generated, images, two_sample=True)
+    shares = np.asarray(m["class_histogram"])
+    return {**row, **{k: round(float(m[k]), 4) for k in ("c2st_accuracy", "c2st_spread", "fid", "precision", "recall")},
+            "class_min": float(shares.min()), "class_max": float(shares.max())}
+
+
+def show(row: dict) -> None:
+    print(json.dumps(row), flush=True)
+
+
+# ---------------------------------------------------------------------------- select
+
+def select(path: str, keeps: list[float], images: torch.Tensor) -> None:
+    with torch.no_grad():
+        generated, by_d, by_classifier = ranked_samples(path)
+    for name, order in (("D's score", by_d), ("classifier's sureness", by_classifier)):
+        for keep in keeps:
+            kept = np.sort(order[:int(keep * len(order))])[:10_000]  # in z's order, not the score's
+            show(score_images(generated[kept], images, checkpoint=path, kept_by=name, keep=keep))
+
+
+def ranked_samples(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """40,000 digits of the checkpoint's moving average (noise seed 0), and their orders: most real to D first,
+    and surest to the bundled classifier first."""
+    state = load_checkpoint(path)
+    generator = load_generator(state).eval()
+    discriminator = Discriminator(generator.config)
+    discriminator.load_state_dict(state["discriminator"])
+    discriminator.eval()  # no dropout: D's plain judgement
+    z = torch.randn(40_000, generator.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    fake = torch.cat([generator(part) for part in z.split(2000)])  # (40000, 28, 28) in (-1, 1)
+    generated = to_uint8(fake)
+    by_d = torch.cat([discriminator.logits(part) for part in fake.split(2000)]).argsort(descending=True).numpy()
+    sureness = extract(load_evaluator(), generated)[1].softmax(1).max(1).values
+    return generated, by_d, sureness.argsort(descending=True).numpy()
+
+
+# ---------------------------------------------------------------------------- branch
+
+def branch(path: str, arm: str, epochs: int, images: torch.Tensor) -> None:
+    state = load_checkpoint(path)
+    start = state["epoch"]
+    trainer = Trainer.resume(state, images, changes={"epochs": start + epochs, "threads": 1}, progress=False)
+    if arm == "batch128" or arm == "d-steps2":
+        if arm == "batch128":
+            trainer.config.batch_size = 128
+            trainer.noise = functools.partial(torch.randn, 128, trainer.model_config.latent_dim)
+        else:
+            trainer.config.d_steps = 2
+        trainer.images_per_step = trainer.config.batch_size * trainer.config.d_steps
+        trainer.steps_per_epoch = trainer.num_images // trainer.images_per_step
+    first, total, lr = trainer.step, epochs * trainer.steps_per_epoch, trainer.config.lr
+    cooled = {"g-cooldown": [trainer.opt_g], "cooldown": [trainer.opt_g, trainer.opt_d]}.get(arm, [])
+    step = trainer.train_step
+
+    def cooled_step(real: torch.Tensor) -> torch.Tensor:
+        for optimizer in cooled:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * (1 - (trainer.step - first) / total)
+        return step(real)
+
+    trainer.train_step = cooled_step
+    began = time.perf_counter()
+    while trainer.epoch < start + epochs:
+        trainer.train_epoch()
+    show(score(trainer.sampling_generator(), images, checkpoint=path, arm=arm, epochs_added=epochs,
+               train_s=round(time.perf_counter() - began)))
+
+
+# ---------------------------------------------------------------------------- scratch
+
+def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Tensor,
+            switch_epoch: int | None = None) -> None:
+    g_loss = "minimax" if arm == "minimax" else "non-saturating"
+    trainer = Trainer(ModelConfig(), TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss), images,
+                      progress=False)
+    g_output = [m for m in trainer.G.modules() if isinstance(m, torch.nn.Linear)][-1]
+    d_input = next(m for m in trainer.D.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        if arm == "zero-g-output":
+            g_output.weight.zero_(), g_output.bias.zero_()
+        if arm == "small-d-input":
+            d_input.weight.mul_(0.1)
+        trainer.ema.module.load_state_dict(trainer.G.state_dict())  # the average starts from the changed G
+    decayed = [p for p in trainer.G.parameters() if p.dim() > 1] if arm == "weight-decay-g" else []
+    step = trainer.train_step
+
+    def decayed_step(real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            if decayed:
+                torch._foreach_mul_(decayed, 1 - trainer.config.lr * 1.0)
+        return step(real)
+
+    trainer.train_step = decayed_step
+    began = time.perf_counter()
+    while trainer.epoch < epochs:
+        trainer.train_epoch()
+        if arm == "hybrid" and trainer.epoch == (epochs // 2 if switch_epoch is None else switch_epoch):
+            trainer.gan.objective = BCEObjective("minimax")
+        if trainer.epoch in evals or trainer.epoch == epochs:
+            show(score(trainer.sampling_generator(), images, arm=arm, seed=seed, epoch=trainer.epoch,
+                       train_s=round(time.perf_counter() - began)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("select", help="keep the samples D or the classifier likes best")
+    p.add_argument("checkpoint")
+    p.add_argument("--keep", default="1,0.5,0.25", help="fractions of 40,000 samples to keep (default: 1,0.5,0.25)")
+    p = commands.add_parser("branch", help="continue a run under one change: " + "; ".join(
+        f"{k}: {v}" for k, v in BRANCH_ARMS.items()))
+    p.add_argument("checkpoint")
+    p.add_argument("arm", choices=BRANCH_ARMS)
+    p.add_argument("--epochs", type=int, default=32, help="epochs added (default: 32)")
+    p = commands.add_parser("scratch", help="a default run with one change: " + "; ".join(
+        f"{k}: {v}" for k, v in SCRATCH_ARMS.items()))
+    p.add_argument("arm", choices=SCRATCH_ARMS)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=112)
+    p.add_argument("--eval-epochs", default="56,84", help="also score at these epochs (default: 56,84)")
+    p.add_argument("--switch-epoch", type=int, help="hybrid: the last epoch of the non-saturating loss")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    images = load_dataset("digits")[0]
+    print(json.dumps({"cpu": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}), flush=True)
+    if args.command == "select":
+        select(args.checkpoint, [float(k) for k in args.keep.split(",")], images)
+    elif args.command == "branch":
+        branch(args.checkpoint, args.arm, args.epochs, images)
+    else:
+        scratch(args.arm, args.seed, args.epochs, [int(e) for e in args.eval_epochs.split(",") if e], images,
+                args.switch_epoch)
+
+
+if __name__ == "__main__":
+    main()
