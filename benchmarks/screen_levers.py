@@ -103,7 +103,7 @@ def branch(path: str, arm: str, epochs: int, images: torch.Tensor) -> None:
     state = load_checkpoint(path)
     start = state["epoch"]
     trainer = Trainer.resume(state, images, changes={"epochs": start + epochs, "threads": 1}, progress=False)
-    if arm == "batch128" or arm == "d-steps2":
+    if arm in ("batch128", "d-steps2"):  # the step takes batch_size x d_steps images
         if arm == "batch128":
             trainer.config.batch_size = 128
             trainer.noise = functools.partial(torch.randn, 128, trainer.model_config.latent_dim)
