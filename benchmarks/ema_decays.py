@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.config import G_LOSSES, ModelConfig, TrainConfig
 from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.evaluate import Evaluator
 from vanilla_gan.models import MovingAverage
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: the default run's")
     parser.add_argument("--betas", help="Adam's betas as B1,B2 (default: the default run's)")
     parser.add_argument("--real-label", type=float, help="D's target for real images (default: the default run's)")
-    parser.add_argument("--g-loss", choices=("non-saturating", "minimax"), help="G's loss (default: the default run's)")
+    parser.add_argument("--g-loss", choices=G_LOSSES, help="G's loss (default: the default run's)")
     parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
     parser.add_argument("--gammas", default=",".join(map(str, POWER)), help="power-average gammas (comma-separated)")
     parser.add_argument("--eval-epochs", help="also evaluate the trainer's average at these epochs (comma-separated)")

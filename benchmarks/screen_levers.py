@@ -121,7 +121,8 @@ def branch(path: str, arm: str, epochs: int, images: torch.Tensor) -> None:
                 group["lr"] = lr * (1 - (trainer.step - first) / total)
         return step(real)
 
-    trainer.train_step = cooled_step
+    if cooled:
+        trainer.train_step = cooled_step
     began = time.perf_counter()
     while trainer.epoch < start + epochs:
         trainer.train_epoch()
@@ -149,11 +150,11 @@ def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Te
 
     def decayed_step(real: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            if decayed:
-                torch._foreach_mul_(decayed, 1 - trainer.config.lr * 1.0)
+            torch._foreach_mul_(decayed, 1 - trainer.config.lr * 1.0)
         return step(real)
 
-    trainer.train_step = decayed_step
+    if decayed:
+        trainer.train_step = decayed_step
     began = time.perf_counter()
     while trainer.epoch < epochs:
         trainer.train_epoch()
