@@ -20,6 +20,7 @@ import argparse
 import functools
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -50,6 +51,11 @@ SCRATCH_ARMS = {
     "weight-decay-g": "decoupled weight decay 1.0 on G's weight matrices (as AdamW, lr x 1.0 a step)",
     "minimax": "G's literal minimax loss (--g-loss minimax) from the start",
     "hybrid": "G's non-saturating loss until --switch-epoch (default: half the epochs), the minimax loss after",
+    "top-k": "G's loss over the k of each batch's B fakes D scores most real, k = max(B x 0.99^epoch, B/2) "
+             "(Sinha et al. 2020)",
+    "adam-eps": "Adam's epsilon --eps (PyTorch's: 1e-8) for both networks: damps the steps of weights whose "
+                "gradients are tiny",
+    "replay": "half of D's fakes drawn from a store of 1,600 earlier ones (Shrivastava et al. 2017)",
 }
 
 
@@ -132,8 +138,41 @@ def branch(path: str, arm: str, epochs: int, images: torch.Tensor) -> None:
 
 # ---------------------------------------------------------------------------- scratch
 
+class TopK:
+    """The objective with G's loss taken over the k fakes of the batch that D scores most real."""
+
+    def __init__(self, objective: BCEObjective, k: int):
+        self.objective, self.k = objective, k
+
+    def d_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        return self.objective.d_loss(real_scores, fake_scores)
+
+    def g_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        return self.objective.g_loss(fake_scores.topk(self.k).values)
+
+
+class Replay(torch.nn.Module):
+    """D's scores, with half of the fake half of each batch swapped for fakes of earlier steps (kept in a store
+    of `size`, each new fake replacing a random one); its own random generator, so the run's draws are unmoved."""
+
+    def __init__(self, scores: Callable[[torch.Tensor], torch.Tensor], size: int = 1600):
+        super().__init__()
+        self.scores, self.size, self.store = scores, size, None
+        self.rng = torch.Generator().manual_seed(0)
+
+    def forward(self, both: torch.Tensor) -> torch.Tensor:
+        half = both.shape[0] // 2
+        fake = both[half:]
+        if self.store is None:
+            self.store = fake.repeat(self.size // half + 1, 1)[:self.size].clone()
+        n = half // 2
+        mixed = torch.cat([both[:half], fake[n:], self.store[torch.randint(self.size, (n,), generator=self.rng)]])
+        self.store[torch.randint(self.size, (half,), generator=self.rng)] = fake
+        return self.scores(mixed)
+
+
 def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Tensor,
-            switch_epoch: int | None = None) -> None:
+            switch_epoch: int | None = None, eps: float = 1e-4) -> None:
     g_loss = "minimax" if arm == "minimax" else "non-saturating"
     trainer = Trainer(ModelConfig(), TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss), images,
                       progress=False)
@@ -155,13 +194,24 @@ def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Te
 
     if decayed:
         trainer.train_step = decayed_step
+    batch = trainer.config.batch_size
+    if arm == "top-k":
+        trainer.gan.objective = TopK(trainer.gan.objective, batch)
+    if arm == "adam-eps":
+        for group in trainer.opt_g.param_groups + trainer.opt_d.param_groups:
+            group["eps"] = eps
+    if arm == "replay":
+        trainer.gan.D = Replay(trainer.gan.D)
     began = time.perf_counter()
     while trainer.epoch < epochs:
         trainer.train_epoch()
         if arm == "hybrid" and trainer.epoch == (epochs // 2 if switch_epoch is None else switch_epoch):
             trainer.gan.objective = BCEObjective("minimax")
+        if arm == "top-k":
+            trainer.gan.objective.k = max(round(batch * 0.99 ** trainer.epoch), batch // 2)
         if trainer.epoch in evals or trainer.epoch == epochs:
             show(score(trainer.sampling_generator(), images, arm=arm, seed=seed, epoch=trainer.epoch,
+                       **({"eps": eps} if arm == "adam-eps" else {}),
                        train_s=round(time.perf_counter() - began)))
 
 
@@ -183,6 +233,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=112)
     p.add_argument("--eval-epochs", default="56,84", help="also score at these epochs (default: 56,84)")
     p.add_argument("--switch-epoch", type=int, help="hybrid: the last epoch of the non-saturating loss")
+    p.add_argument("--eps", type=float, default=1e-4, help="adam-eps: Adam's epsilon (default: 1e-4)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     images = load_dataset("digits")[0]
@@ -193,7 +244,7 @@ def main() -> None:
         branch(args.checkpoint, args.arm, args.epochs, images)
     else:
         scratch(args.arm, args.seed, args.epochs, [int(e) for e in args.eval_epochs.split(",") if e], images,
-                args.switch_epoch)
+                args.switch_epoch, args.eps)
 
 
 if __name__ == "__main__":
