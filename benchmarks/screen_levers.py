@@ -17,6 +17,7 @@ seeds' spread), FID, precision, recall and the range of the class shares. One th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import time
@@ -33,6 +34,7 @@ from vanilla_gan.data import load_dataset
 from vanilla_gan.evaluate import compute_metrics
 from vanilla_gan.images import to_uint8
 from vanilla_gan.models import Discriminator
+from vanilla_gan.options import float_pair
 from vanilla_gan.rundir import load_checkpoint
 from vanilla_gan.sampling import sample_images
 from vanilla_gan.trainer import Trainer
@@ -56,7 +58,10 @@ SCRATCH_ARMS = {
     "adam-eps": "Adam's epsilon --eps (PyTorch's: 1e-8) for both networks: damps the steps of weights whose "
                 "gradients are tiny",
     "replay": "half of D's fakes drawn from a store of 1,600 earlier ones (Shrivastava et al. 2017)",
+    "squeezed": "real pixels scaled to [-0.95, 0.95] instead of [-1, 1] (G's Tanh need not saturate), samples "
+                "scaled back",
 }
+SQUEEZE = 0.95
 
 
 def score(generator: torch.nn.Module, images: torch.Tensor, **row: object) -> dict:
@@ -171,11 +176,24 @@ class Replay(torch.nn.Module):
         return self.scores(mixed)
 
 
+class Unsqueezed(torch.nn.Module):
+    """G's samples scaled back from [-SQUEEZE, SQUEEZE] to [-1, 1]."""
+
+    def __init__(self, generator: torch.nn.Module):
+        super().__init__()
+        self.generator, self.config = generator, generator.config
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (self.generator(z) / SQUEEZE).clamp(-1, 1)
+
+
 def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Tensor,
-            switch_epoch: int | None = None, eps: float = 1e-4) -> None:
+            switch_epoch: int | None = None, eps: float = 1e-4, betas: tuple[float, float] | None = None) -> None:
     g_loss = "minimax" if arm == "minimax" else "non-saturating"
-    trainer = Trainer(ModelConfig(), TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss), images,
-                      progress=False)
+    config = TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss)
+    if betas:
+        config = dataclasses.replace(config, betas=betas)
+    trainer = Trainer(ModelConfig(), config, images, progress=False)
     g_output = [m for m in trainer.G.modules() if isinstance(m, torch.nn.Linear)][-1]
     d_input = next(m for m in trainer.D.modules() if isinstance(m, torch.nn.Linear))
     with torch.no_grad():
@@ -202,6 +220,9 @@ def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Te
             group["eps"] = eps
     if arm == "replay":
         trainer.gan.D = Replay(trainer.gan.D)
+    if arm == "squeezed":
+        batch_of = trainer._batch
+        trainer._batch = lambda b: batch_of(b).mul_(SQUEEZE)
     began = time.perf_counter()
     while trainer.epoch < epochs:
         trainer.train_epoch()
@@ -210,8 +231,9 @@ def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Te
         if arm == "top-k":
             trainer.gan.objective.k = max(round(batch * 0.99 ** trainer.epoch), batch // 2)
         if trainer.epoch in evals or trainer.epoch == epochs:
-            show(score(trainer.sampling_generator(), images, arm=arm, seed=seed, epoch=trainer.epoch,
-                       **({"eps": eps} if arm == "adam-eps" else {}),
+            sampler = Unsqueezed(trainer.sampling_generator()) if arm == "squeezed" else trainer.sampling_generator()
+            show(score(sampler, images, arm=arm, seed=seed, epoch=trainer.epoch,
+                       betas=list(config.betas), **({"eps": eps} if arm == "adam-eps" else {}),
                        train_s=round(time.perf_counter() - began)))
 
 
@@ -234,6 +256,7 @@ def main() -> None:
     p.add_argument("--eval-epochs", default="56,84", help="also score at these epochs (default: 56,84)")
     p.add_argument("--switch-epoch", type=int, help="hybrid: the last epoch of the non-saturating loss")
     p.add_argument("--eps", type=float, default=1e-4, help="adam-eps: Adam's epsilon (default: 1e-4)")
+    p.add_argument("--betas", type=float_pair, help="Adam's betas as B1,B2, with any arm (default: the default run's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     images = load_dataset("digits")[0]
@@ -244,7 +267,7 @@ def main() -> None:
         branch(args.checkpoint, args.arm, args.epochs, images)
     else:
         scratch(args.arm, args.seed, args.epochs, [int(e) for e in args.eval_epochs.split(",") if e], images,
-                args.switch_epoch, args.eps)
+                args.switch_epoch, args.eps, args.betas)
 
 
 if __name__ == "__main__":
