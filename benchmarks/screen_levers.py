@@ -17,7 +17,6 @@ seeds' spread), FID, precision, recall and the range of the class shares. One th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 import time
@@ -190,9 +189,7 @@ class Unsqueezed(torch.nn.Module):
 def scratch(arm: str, seed: int, epochs: int, evals: list[int], images: torch.Tensor,
             switch_epoch: int | None = None, eps: float = 1e-4, betas: tuple[float, float] | None = None) -> None:
     g_loss = "minimax" if arm == "minimax" else "non-saturating"
-    config = TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss)
-    if betas:
-        config = dataclasses.replace(config, betas=betas)
+    config = TrainConfig(seed=seed, epochs=epochs, threads=1, g_loss=g_loss, betas=betas or TrainConfig.betas)
     trainer = Trainer(ModelConfig(), config, images, progress=False)
     g_output = [m for m in trainer.G.modules() if isinstance(m, torch.nn.Linear)][-1]
     d_input = next(m for m in trainer.D.modules() if isinstance(m, torch.nn.Linear))
