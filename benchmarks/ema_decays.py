@@ -35,6 +35,7 @@ from vanilla_gan.config import G_LOSSES, ModelConfig, TrainConfig
 from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.evaluate import Evaluator
 from vanilla_gan.models import MovingAverage
+from vanilla_gan.options import float_pair
 from vanilla_gan.trainer import Trainer
 
 CONSTANT = (0.999, 0.9998, 0.9999)
@@ -56,7 +57,7 @@ class PowerAverage(MovingAverage):
 def overrides(args: argparse.Namespace) -> dict[str, object]:
     """The TrainConfig fields given on the command line: the run every arm follows."""
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "real_label": args.real_label, "g_loss": args.g_loss,
-             "betas": tuple(float(b) for b in args.betas.split(",")) if args.betas else None}
+             "betas": args.betas}
     return {field: value for field, value in given.items() if value is not None}
 
 
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="train on N digits spread over every class, as --limit (a quick try)")
     parser.add_argument("--dropout", type=float, help="D's dropout (default: the model's 0.3)")
     parser.add_argument("--batch-size", type=int, help="default: the default run's")
-    parser.add_argument("--betas", help="Adam's betas as B1,B2 (default: the default run's)")
+    parser.add_argument("--betas", type=float_pair, help="Adam's betas as B1,B2 (default: the default run's)")
     parser.add_argument("--real-label", type=float, help="D's target for real images (default: the default run's)")
     parser.add_argument("--g-loss", choices=G_LOSSES, help="G's loss (default: the default run's)")
     parser.add_argument("--decays", default=",".join(map(str, CONSTANT)), help="constant decays (comma-separated)")
