@@ -24,7 +24,7 @@ from helpers import assert_one_line_error, run_main
 import vanilla_gan as vg
 from vanilla_gan import shipped
 from vanilla_gan.config import ModelConfig, to_dict
-from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.models import Discriminator, Generator, build_discriminator, build_generator
 from vanilla_gan.report import explore_page
 from vanilla_gan.report.explore_page import checkpoint_page, latent_directions, render, weights_page
 from vanilla_gan.sampling import slerp
@@ -38,7 +38,12 @@ def tiny_state(shape: tuple[int, ...] = (28, 28), seed: int = 0, **widths) -> di
     config = ModelConfig(latent_dim=8, g_hidden=(16, 24), d_hidden=(24, 16), image_shape=shape, **widths)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        raw, average, d = Generator(config), Generator(config), Discriminator(config)
+        raw, average, d = build_generator(config), build_generator(config), build_discriminator(config)
+        for network in (raw, average):  # BatchNorm's statistics (--g-net conv) as a trained run would have them
+            for name, buffer in network.named_buffers():
+                if "running" in name:
+                    buffer.copy_(torch.rand_like(buffer) + 0.5 if "var" in name else torch.randn_like(buffer))
+        d.train()(torch.randn(4, *shape))  # a step's power iteration: spectral norm's vectors (--spectral-norm)
     return {"model_config": to_dict(config), "generator": raw.state_dict(), "generator_ema": average.state_dict(),
             "discriminator": d.state_dict()}
 
@@ -246,7 +251,7 @@ def click(tab: Tab, selector: str, fx: float = 0.5, fy: float = 0.5) -> None:
 
 def pytorch(weights: shipped.Weights, z: list[float], raw: bool = False) -> np.ndarray:
     with torch.no_grad():
-        return weights.generator(raw).net(torch.tensor([z])).numpy()[0]  # (H * W * C,) in (-1, 1)
+        return weights.generator(raw)(torch.tensor([z])).reshape(-1).numpy()  # (H * W * C,) in (-1, 1)
 
 
 def verdict(weights: shipped.Weights, x: list[float]) -> float:
@@ -313,6 +318,30 @@ def test_the_page_computes_what_pytorch_computes(browser, tmp_path):
         assert abs(drawn["verdict"] - verdict(weights, drawn["drawnInput"])) < 1e-5
         shown = tab.evaluate("document.getElementById('vg-pad-verdict').textContent")
         assert shown.startswith("D: P(real) = ") and f"{100 * drawn['verdict']:.1f}" in shown
+        assert_no_requests(tab, page.resolve().as_uri())
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (8, 12, 3)])
+def test_the_page_computes_the_conv_networks(browser, tmp_path, shape):
+    """--g-net conv and --d-net conv (BatchNorm in G, spectral norm and the minibatch std in D): the page's
+    layers equal PyTorch's, grey and colour, and a wrong weight is seen."""
+    state = tiny_state(shape, seed=4, g_net="conv", d_net="conv", conv_width=3, spectral_norm=True,
+                       minibatch_std=True)
+    weights = shipped.from_checkpoint(state, "conv")
+    page = tmp_path / "conv.html"
+    page.write_text(render(weights, "conv", [], with_raw=True))
+    ops = [op["op"] for op in json.loads(re.search(r'id="vg-model"[^>]*>(.*?)</script>', page.read_text(),
+                                                   re.S).group(1))["networks"]["discriminator"]["ops"]]
+    assert ops == ["to_chw", "conv", "leaky_relu", "conv", "leaky_relu", "minibatch_std", "linear"]
+    with open_page(browser, page) as tab:
+        seen = tab.evaluate("vg.state()")
+        for raw in (False, True):
+            shown = seen["shownRaw" if raw else "shownCurrent"]
+            np.testing.assert_allclose(shown, pytorch(weights, seen["current"], raw), atol=TOLERANCE, rtol=0)
+        assert abs(seen["currentVerdict"] - verdict(weights, seen["shownCurrent"])) < 1e-5
+        moved = shipped.from_checkpoint(state, "conv")
+        moved.generator_ema["net.3.bias"][0] += 0.05  # the last transposed convolution
+        assert np.abs(np.array(seen["shownCurrent"]) - pytorch(moved, seen["current"])).max() > 10 * TOLERANCE
         assert_no_requests(tab, page.resolve().as_uri())
 
 

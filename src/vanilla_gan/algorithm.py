@@ -103,13 +103,67 @@ def check_objective(objective: Any) -> None:
                          f"real_label=, or give yours another name")
 
 
+class DInputs:
+    """What D sees, for both of its inputs alike (real and generated): DiffAugment's translation and cutout
+    (Zhao et al. 2020; differentiable, so G learns through them) and Gaussian instance noise of std `sigma`
+    (which the Trainer anneals). Images (B, H, W[, C]) or flat (B, H*W*C) in (-1, 1) keep their shape.
+
+        view = DInputs((28, 28), ["translation", "cutout"], sigma=0.1)
+        seen = view(images)                        # what D scores
+    """
+
+    def __init__(self, shape: Sequence[int], augments: Sequence[str] = (), sigma: float = 0.0):
+        self.shape, self.augments, self.sigma = tuple(shape), tuple(augments), sigma
+
+    def __bool__(self) -> bool:
+        return bool(self.augments) or self.sigma > 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.reshape(images.shape[0], self.shape[0], self.shape[1], -1)  # (B, H, W, C)
+        if "translation" in self.augments:
+            x = translate(x)
+        if "cutout" in self.augments:
+            x = cutout(x)
+        if self.sigma > 0:
+            x = x + self.sigma * torch.randn_like(x)
+        return x.reshape(images.shape)
+
+
+def translate(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """Each image (B, H, W, C) shifted by its own whole number of pixels, up to `ratio` of each side either way,
+    the uncovered border filled with -1 (black)."""
+    b, h, w, _ = x.shape
+    dy, dx = (torch.randint(-int(side * ratio + 0.5), int(side * ratio + 0.5) + 1, (b, 1), device=x.device)
+              for side in (h, w))
+    pad_h, pad_w = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    padded = F.pad(x, (0, 0, pad_w, pad_w, pad_h, pad_h), value=-1.0)  # (B, H + 2p, W + 2p, C)
+    rows = (torch.arange(h, device=x.device) + pad_h + dy)[:, :, None]  # (B, H, 1)
+    cols = (torch.arange(w, device=x.device) + pad_w + dx)[:, None, :]  # (B, 1, W)
+    return padded[torch.arange(b, device=x.device)[:, None, None], rows, cols]
+
+
+def cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """Each image (B, H, W, C) with a square of `ratio` of its sides, at its own random centre, set to -1."""
+    b, h, w, _ = x.shape
+    size_h, size_w = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    cy = torch.randint(0, h + 1 - size_h % 2, (b, 1, 1), device=x.device)
+    cx = torch.randint(0, w + 1 - size_w % 2, (b, 1, 1), device=x.device)
+    top, left = cy - size_h // 2, cx - size_w // 2  # the square's corner; it may hang over the border
+    rows = torch.arange(h, device=x.device)[None, :, None]
+    cols = torch.arange(w, device=x.device)[None, None, :]
+    inside = (rows >= top) & (rows < top + size_h) & (cols >= left) & (cols < left + size_w)  # (B, H, W)
+    return torch.where(inside[..., None], torch.full_like(x, -1.0), x)
+
+
 @dataclass
 class GAN:
     """What a step updates: G and D as the step calls them, their optimizers, and the objective.
 
     `G` maps z (B, latent_dim) to images; `D` maps images to scores (B,) for D's update (DDP-wrapped under
     torchrun); `D_plain` is D's scores without a wrapper, for G's update (nothing of D is averaged there).
-    `forward` is the forward passes' context (bf16 autocast under --precision bf16)."""
+    `forward` is the forward passes' context (bf16 autocast under --precision bf16). `view` is what D sees of
+    every image it scores (augmentation, instance noise; identity by default); `r1` the weight of the R1 penalty
+    on real images in this step's d_loss (gamma/2 x K on lazy steps, 0 on the others: the Trainer sets it)."""
 
     G: Callable[[torch.Tensor], torch.Tensor]
     D: Callable[[torch.Tensor], torch.Tensor]
@@ -118,6 +172,15 @@ class GAN:
     opt_d: torch.optim.Optimizer
     objective: Objective = field(default_factory=BCEObjective)
     forward: Callable[[], AbstractContextManager] = nullcontext
+    view: Callable[[torch.Tensor], torch.Tensor] | None = None
+    r1: float = 0.0
+
+
+def r1_penalty(real_scores: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """E |grad_x D(x)|^2 over the real images, from D's scores of the batch `seen` (real rows first) that they
+    were computed from (it requires grad); kept in the graph so that D's update descends it."""
+    grad, = torch.autograd.grad(real_scores.sum(), seen, create_graph=True)
+    return grad[:real_scores.shape[0]].pow(2).reshape(real_scores.shape[0], -1).sum(1).mean()
 
 
 def update_d(gan: GAN, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = True) -> tuple[torch.Tensor, ...]:
@@ -129,10 +192,15 @@ def update_d(gan: GAN, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = Tr
     with gan.forward():
         with torch.set_grad_enabled(keep_fake):
             fake = gan.G(z)  # (B, H, W[, 3])
-        scores = gan.D(torch.cat([real, fake.detach().reshape(real.shape)]))  # (2B,)
+        seen = torch.cat([real, fake.detach().reshape(real.shape)])  # (2B, pixels)
+        seen = gan.view(seen) if gan.view else seen
+        if gan.r1:
+            seen.requires_grad_(True)
+        scores = gan.D(seen)  # (2B,)
         real_scores, fake_scores = scores[:real.shape[0]], scores[real.shape[0]:]
         loss_d = gan.objective.d_loss(real_scores, fake_scores)
-    descend(loss_d, gan.opt_d)
+        penalised = loss_d + gan.r1 * r1_penalty(real_scores, seen) if gan.r1 else loss_d
+    descend(penalised, gan.opt_d)
     return fake, loss_d, real_scores, fake_scores
 
 
@@ -141,7 +209,7 @@ def update_g(gan: GAN, fake: torch.Tensor) -> torch.Tensor:
     returns loss_G. D's weights need no gradients for this."""
     gan.D_plain.requires_grad_(False)
     with gan.forward():
-        loss_g = gan.objective.g_loss(gan.D_plain(fake))
+        loss_g = gan.objective.g_loss(gan.D_plain(gan.view(fake) if gan.view else fake))
     descend(loss_g, gan.opt_g)
     gan.D_plain.requires_grad_(True)
     return loss_g

@@ -29,13 +29,23 @@ from torch import nn
 from vanilla_gan.config import ModelConfig, TrainConfig, from_dict, is_finite_number
 from vanilla_gan.errors import CheckpointError, UsageError
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.models import (
+    ConvDiscriminator,
+    ConvGenerator,
+    Discriminator,
+    Generator,
+    build_discriminator,
+    build_generator,
+)
 
 FORMAT = "vanilla-gan-checkpoint"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("model_config", "train_config", "generator", "discriminator", "epoch", "step")
 BUILTIN_GENERATOR = f"{Generator.__module__}.{Generator.__qualname__}"
 BUILTIN_DISCRIMINATOR = f"{Discriminator.__module__}.{Discriminator.__qualname__}"
+# The package's own classes (--g-net, --d-net), as a checkpoint's `modules` records them: rebuilt from the config.
+PACKAGE_CLASSES = {f"{c.__module__}.{c.__qualname__}" for c in (Generator, Discriminator, ConvGenerator,
+                                                              ConvDiscriminator)}
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -121,7 +131,7 @@ def validate(state: dict[str, Any]) -> None:
     if not isinstance(modules, dict) or not all(isinstance(name, str) for name in modules.values()):
         raise ValueError("its modules entry is not a dict of class names")
     with torch.device("meta"):  # shapes only: nothing is allocated, whatever the config says
-        networks = {"generator": Generator(model_config), "discriminator": Discriminator(model_config)}
+        networks = {"generator": build_generator(model_config), "discriminator": build_discriminator(model_config)}
     for key, builtin in (("generator", BUILTIN_GENERATOR), ("generator_ema", BUILTIN_GENERATOR),
                          ("discriminator", BUILTIN_DISCRIMINATOR)):
         weights = state.get(key)
@@ -134,12 +144,12 @@ def validate(state: dict[str, Any]) -> None:
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 raise ValueError(f"{key}.{name} holds NaN or infinite values (the run diverged before it was "
                                  f"saved): use an earlier checkpoint, such as checkpoints/best.pt or epoch_NNNN.pt")
-        if modules.get(network, builtin) == builtin:
+        if modules.get(network, builtin) in PACKAGE_CLASSES:
             expected = networks[network].state_dict()
             _check_weights(key, weights, expected)
             optimizer = {"generator": "opt_g", "discriminator": "opt_d"}.get(key)
             if optimizer in state:
-                _check_adam(optimizer, state[optimizer], [t.shape for t in expected.values()])
+                _check_adam(optimizer, state[optimizer], [p.shape for p in networks[network].parameters()])
 
 
 def _check_weights(key: str, weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
@@ -147,9 +157,10 @@ def _check_weights(key: str, weights: dict[str, torch.Tensor], expected: dict[st
         raise ValueError(f"{key} has the weights {sorted(weights)[:4]}..., its model config gives "
                          f"{sorted(expected)[:4]}...")
     for name, tensor in weights.items():
-        if tensor.shape != expected[name].shape or tensor.dtype != torch.float32:
+        dtype = expected[name].dtype  # float32, or int64 for BatchNorm's count (--g-net conv)
+        if tensor.shape != expected[name].shape or tensor.dtype != dtype:
             raise ValueError(f"{key}.{name} is {tensor.dtype} {tuple(tensor.shape)}, its model config gives "
-                             f"float32 {tuple(expected[name].shape)}")
+                             f"{dtype} {tuple(expected[name].shape)}")
 
 
 def _check_adam(key: str, saved: Any, shapes: list[torch.Size]) -> None:
@@ -242,9 +253,9 @@ def load_generator(state: dict[str, Any], raw: bool = False, generator: nn.Modul
     """
     recorded = state.get("modules", {}).get("generator", BUILTIN_GENERATOR)
     if generator is None:
-        if recorded != BUILTIN_GENERATOR:
+        if recorded not in PACKAGE_CLASSES:
             raise UsageError(own_generator_message(recorded))
-        generator = Generator(from_dict(ModelConfig, state["model_config"]))
+        generator = build_generator(from_dict(ModelConfig, state["model_config"]))
     weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
     try:
         generator.load_state_dict(weights)

@@ -22,6 +22,9 @@ DIGIT_SHAPE = (28, 28)  # what a checkpoint without an image_shape (older versio
 MAX_SIDE = 1024  # pixels per side of a training image (--image-size)
 MAX_PIXELS = 256 * 256 * 3  # values per image: D's first layer is this times its width (1024: 800 MB of weights)
 G_LOSSES = ("non-saturating", "minimax")
+NETS = ("mlp", "conv")  # --g-net, --d-net: the classic MLP (default) or the DCGAN-style convolutional network
+AUGMENTS = ("translation", "cutout")  # --augment: DiffAugment's (Zhao et al. 2020), of real and generated alike
+MAX_CONV_WIDTH = 1024
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 
@@ -56,6 +59,13 @@ class ModelConfig:
     # The images' shape, (H, W) grey or (H, W, 3) colour: G's output and D's input are their H x W x C values.
     # None: the training data's (the Trainer fills it in from the images; an older checkpoint: 28 x 28 grey).
     image_shape: tuple[int, ...] | None = None
+    # Options that change the networks (off by default: the classic MLPs above). "conv": the DCGAN-style G or D
+    # (models.py) with conv_width channels in its wider layer's half.
+    g_net: str = "mlp"
+    d_net: str = "mlp"
+    conv_width: int = 64
+    spectral_norm: bool = False  # D's layers spectrally normalised (Miyato et al. 2018)
+    minibatch_std: bool = False  # D's last layer also sees the std of its features over groups of 4 images
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -85,6 +95,14 @@ class ModelConfig:
             raise UsageError(f"--slope must be in [0, 1], got {self.slope}")
         if not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name in ("g_net", "d_net"):
+            if getattr(self, name) not in NETS:
+                raise UsageError(f"{option(name)} must be one of {', '.join(NETS)}, got {getattr(self, name)!r}")
+        if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
+            raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
+        if "conv" in (self.g_net, self.d_net) and any(side % 4 for side in self.shape[:2]):
+            raise UsageError(f"--g-net/--d-net conv halve the image twice: its sides must be multiples of 4, got "
+                             f"{self.shape[0]} x {self.shape[1]} (resize with --image-size)")
 
 
 @dataclass
@@ -96,12 +114,18 @@ class TrainConfig:
     minutes: float | None = None  # a time budget: stop at the first epoch end after this much training time
     batch_size: int = 32
     lr: float = 2e-4
+    lr_d: float | None = None  # D's learning rate when not --lr (TTUR, Heusel et al. 2017); --lr is then G's
     betas: tuple[float, float] = (0.5, 0.999)
     g_loss: str = "non-saturating"
     d_steps: int = 1  # D updates per G update (k in Goodfellow et al. 2014's Algorithm 1), each on its own batch
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)
     lr_cooldown: float = 0.0  # the last fraction of the steps lowers the learning rate linearly to 0; 0 = none
     ema_decay: float = 0.9998  # sample from an exponential moving average of G's weights; 0 = off
+    # What D sees and how it is held back (off by default):
+    augment: str = ""  # "translation", "cutout" or both, comma-separated: of real and generated images alike
+    instance_noise: float = 0.0  # sigma of Gaussian noise on D's inputs, annealed linearly to 0 over the run
+    r1_gamma: float = 0.0  # R1 penalty gamma/2 E|grad D(x)|^2 on real images (Mescheder et al. 2018); 0 = none
+    r1_every: int = 1  # the penalty every K steps, weighted by K (lazy regularisation, Karras et al. 2020)
     seed: int | None = None
     device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of the forward passes
@@ -151,6 +175,19 @@ class TrainConfig:
             raise UsageError(f"--lr-cooldown must be a fraction of the steps in [0, 1), got {self.lr_cooldown}")
         if self.lr_cooldown and self.minutes is not None:
             raise UsageError("--lr-cooldown needs a known number of steps: give --epochs, not --minutes")
+        if self.lr_d is not None and not 0 < self.lr_d <= 1:
+            raise UsageError(f"--lr-d must be a number in (0, 1], got {self.lr_d}")
+        unknown = [a for a in self.augments if a not in AUGMENTS]
+        if unknown or len(set(self.augments)) != len(self.augments):
+            raise UsageError(f"--augment takes {' and/or '.join(AUGMENTS)}, comma-separated, got {self.augment!r}")
+        if not 0 <= self.instance_noise <= 10:
+            raise UsageError(f"--instance-noise must be a sigma in [0, 10] (0 = none), got {self.instance_noise}")
+        if self.instance_noise and self.minutes is not None:
+            raise UsageError("--instance-noise anneals over a known number of steps: give --epochs, not --minutes")
+        if not 0 <= self.r1_gamma <= 1e4:
+            raise UsageError(f"--r1-gamma must be in [0, 10000] (0 = none), got {self.r1_gamma}")
+        if not 1 <= self.r1_every <= 1000:
+            raise UsageError(f"--r1-every must be in 1..1000 steps, got {self.r1_every}")
         if not 0 <= self.ema_decay < 1:
             raise UsageError(f"--ema-decay must be in [0, 1) (0 turns it off), got {self.ema_decay}")
         if self.g_loss not in G_LOSSES:
@@ -159,6 +196,23 @@ class TrainConfig:
             raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+    @property
+    def augments(self) -> list[str]:
+        """--augment as a list: [] when off."""
+        return [a.strip() for a in self.augment.split(",")] if self.augment.strip() else []
+
+    @property
+    def d_lr(self) -> float:
+        """D's learning rate: --lr-d, or --lr when not given."""
+        return self.lr if self.lr_d is None else self.lr_d
+
+    @property
+    def shapes_d_input(self) -> bool:
+        """Whether D's inputs are transformed or its gradient penalised (the step then has Python control flow
+        that a CUDA graph cannot capture)."""
+        return bool(self.augments or self.instance_noise or self.r1_gamma)
 
 
 def check_types(config: ModelConfig | TrainConfig) -> None:
@@ -259,4 +313,5 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
 
 
 __all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "DIGIT_SHAPE", "MAX_SIDE",
-           "MAX_PIXELS", "G_LOSSES", "DEVICES", "PRECISIONS", "RESUMABLE", "RETIRED", "option", "resume_configs"]
+           "MAX_PIXELS", "G_LOSSES", "NETS", "AUGMENTS",
+           "DEVICES", "PRECISIONS", "RESUMABLE", "RETIRED", "option", "resume_configs"]

@@ -33,25 +33,27 @@ class Engine:
                  objective: Objective):
         self.device, self.precision = device, config.precision
         self.graphed = (config.cuda_graph and device.type == "cuda" and distributed.world_size() == 1
-                        and config.d_steps == 1)
-        self.opt_g = self._adam(generator.parameters(), config)
-        self.opt_d = self._adam(discriminator.parameters(), config)
+                        and config.d_steps == 1 and not config.shapes_d_input)
+        self.d_lr_ratio = config.d_lr / config.lr  # --lr-d over --lr: D's rate follows G's through set_lr
+        self.opt_g = self._adam(generator.parameters(), config, config.lr)
+        self.opt_d = self._adam(discriminator.parameters(), config, config.d_lr)
         d_scores = Scores(discriminator)  # D's pre-sigmoid scores (B,) as a module, for DDP to wrap
         self.gan = GAN(distributed.wrap(generator, device), distributed.wrap(d_scores, device), d_scores,
                        self.opt_g, self.opt_d, objective, self.autocast)
         self.graph_step = (GraphedStep(functools.partial(algorithm.gan_step, self.gan), device) if self.graphed
                            else None)
 
-    def _adam(self, params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Adam:
+    def _adam(self, params: Iterable[nn.Parameter], config: TrainConfig, lr: float) -> torch.optim.Adam:
         """Fused Adam; under a CUDA graph `capturable`, reading its learning rate from a device tensor, which
         `set_lr` writes into."""
-        lr = torch.tensor(config.lr, device=self.device) if self.graphed else config.lr
+        lr = torch.tensor(lr, device=self.device) if self.graphed else lr
         return torch.optim.Adam(params, lr=lr, betas=tuple(config.betas), fused=True, capturable=self.graphed)
 
     def set_lr(self, lr: float) -> None:
-        """Both optimizers' learning rate, read at their next step (or the graph's next replay)."""
-        for optimizer in (self.opt_g, self.opt_d):
-            set_lr(optimizer, lr)
+        """G's learning rate, and D's in the ratio of --lr-d to --lr, read at their next step (or the graph's
+        next replay)."""
+        set_lr(self.opt_g, lr)
+        set_lr(self.opt_d, lr * self.d_lr_ratio)
 
     def autocast(self) -> torch.autocast:
         """bf16 autocast for the forward passes when --precision bf16; weights and Adam stay fp32.

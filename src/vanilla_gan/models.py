@@ -67,8 +67,12 @@ class Discriminator(nn.Module):
         for hidden in config.d_hidden:
             layers += [nn.Linear(width, hidden), nn.LeakyReLU(config.slope), Dropout(config.dropout)]
             width = hidden
-        layers.append(nn.Linear(width, 1))
+        if config.minibatch_std:
+            layers.append(MinibatchStd())
+        layers.append(nn.Linear(width + config.minibatch_std, 1))
         self.net = nn.Sequential(*layers)
+        if config.spectral_norm:
+            _spectral_norm(self)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid scores (B,) for images (B, 784) or (B, 28, 28) scaled to (-1, 1)."""
@@ -77,6 +81,92 @@ class Discriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The probability (B,) that each image is real."""
         return torch.sigmoid(self.logits(images))
+
+
+class ConvGenerator(nn.Module):
+    """--g-net conv, the DCGAN-style G (Radford et al. 2015) sized for 28 x 28 and a CPU: z -> Linear to
+    2w x H/4 x W/4 -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2 to w channels -> BatchNorm, ReLU ->
+    ConvTranspose 4x4 stride 2 to C channels -> Tanh: images (B, *config.shape) in (-1, 1). w = --conv-width."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config, self.image_shape = config, config.shape
+        height, width, channels = _conv_shape(config)
+        w = config.conv_width
+        self.start = (2 * w, height // 4, width // 4)
+        self.project = nn.Sequential(nn.Linear(config.latent_dim, math.prod(self.start)),
+                                     nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
+        self.net = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
+                                 nn.ConvTranspose2d(w, channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        images = self.net(self.project(z).view(z.shape[0], *self.start))  # (B, C, H, W)
+        return images.permute(0, 2, 3, 1).reshape(z.shape[0], *self.image_shape)  # channels last, as the data
+
+
+class ConvDiscriminator(nn.Module):
+    """--d-net conv: images -> Conv 4x4 stride 2 to w channels -> LeakyReLU, Dropout -> Conv 4x4 stride 2 to 2w
+    -> LeakyReLU, Dropout -> Linear -> Sigmoid, so that D sees neighbouring pixels together. No BatchNorm: D
+    scores real and generated images in one pass (algorithm.update_d)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.height, self.width, self.channels = _conv_shape(config)
+        w = config.conv_width
+        self.features = nn.Sequential(
+            nn.Conv2d(self.channels, w, 4, 2, 1), nn.LeakyReLU(config.slope), Dropout(config.dropout),
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(config.slope), Dropout(config.dropout), nn.Flatten())
+        self.std = MinibatchStd() if config.minibatch_std else None
+        self.out = nn.Linear(2 * w * (self.height // 4) * (self.width // 4) + bool(self.std), 1)
+        if config.spectral_norm:
+            _spectral_norm(self)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid scores (B,) for images (B, H, W[, C]) (or flat) scaled to (-1, 1)."""
+        x = images.reshape(images.shape[0], self.height, self.width, self.channels).permute(0, 3, 1, 2)
+        features = self.features(x)
+        return self.out(self.std(features) if self.std else features).squeeze(1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(images))
+
+
+class MinibatchStd(nn.Module):
+    """--minibatch-std (Karras et al. 2018): one more feature for D's last layer, the standard deviation of each
+    feature over a group of 4 images, averaged, so D can see a batch whose images are too alike. Groups are
+    consecutive images; the batch size is a multiple of 4 (config), so D's one pass over real then generated
+    images never mixes them. A batch of fewer than 4 (or not a multiple of 4) uses groups of its largest
+    divisor among 4, 2, 1 (one image alone: 0)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, F) -> (B, F + 1)
+        group = math.gcd(x.shape[0], 4)
+        grouped = x.reshape(-1, group, x.shape[1])
+        std = grouped.var(1, unbiased=False).add(1e-8).sqrt().mean(1, keepdim=True)  # (B / group, 1)
+        return torch.cat([x, std.repeat_interleave(group, 0)], 1)
+
+
+def _conv_shape(config: ModelConfig) -> tuple[int, int, int]:
+    shape = config.shape
+    return shape[0], shape[1], shape[2] if len(shape) == 3 else 1
+
+
+def _spectral_norm(network: nn.Module) -> None:
+    """--spectral-norm (Miyato et al. 2018): every Linear and Conv2d of D divided by its largest singular value,
+    estimated by one power iteration per training step."""
+    for module in list(network.modules()):
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.utils.parametrizations.spectral_norm(module)
+
+
+def build_generator(config: ModelConfig) -> nn.Module:
+    """The package's G for a config: the classic MLP (--g-net mlp, the default) or the DCGAN-style one."""
+    return ConvGenerator(config) if config.g_net == "conv" else Generator(config)
+
+
+def build_discriminator(config: ModelConfig) -> nn.Module:
+    """The package's D for a config: the classic MLP (--d-net mlp, the default) or the convolutional one."""
+    return ConvDiscriminator(config) if config.d_net == "conv" else Discriminator(config)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -11,9 +11,19 @@ import argparse
 from typing import Any
 
 from vanilla_gan.api import RECIPES
-from vanilla_gan.config import DEVICES, G_LOSSES, MAX_D_STEPS, MAX_EVAL_SAMPLES, PRECISIONS, ModelConfig, TrainConfig
+from vanilla_gan.config import (
+    AUGMENTS,
+    DEVICES,
+    G_LOSSES,
+    MAX_D_STEPS,
+    MAX_EVAL_SAMPLES,
+    NETS,
+    PRECISIONS,
+    ModelConfig,
+    TrainConfig,
+)
 
-SWITCHES = ("cuda_graph",)  # --X / --no-X
+SWITCHES = ("cuda_graph", "spectral_norm", "minibatch_std")  # --X / --no-X
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -71,7 +81,10 @@ def _data_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
 def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     """The GAN's training algorithm: the batch, Adam, the losses, the averaged G."""
     p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (default: {t.lr})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (G only with --lr-d; default: {t.lr})")
+    p.add_argument("--lr-d", type=float,
+                   help="D's own Adam learning rate, e.g. --lr 1e-4 --lr-d 4e-4 (TTUR, Heusel et al. 2017; "
+                        "default: --lr)")
     p.add_argument("--betas", type=float_pair, help=f"Adam betas as B1,B2 (default: {t.betas[0]},{t.betas[1]})")
     p.add_argument("--g-loss", choices=G_LOSSES, help=f"generator loss (default: {t.g_loss})")
     p.add_argument("--d-steps", type=int,
@@ -85,6 +98,18 @@ def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     p.add_argument("--ema-decay", type=float,
                    help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
                         f"{t.ema_decay})")
+    p.add_argument("--augment", metavar="|".join(AUGMENTS),
+                   help="differentiable augmentation of every image D scores, real and generated alike (Zhao et "
+                        "al. 2020): translation (up to 1/8 of a side), cutout (a square of half a side), or "
+                        "translation,cutout (default: none)")
+    p.add_argument("--instance-noise", type=float,
+                   help="std of Gaussian noise added to every image D scores, annealed linearly to 0 over the run "
+                        "(pixels are in -1..1; Salimans et al. 2016 used 0.3; default: 0, none)")
+    p.add_argument("--r1-gamma", type=float,
+                   help="R1 gradient penalty gamma/2 |grad D(x)|^2 on real images (Mescheder et al. 2018), e.g. "
+                        "0.1 (default: 0, none)")
+    p.add_argument("--r1-every", type=int,
+                   help=f"compute the R1 penalty every K steps, weighted by K (lazy; default: {t.r1_every})")
 
 
 def _where_and_how_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
@@ -115,6 +140,21 @@ def _network_options(p: argparse.ArgumentParser, m: ModelConfig) -> None:
     p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
     p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
     p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
+    p.add_argument("--g-net", choices=NETS,
+                   help="G's network: mlp, the classic one above, or conv, DCGAN-style (Radford et al. 2015): a "
+                        "linear layer to 7x7, then two 4x4 transposed convolutions with BatchNorm and ReLU "
+                        f"(default: {m.g_net})")
+    p.add_argument("--d-net", choices=NETS,
+                   help="D's network: mlp, the classic one above, or conv: two 4x4 stride-2 convolutions with "
+                        f"LeakyReLU and --dropout, then one linear layer (default: {m.d_net})")
+    p.add_argument("--conv-width", type=int,
+                   help=f"channels of the conv networks' first D layer and last G layer; the other has twice as "
+                        f"many (default: {m.conv_width})")
+    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
+                   help="divide each of D's layers by its largest singular value (Miyato et al. 2018; default: off)")
+    p.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction,
+                   help="give D's last layer the std of its features over groups of 4 images, so it can see a "
+                        "batch that is too alike (Karras et al. 2018; --batch-size a multiple of 4; default: off)")
 
 
 def as_arguments(options: dict[str, Any]) -> list[str]:

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from vanilla_gan.checkpoint import BUILTIN_DISCRIMINATOR, BUILTIN_GENERATOR
+from vanilla_gan.checkpoint import BUILTIN_DISCRIMINATOR, BUILTIN_GENERATOR, PACKAGE_CLASSES
 from vanilla_gan.config import ModelConfig, from_dict, to_dict
 from vanilla_gan.errors import DataError, UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
-from vanilla_gan.models import Discriminator, Generator
+from vanilla_gan.models import build_discriminator, build_generator
 
 FORMAT = "vanilla-gan-pretrained"
 FORMAT_VERSION = 1
@@ -68,18 +69,18 @@ class Weights:
     def has_raw(self) -> bool:
         return self.generator_raw is not None
 
-    def generator(self, raw: bool = False) -> Generator:
+    def generator(self, raw: bool = False) -> nn.Module:
         """The package's Generator with these weights (the moving average unless `raw`), in eval mode."""
         if raw and self.generator_raw is None:
             raise UsageError(f"{self.path.name} holds G's moving average only, not its raw weights (not shipped): "
                              f"leave out --raw (raw=True)")
-        network = Generator(self.model_config)
+        network = build_generator(self.model_config)
         network.load_state_dict(self.generator_raw if raw or self.generator_ema is None else self.generator_ema)
         return network.eval()
 
-    def discriminator(self) -> Discriminator:
+    def discriminator(self) -> nn.Module:
         """The package's Discriminator with these weights, in eval mode (no dropout): D(x) = P(real)."""
-        network = Discriminator(self.model_config)
+        network = build_discriminator(self.model_config)
         network.load_state_dict(self.discriminator_weights)
         return network.eval()
 
@@ -122,8 +123,8 @@ def halves(state: dict[str, Any], with_raw: bool = True) -> tuple[ModelConfig, d
     model_config = from_dict(ModelConfig, state["model_config"])
     model_config.validate()
     modules = state.get("modules") or {}
-    if modules.get("generator", BUILTIN_GENERATOR) != BUILTIN_GENERATOR \
-            or modules.get("discriminator", BUILTIN_DISCRIMINATOR) != BUILTIN_DISCRIMINATOR:
+    if modules.get("generator", BUILTIN_GENERATOR) not in PACKAGE_CLASSES \
+            or modules.get("discriminator", BUILTIN_DISCRIMINATOR) not in PACKAGE_CLASSES:
         raise UsageError("this run trained its own generator or discriminator: only the package's networks can be "
                          "shipped or explored")
     networks = {key: None if state.get(key) is None else half(state[key], key) for key in NETWORKS}
@@ -197,8 +198,8 @@ def _weights(path: Path, state: Any, provenance: dict[str, Any]) -> Weights:
     model_config = from_dict(ModelConfig, state["model_config"])
     model_config.validate()
     with torch.device("meta"):  # shapes only
-        expected = {"generator": Generator(model_config).state_dict(),
-                    "discriminator": Discriminator(model_config).state_dict()}
+        expected = {"generator": build_generator(model_config).state_dict(),
+                    "discriminator": build_discriminator(model_config).state_dict()}
     networks = {}
     for key in NETWORKS:
         weights = state.get(key)

@@ -56,7 +56,11 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           lr_cooldown: float = Default(_T.lr_cooldown), ema_decay: float = Default(_T.ema_decay),
           latent_dim: int = Default(_M.latent_dim), g_hidden: tuple[int, ...] = Default(_M.g_hidden),
           d_hidden: tuple[int, ...] = Default(_M.d_hidden), slope: float = Default(_M.slope),
-          dropout: float = Default(_M.dropout), device: str = Default(_T.device),
+          dropout: float = Default(_M.dropout), g_net: str = Default(_M.g_net), d_net: str = Default(_M.d_net),
+          conv_width: int = Default(_M.conv_width), spectral_norm: bool = Default(False),
+          minibatch_std: bool = Default(False), lr_d: float | None = Default(None), augment: str = Default(""),
+          instance_noise: float = Default(0.0), r1_gamma: float = Default(0.0), r1_every: int = Default(1),
+          device: str = Default(_T.device),
           precision: str = Default(_T.precision), cuda_graph: bool = Default(_T.cuda_graph),
           threads: int | None = Default(None), checkpoint_every: int = Default(_T.checkpoint_every),
           eval_every: int = Default(_T.eval_every), eval_samples: int = Default(_T.eval_samples),
@@ -72,32 +76,30 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
         pictures (searched recursively; its first level of folders may name classes) or of IDX files, a .npy
         or .npz file, or in Python a numpy array / torch tensor (N, H, W) or (N, H, W, 3) of uint8 0..255 or
         floats in [0, 1], or a torch Dataset of such images (or (image, label) pairs).
-      image_size: resize every image to image_size x image_size (needed when pictures differ in size).
-      limit: train on this many images spread over the data set (quick trials).
+      image_size: resize every image to image_size x image_size; limit: train on N images spread over the set.
     The run:
       out: the run folder (default runs/run-DATE-TIME); resume: continue the run in `out`; overwrite: replace
         the run in `out` (only a folder holding a run of this package); report: write report.html at the end;
-      tensorboard: log to RUN/tensorboard; verbose: print the epoch lines and the report's health notes.
-      epochs: passes over the data; minutes: a time budget (the first epoch end past it is the last);
-      seed: for everything (drawn and recorded when None).
+      tensorboard: log to RUN/tensorboard; verbose: print the epoch lines and the report's health notes; epochs;
+      minutes: a time budget (the first epoch end past it is the last); seed (drawn and recorded when None).
     Training (the original GAN's algorithm): batch_size, lr (Adam, G and D), betas, g_loss ("non-saturating" or
       "minimax"), d_steps (D updates per G update), real_label (D's target for real images), lr_cooldown (the
       last fraction of the steps lowers lr to 0), ema_decay (moving average of G's weights for samples; 0 off),
-      recipe="tutorial" (batch 100, Adam's default betas, no EMA; keywords given beside it win).
+      recipe ("tutorial", "best": README; keywords beside it win), lr_d (D's own rate; lr is then G's), augment
+      ("translation", "cutout" or both, comma-separated), instance_noise, r1_gamma, r1_every (D's inputs, penalty).
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
-      the images' size sets G's output and D's input. generator, discriminator: your own nn.Modules instead
-      (G: z (B, latent_dim) -> images (B, H, W[, 3]) in (-1, 1); D: images -> one pre-sigmoid score each).
+      g_net, d_net ("mlp" or "conv"), conv_width, spectral_norm, minibatch_std; the images set G's output
+      size. generator, discriminator: your own nn.Modules instead (G: z (B, latent_dim) -> images (B, H, W[, 3])
+      in (-1, 1); D: images -> one pre-sigmoid score each).
       objective: your own losses instead of g_loss and real_label's: an object with d_loss(real_scores,
       fake_scores), g_loss(fake_scores) (of D's pre-sigmoid scores) and a name (vanilla_gan.algorithm).
-    Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph,
-      threads (CPU threads for training; None: chosen, and changed with the machine's load, changing no number),
-      checkpoint_every (keep epoch_NNNN.pt every K epochs), eval_every (evaluate every K epochs; 0 never),
-      eval_samples, log_every (steps between progress updates), grid_size (images in each epoch's grid).
-    epoch_hooks: callables hook(trainer, record), called after each epoch is checkpointed.
+    Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph, threads (None: chosen
+      from the machine's load, changing no number), checkpoint_every (keep epoch_NNNN.pt every K epochs),
+      eval_every (0 never), eval_samples, log_every, grid_size. epoch_hooks: callables hook(trainer, record),
+      called after each epoch is checkpointed.
 
-    `vanilla-gan train --help` says the same of each option. Errors are vg.UsageError and its kin, one line
-    naming the keyword. Interrupting (Ctrl-C, the kernel's stop button) saves a checkpoint and raises
-    vg.Interrupted; `train(out=..., resume=True)` continues the run.
+    `vanilla-gan train --help` says the same of each option. Errors are vg.UsageError and its kin, one line naming
+    the keyword. Ctrl-C saves a checkpoint and raises vg.Interrupted; `train(out=..., resume=True)` continues.
     """
     given = {name: value for name, value in locals().items()
              if name in MODEL_OPTIONS + TRAIN_OPTIONS and not isinstance(value, Default)}

@@ -39,7 +39,7 @@ from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data.arrays import as_images, shape_words
 from vanilla_gan.engine import Engine
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
-from vanilla_gan.models import Discriminator, Generator, MovingAverage, check_networks
+from vanilla_gan.models import MovingAverage, build_discriminator, build_generator, check_networks
 from vanilla_gan.optim import cooled_lr
 from vanilla_gan.progress import StepLog, epoch_label
 from vanilla_gan.rundir import RunDir
@@ -106,8 +106,8 @@ class Trainer:
         config, model_config = self.config, self.model_config
         set_seed(config.seed)
         self.images = images.reshape(self.num_images, model_config.pixels).to(self.device)  # uint8 (N, 784)
-        self.G = (generator or Generator(model_config)).to(self.device)
-        self.D = (discriminator or Discriminator(model_config)).to(self.device)
+        self.G = (generator or build_generator(model_config)).to(self.device)
+        self.D = (discriminator or build_discriminator(model_config)).to(self.device)
         if generator is not None or discriminator is not None:
             check_networks(self.G, self.D, model_config.latent_dim, self.device, model_config.shape)
         # The epoch permutation has its own generator: identical on every rank, whatever each rank draws. It is
@@ -119,6 +119,7 @@ class Trainer:
         self.engine = Engine(self.G, self.D, config, self.device, self.objective)
         self.gan, self.opt_g, self.opt_d = self.engine.gan, self.engine.opt_g, self.engine.opt_d
         self.graphed, self.graph_step = self.engine.graphed, self.engine.graph_step
+        self.gan.view = algorithm.DInputs(model_config.shape, config.augments, config.instance_noise)  # D's sight
         # A moving average of G's weights, for sampling only (G_ema: its module).
         self.ema = MovingAverage(self.G, config.ema_decay) if config.ema_decay else None
         self.G_ema = self.ema.module if self.ema is not None else None
@@ -141,6 +142,7 @@ class Trainer:
         D update, each with its own z."""
         if self.config.lr_cooldown:  # read by Adam at its next step, or by the graph's replay
             self.engine.set_lr(cooled_lr(self.config, self.step, self.config.epochs * self.steps_per_epoch))
+        set_schedule(self.gan, self.config, self.step, self.config.epochs * self.steps_per_epoch)
         stats = algorithm.iteration(self.gan, real.split(self.config.batch_size), self.noise,
                                     last=self.graph_step or self.gan_step)
         if self.ema is not None:
@@ -299,6 +301,15 @@ class Trainer:
         trainstate.restore(self, state)
 
 
+def set_schedule(gan: algorithm.GAN, config: TrainConfig, step: int, total: int) -> None:
+    """Before step `step` of `total`: the instance noise's sigma (annealed linearly from --instance-noise to 0 over
+    the run) and the R1 penalty's weight (gamma/2 x K every K steps, else 0)."""
+    if config.instance_noise:
+        gan.view.sigma = config.instance_noise * max(0.0, 1 - step / total)
+    if config.r1_gamma:
+        gan.r1 = config.r1_gamma / 2 * config.r1_every if step % config.r1_every == 0 else 0.0
+
+
 def _checked(model_config: ModelConfig, train_config: TrainConfig, images: torch.Tensor,
              world: int) -> tuple[ModelConfig, TrainConfig, torch.Tensor]:
     """Validated copies of the configs (a drawn seed or a spent time budget never changes the caller's), the
@@ -310,9 +321,13 @@ def _checked(model_config: ModelConfig, train_config: TrainConfig, images: torch
     images = as_images(images, "the images")[0]  # uint8, checked: never floats scaled as if 0..255
     if model_config.image_shape is None:
         model_config.image_shape = tuple(images.shape[1:])
+        model_config.validate()  # what depends on the images' shape (the conv networks' sides)
     elif model_config.shape != tuple(images.shape[1:]):
         raise UsageError(f"the images are {shape_words(images.shape[1:])} but model_config.image_shape is "
                          f"{model_config.shape}: leave image_shape None to take the images' shape")
+    if model_config.minibatch_std and train_config.batch_size % 4:
+        raise UsageError(f"--minibatch-std takes groups of 4 images: --batch-size must be a multiple of 4, got "
+                         f"{train_config.batch_size}")
     per_step = train_config.batch_size * train_config.d_steps * world
     if per_step > images.shape[0]:
         raise UsageError(f"--batch-size {train_config.batch_size} x --d-steps {train_config.d_steps} x {world} "

@@ -3,10 +3,11 @@
  * The page embeds (report/explore_page.py writes them):
  *   #vg-model                 JSON: shape [H, W] or [H, W, 3], latent, slope, the networks' layer sizes,
  *                             the latent directions of the sliders, what was left out
- *   #vg-average, #vg-raw, #vg-discriminator   base64 of float16 weights, little-endian: for each Linear layer
- *                             its weight (out, in) row by row, then its bias (out), as PyTorch stores them
- * Each layer is y = W x + b summed in float64 and stored in a Float32Array (float32, like PyTorch's outputs);
- * G: LeakyReLU between layers, Tanh out; D: LeakyReLU between layers (no dropout: eval mode), Sigmoid out.
+ *   #vg-average, #vg-raw, #vg-discriminator   base64 of float16 weights, little-endian: each network's ops'
+ *                             tensors in order, as PyTorch stores them (PARAMS below)
+ * Each network is a list of ops (linear, conv, conv_t, batch_norm, activations, ...) in the order its forward pass
+ * runs them, as report/explore_page.py found them: the classic MLPs and the conv networks (--g-net/--d-net conv)
+ * alike. D runs in eval mode (no dropout) up to its logit; the page applies the Sigmoid.
  * `window.vg` exposes the functions and the state to tests (tests/test_explore.py drives them in Chromium).
  */
 "use strict";
@@ -24,43 +25,125 @@
       : sign * (1 + f / 1024) * 2 ** (e - 15);
   }
 
-  function decode(id, sizes) {
+  // Each op's tensors, in the order report/explore_page.py wrote them (PyTorch's layouts).
+  const PARAMS = {
+    linear: (o) => [["w", o.nout * o.nin], ["b", o.nout]],
+    conv: (o) => [["w", o.cout * o.cin * o.k * o.k], ["b", o.cout]],
+    conv_t: (o) => [["w", o.cin * o.cout * o.k * o.k], ["b", o.cout]],
+    batch_norm: (o) => [["gamma", o.c], ["beta", o.c], ["mean", o.c], ["var", o.c]],
+  };
+
+  function decode(id, ops) {
     const text = atob($(id).textContent.trim());
     const values = new Float32Array(text.length / 2);
     for (let i = 0; i < values.length; i++) {
       values[i] = HALF[text.charCodeAt(2 * i) | (text.charCodeAt(2 * i + 1) << 8)];
     }
     let at = 0;
-    return sizes.map(([nin, nout]) => {
-      const w = values.subarray(at, at += nin * nout), b = values.subarray(at, at += nout);
-      return { nin, nout, w, b };
+    return ops.map((op) => {
+      const layer = { ...op };
+      for (const [name, n] of (PARAMS[op.op] || (() => []))(op)) layer[name] = values.subarray(at, at += n);
+      return layer;
     });
   }
 
   const NETS = {};
-  for (const [name, net] of Object.entries(M.networks)) NETS[name] = decode(net.id, net.layers);
+  for (const [name, net] of Object.entries(M.networks)) NETS[name] = decode(net.id, net.ops);
 
   // ---------------------------------------------------------------- the networks' forward passes
-  function forward(layers, input) {
-    let h = input;
-    for (let l = 0; l < layers.length; l++) {
-      const { nin, nout, w, b } = layers[l], y = new Float32Array(nout), last = l === layers.length - 1;
-      for (let o = 0, row = 0; o < nout; o++, row += nin) {
+  // Sums in float64, each layer's output stored in a Float32Array (float32, like PyTorch's outputs). Images
+  // inside the conv networks are channels first (C, H, W), as in PyTorch.
+  const RUN = {
+    linear(o, x) {
+      const y = new Float32Array(o.nout);
+      for (let j = 0, row = 0; j < o.nout; j++, row += o.nin) {
         let s = 0;
-        for (let i = 0; i < nin; i++) s += w[row + i] * h[i];
-        s += b[o];
-        y[o] = last || s > 0 ? s : s * M.slope;  // LeakyReLU between layers
+        for (let i = 0; i < o.nin; i++) s += o.w[row + i] * x[i];
+        y[j] = s + o.b[j];
       }
-      h = y;
-    }
+      return y;
+    },
+    conv(o, x) {  // y[co, oy, ox] = b[co] + sum over ci, ky, kx of w[co, ci, ky, kx] x[ci, oy*s - p + ky, ox*s - p + kx]
+      const ho = Math.floor((o.height + 2 * o.pad - o.k) / o.stride) + 1, wo = Math.floor((o.width + 2 * o.pad - o.k) / o.stride) + 1;
+      const y = new Float32Array(o.cout * ho * wo);
+      for (let co = 0; co < o.cout; co++) {
+        for (let oy = 0; oy < ho; oy++) {
+          for (let ox = 0; ox < wo; ox++) {
+            let s = 0;
+            for (let ci = 0; ci < o.cin; ci++) {
+              for (let ky = 0; ky < o.k; ky++) {
+                const iy = oy * o.stride - o.pad + ky;
+                if (iy < 0 || iy >= o.height) continue;
+                for (let kx = 0; kx < o.k; kx++) {
+                  const ix = ox * o.stride - o.pad + kx;
+                  if (ix < 0 || ix >= o.width) continue;
+                  s += o.w[((co * o.cin + ci) * o.k + ky) * o.k + kx] * x[(ci * o.height + iy) * o.width + ix];
+                }
+              }
+            }
+            y[(co * ho + oy) * wo + ox] = s + o.b[co];
+          }
+        }
+      }
+      return y;
+    },
+    conv_t(o, x) {  // each input value x[ci, iy, ix] adds w[ci, co, ky, kx] x to y[co, iy*s - p + ky, ix*s - p + kx]
+      const ho = (o.height - 1) * o.stride - 2 * o.pad + o.k, wo = (o.width - 1) * o.stride - 2 * o.pad + o.k;
+      const acc = new Float64Array(o.cout * ho * wo);
+      for (let ci = 0; ci < o.cin; ci++) {
+        for (let iy = 0; iy < o.height; iy++) {
+          for (let ix = 0; ix < o.width; ix++) {
+            const v = x[(ci * o.height + iy) * o.width + ix];
+            for (let co = 0; co < o.cout; co++) {
+              for (let ky = 0; ky < o.k; ky++) {
+                const oy = iy * o.stride - o.pad + ky;
+                if (oy < 0 || oy >= ho) continue;
+                for (let kx = 0; kx < o.k; kx++) {
+                  const ox = ix * o.stride - o.pad + kx;
+                  if (ox < 0 || ox >= wo) continue;
+                  acc[(co * ho + oy) * wo + ox] += o.w[((ci * o.cout + co) * o.k + ky) * o.k + kx] * v;
+                }
+              }
+            }
+          }
+        }
+      }
+      const y = new Float32Array(acc.length);
+      for (let i = 0; i < y.length; i++) y[i] = acc[i] + o.b[Math.floor(i / (ho * wo))];
+      return y;
+    },
+    batch_norm(o, x) {  // eval mode: the running statistics
+      const y = new Float32Array(x.length);
+      for (let i = 0; i < x.length; i++) {
+        const c = Math.floor(i / o.per);
+        y[i] = (x[i] - o.mean[c]) / Math.sqrt(o.var[c] + o.eps) * o.gamma[c] + o.beta[c];
+      }
+      return y;
+    },
+    leaky_relu: (o, x) => x.map((v) => (v > 0 ? v : v * o.slope)),
+    relu: (o, x) => x.map((v) => (v > 0 ? v : 0)),
+    tanh: (o, x) => x.map(Math.tanh),
+    // One image is a group of one: the std of each feature is 0, sqrt(0 + 1e-8) = 1e-4 with PyTorch's epsilon.
+    minibatch_std: (o, x) => Float32Array.of(...x, Math.fround(Math.sqrt(1e-8))),
+    to_chw: (o, x) => permute(x, x.length / o.channels, o.channels),  // (H*W, C) -> (C, H*W)
+    to_hwc: (o, x) => permute(x, o.channels, x.length / o.channels),  // (C, H*W) -> (H*W, C)
+  };
+
+  function permute(x, rows, cols) {  // a (rows, cols) matrix transposed
+    const y = new Float32Array(x.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) y[c * rows + r] = x[r * cols + c];
+    return y;
+  }
+
+  function forward(ops, input) {
+    let h = Float32Array.from(input);
+    for (const op of ops) h = RUN[op.op](op, h);
     return h;
   }
 
   /** G's image for z: Float32Array (H * W * C) in (-1, 1), channels last. which: "average" or "raw". */
   function generate(which, z) {
-    const y = forward(NETS[which], z);
-    for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i]);
-    return y;
+    return forward(NETS[which], z);
   }
 
   /** D's probability that an image (H * W * C values in [-1, 1]) is real; also its logit. */

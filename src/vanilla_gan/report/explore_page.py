@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import importlib.resources
 import json
+import math
 import os
 from html import escape
 from pathlib import Path
@@ -27,6 +28,7 @@ from torch import nn
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write, make_folder
+from vanilla_gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
 from vanilla_gan.shipped import Weights, from_checkpoint
 
 DIRECTIONS = 6  # sliders
@@ -36,12 +38,68 @@ MAX_WEIGHT_BYTES = 64 * 10**6  # float16 weights in one page: a browser holds th
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
 
-def encode(network: nn.Module) -> tuple[str, list[list[int]]]:
-    """A network's Linear layers as base64 float16 (per layer: weight (out, in) row by row, then bias), and
-    their [in, out] sizes."""
-    layers = [m for m in network.modules() if isinstance(m, nn.Linear)]
-    blob = b"".join(t.detach().cpu().half().numpy().astype("<f2").tobytes() for m in layers for t in (m.weight, m.bias))
-    return base64.b64encode(blob).decode("ascii"), [[m.in_features, m.out_features] for m in layers]
+@torch.no_grad()
+def encode(network: nn.Module, input_shape: tuple[int, ...]) -> tuple[str, list[dict[str, Any]]]:
+    """A network as the page computes it: its layers in the order its forward pass calls them (found by running
+    it once on zeros of `input_shape`, one item, in eval mode), each an op for assets/explore.js with its
+    tensors as base64 float16 (one blob for all, in op order, each tensor as PyTorch stores it). D is run
+    through its `logits`; the conv networks' channels-last images become channels-first and back."""
+    calls: list[tuple[nn.Module, tuple[int, ...]]] = []
+    hooks = [m.register_forward_hook(lambda m, inputs, _: calls.append((m, tuple(inputs[0].shape[1:]))))
+             for m in network.modules() if _op_of(m)]
+    try:
+        network.eval()
+        x = torch.zeros(1, *input_shape)
+        network.logits(x) if hasattr(network, "logits") else network(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    ops: list[dict[str, Any]] = []
+    tensors: list[torch.Tensor] = []
+    if isinstance(network, ConvDiscriminator):
+        ops.append({"op": "to_chw", "channels": network.channels})
+    for module, shape in calls:
+        op, params = _op_of(module)(module, shape)
+        ops.append(op)
+        tensors += params
+    if isinstance(network, ConvGenerator):
+        ops.append({"op": "to_hwc", "channels": input_channels(network.image_shape)})
+    blob = b"".join(t.detach().cpu().float().half().numpy().astype("<f2").tobytes() for t in tensors)
+    return base64.b64encode(blob).decode("ascii"), ops
+
+
+def _op_of(module: nn.Module) -> Any:
+    """The op writer of a layer the page computes (a spectrally normalised layer is a subclass), else None."""
+    return next((write for kind, write in _OPS.items() if isinstance(module, kind)), None)
+
+
+def input_channels(shape: tuple[int, ...]) -> int:
+    return shape[2] if len(shape) == 3 else 1
+
+
+def _conv(module: nn.Conv2d | nn.ConvTranspose2d, shape: tuple[int, ...]) -> tuple[dict, list]:
+    kind = "conv_t" if isinstance(module, nn.ConvTranspose2d) else "conv"
+    op = {"op": kind, "cin": module.in_channels, "cout": module.out_channels, "k": module.kernel_size[0],
+          "stride": module.stride[0], "pad": module.padding[0], "height": shape[1], "width": shape[2]}
+    return op, [module.weight, module.bias]
+
+
+def _batch_norm(module: nn.modules.batchnorm._BatchNorm, shape: tuple[int, ...]) -> tuple[dict, list]:
+    op = {"op": "batch_norm", "c": module.num_features, "per": math.prod(shape[1:]), "eps": module.eps}
+    return op, [module.weight, module.bias, module.running_mean, module.running_var]
+
+
+_OPS = {
+    nn.Linear: lambda m, shape: ({"op": "linear", "nin": m.in_features, "nout": m.out_features}, [m.weight, m.bias]),
+    nn.Conv2d: _conv,
+    nn.ConvTranspose2d: _conv,
+    nn.BatchNorm1d: _batch_norm,
+    nn.BatchNorm2d: _batch_norm,
+    nn.LeakyReLU: lambda m, shape: ({"op": "leaky_relu", "slope": m.negative_slope}, []),
+    nn.ReLU: lambda m, shape: ({"op": "relu"}, []),
+    nn.Tanh: lambda m, shape: ({"op": "tanh"}, []),
+    MinibatchStd: lambda m, shape: ({"op": "minibatch_std"}, []),
+}
 
 
 @torch.no_grad()
@@ -123,8 +181,8 @@ def render(weights: Weights, title: str, about: list[str], with_raw: bool = Fals
     directions, how = latent_directions(average)
     networks, blobs = {}, []
     for name, network in embedded.items():
-        data, sizes = encode(network)
-        networks[name] = {"id": f"vg-{name}", "layers": sizes}
+        data, ops = encode(network, (config.latent_dim,) if name != "discriminator" else config.shape)
+        networks[name] = {"id": f"vg-{name}", "ops": ops}
         blobs.append(f'<script type="application/octet-stream" id="vg-{name}">{data}</script>')
     shape = list(config.shape)
     colour = len(shape) == 3
@@ -164,7 +222,7 @@ def write_page(path: Path | str, html: str) -> Path:
 
 
 def weight_bytes_of(network: nn.Module) -> int:
-    return 2 * sum(p.numel() for p in network.parameters())
+    return 2 * sum(t.numel() for t in (*network.parameters(), *network.buffers()))
 
 
 def _mb(count: int) -> str:

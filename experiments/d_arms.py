@@ -1,0 +1,31 @@
+"""The arms of the discriminator study (docs/experiments/discriminator.md): each a name and the `vg.train` options
+that differ from the default, shared by the speed benchmark (benchmarks/d_options_speed.py) and the study
+(experiments/d_options.py).
+
+    ARMS["dcgan"]          # {'g_net': 'conv', 'd_net': 'conv', ...}
+"""
+
+from __future__ import annotations
+
+ARMS: dict[str, dict] = {
+    "default": {},
+    # What D sees (the classic networks kept)
+    "translation": {"augment": "translation"},
+    "translation-cutout": {"augment": "translation,cutout"},
+    "noise-0.3": {"instance_noise": 0.3},
+    "noise-0.1": {"instance_noise": 0.1},
+    # How D is held back
+    "r1-1": {"r1_gamma": 1.0},
+    "r1-0.1": {"r1_gamma": 0.1},
+    "r1-10-lazy": {"r1_gamma": 10.0, "r1_every": 16},
+    "sn": {"spectral_norm": True},
+    "ttur": {"lr": 1e-4, "lr_d": 4e-4},
+    "mbstd": {"minibatch_std": True},
+    # D's network
+    "conv-d": {"d_net": "conv"},
+    "conv-d-sn": {"d_net": "conv", "spectral_norm": True},
+    "conv-d-r1": {"d_net": "conv", "r1_gamma": 1.0},
+    # the DCGAN-style pair, the reference for what the algorithm reaches with convolutions
+    "dcgan": {"g_net": "conv", "d_net": "conv", "ema_decay": 0.999},
+    "dcgan-sn": {"g_net": "conv", "d_net": "conv", "spectral_norm": True, "ema_decay": 0.999},
+}
