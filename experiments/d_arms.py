@@ -28,4 +28,9 @@ ARMS: dict[str, dict] = {
     # the DCGAN-style pair, the reference for what the algorithm reaches with convolutions
     "dcgan": {"g_net": "conv", "d_net": "conv", "ema_decay": 0.999},
     "dcgan-sn": {"g_net": "conv", "d_net": "conv", "spectral_norm": True, "ema_decay": 0.999},
+    # G's network alone: the DCGAN-style G against the classic D
+    "conv-g": {"g_net": "conv", "ema_decay": 0.999},
+    # the DCGAN pair's D without dropout (as in Radford et al.), plain or normalised
+    "dcgan-nodrop": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999},
+    "dcgan-sn-nodrop": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "spectral_norm": True, "ema_decay": 0.999},
 }

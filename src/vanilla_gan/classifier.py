@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vanilla_gan import sampling
 from vanilla_gan.data import default_cache_dir, load_dataset
-from vanilla_gan.errors import DataError
+from vanilla_gan.errors import DataError, UsageError
 from vanilla_gan.fileio import atomic_write
 
 # SHA-256 of src/vanilla_gan/assets/evaluator.pt, as printed by scripts/train_evaluator.py.
@@ -167,6 +168,52 @@ def extract(model: DigitClassifier, images: np.ndarray | torch.Tensor, batch_siz
             features.append(f.cpu())
             logits.append(model.head(f).cpu())
     return torch.cat(features), torch.cat(logits)
+
+
+DIGIT_CONFIDENCE = 0.9  # select_digits keeps an image when the classifier gives its digit at least this
+DIGIT_DATASETS = ("digits", "mnist")  # the data the classifier reads: runs on anything else cannot select digits
+
+
+def check_digit_data(dataset: object, shape: object) -> None:
+    """A UsageError unless a run trained on the digits (28 x 28 grey), the only images the classifier reads."""
+    if dataset not in DIGIT_DATASETS or (shape is not None and tuple(shape) != (28, 28)):
+        raise UsageError(f"--digit picks images by the package's digit classifier, which reads only the digits "
+                         f"(28x28 grey, --dataset digits or mnist); this run trained on {str(dataset)[:80]!r}")
+
+
+@torch.no_grad()
+def select_digits(generator: nn.Module, digit: int, num: int, seed: int = 0, device: str | torch.device = "cpu",
+                  max_draws: int | None = None, batch_size: int = 1024) -> tuple[np.ndarray, int]:
+    """`num` images (uint8 (num, 28, 28)) of `digit`, and how many draws it took: G draws from noise seeded by
+    `seed` in batches, and the images the evaluator's classifier reads as `digit` with probability >= 0.9 are
+    kept, in the order drawn. Selection, not conditioning: G is not told the digit, so draws/num also measures
+    how rarely G makes it. Gives up with a UsageError after `max_draws` (default: 200 per image, at least
+    20,000)."""
+    if not 0 <= digit <= 9:
+        raise UsageError(f"--digit must be 0..9, got {digit}")
+    limit = max_draws or max(20_000, 200 * num)
+    model = load_evaluator(device)
+    noise = torch.Generator().manual_seed(seed)
+    latent_dim = sampling.latent_dim_of(generator)
+    kept: list[np.ndarray] = []
+    found = draws = 0
+    while found < num:
+        if draws >= limit:
+            raise UsageError(f"G drew only {found} image(s) the classifier reads as a {digit} (p >= "
+                             f"{DIGIT_CONFIDENCE}) in {draws:,} draws, short of {num}: this G almost never makes "
+                             f"that digit; ask for fewer, or train longer")
+        z = torch.randn(min(batch_size, limit - draws), latent_dim, generator=noise)
+        images = sampling.draw(generator, z.to(device), (28, 28))  # uint8 (B, 28, 28)
+        probs = torch.softmax(extract(model, images)[1], 1)[:, digit]  # (B,)
+        hits = np.flatnonzero(probs.numpy() >= DIGIT_CONFIDENCE)
+        if found + len(hits) >= num:  # the draw that gave the num-th image ends the count
+            hits = hits[:num - found]
+            draws += int(hits[-1]) + 1
+        else:
+            draws += len(z)
+        kept.append(images[hits])
+        found += len(hits)
+    return np.concatenate(kept), draws
 
 
 def weights_sha256(model: nn.Module) -> str:

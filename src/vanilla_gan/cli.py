@@ -34,7 +34,7 @@ from vanilla_gan import distributed, evaluate, sweep
 from vanilla_gan._version import __version__
 from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS, Training
 from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.classifier import rebuild_evaluator
+from vanilla_gan.classifier import DIGIT_CONFIDENCE, check_digit_data, rebuild_evaluator, select_digits
 from vanilla_gan.config import (
     DEVICES,
     MAX_EPOCHS,
@@ -203,11 +203,18 @@ def add_sample_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run G (default: auto)")
     p.add_argument("--raw", action="store_true",
                    help="use G's trained weights instead of their moving average (when the run kept one)")
+    p.add_argument("--digit", type=int, metavar="D",
+                   help="only images of digit D (0-9): G draws until N images are read as D by the package's "
+                        "digit classifier with p >= 0.9 (selection, not a conditional GAN; runs on the digits)")
     p.set_defaults(func=cmd_sample)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     check_whole("--seed", args.seed, 0, MAX_SEED)
+    if args.digit is not None:
+        check_whole("--digit", args.digit, 0, 9)
+        if args.interpolate:
+            raise UsageError("--digit picks single images: it cannot be combined with --interpolate")
     if args.interpolate:
         return sample_walk(args)
     args.num = 64 if args.num is None else args.num
@@ -220,7 +227,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise UsageError(f"-n must be in 1..{most:,} for a {suffix} file, got {args.num:,}")
     generator, source = generator_to_sample(args)
     device = resolve_device(args.device)
-    images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, H, W[, 3]) uint8
+    if args.digit is None:
+        images = sample_images(generator, args.num, seed=args.seed, device=device)  # (N, H, W[, 3]) uint8
+    else:
+        images, draws = select_digits(generator, args.digit, args.num, seed=args.seed, device=device)
+        print(f"kept {args.num:,} of {draws:,} draws ({100 * args.num / draws:.1f}%): the images the classifier "
+              f"reads as a {args.digit} with p >= {DIGIT_CONFIDENCE}")
     make_folder(args.output.parent)
     if suffix == ".npy":
         atomic_write(args.output, lambda f: np.save(f, images))
@@ -237,6 +249,8 @@ def generator_to_sample(args: argparse.Namespace) -> tuple[torch.nn.Module, str]
     if args.pretrained:
         return pretrained().generator(raw=args.raw), "the shipped weights"
     state = load_checkpoint(args.checkpoint)
+    if getattr(args, "digit", None) is not None:
+        check_digit_data(state["train_config"].get("dataset"), state["model_config"].get("image_shape"))
     generator = load_generator(state, raw=args.raw, generator=own_generator(args))
     return generator, f"epoch {state['epoch']} of {args.checkpoint}"
 

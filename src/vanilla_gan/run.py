@@ -20,6 +20,7 @@ from PIL import Image
 from torch import nn
 
 from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.classifier import check_digit_data, select_digits
 from vanilla_gan.config import MAX_EVAL_SAMPLES, MAX_GRID, MAX_SAMPLES, MAX_SCALE, MAX_SEED, MAX_WALKS, check_whole
 from vanilla_gan.errors import UsageError
 from vanilla_gan.evaluate import evaluate_checkpoint
@@ -53,6 +54,7 @@ class Run:
         self.device = torch.device(device)
         self.report_written = report  # the report written at the end of training, if any
         self._custom = generator
+        self.draws: int | None = None  # the draws the last sample(digit=...) took
 
     def __repr__(self) -> str:
         try:
@@ -81,12 +83,20 @@ class Run:
         custom = None if self._custom is None else fresh_copy(self._custom)
         return load_generator(self.checkpoint(), raw=raw, generator=custom).to(self.device)
 
-    def sample(self, n: int = 64, seed: int = 0, raw: bool = False) -> np.ndarray:
+    def sample(self, n: int = 64, seed: int = 0, raw: bool = False, digit: int | None = None) -> np.ndarray:
         """`n` images, uint8 (n, H, W) or (n, H, W, 3) (the digits: (n, 28, 28), 0 = background, 255 = ink): the
-        same for the same seed."""
+        same for the same seed. `digit` (digits runs only): keep drawing and keep the images the package's digit
+        classifier reads as that digit with p >= 0.9 (selection, not conditioning; `self.draws` says how many
+        draws it took)."""
         n = check_whole("n", n, 1, MAX_SAMPLES)
         seed = check_whole("seed", seed, 0, MAX_SEED)
-        return sample_images(self.generator(raw), n, seed=seed, device=self.device)
+        if digit is None:
+            return sample_images(self.generator(raw), n, seed=seed, device=self.device)
+        digit = check_whole("digit", digit, 0, 9)
+        config = self.config
+        check_digit_data(config.get("train", {}).get("dataset"), config.get("model", {}).get("image_shape"))
+        images, self.draws = select_digits(self.generator(raw), digit, n, seed=seed, device=self.device)
+        return images
 
     def grid(self, images: np.ndarray | None = None, cols: int | None = None, scale: int = 2) -> Image.Image:
         """Images (N, H, W) or (N, H, W, 3) uint8 (default: 64 samples) as one picture; Jupyter shows it."""
