@@ -33,4 +33,9 @@ ARMS: dict[str, dict] = {
     # the DCGAN pair's D without dropout (as in Radford et al.), plain or normalised
     "dcgan-nodrop": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999},
     "dcgan-sn-nodrop": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "spectral_norm": True, "ema_decay": 0.999},
+    # cheaper DCGAN pairs: more images in the same time
+    "dcgan-nodrop-b64": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "batch_size": 64},
+    "dcgan-nodrop-w32": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32},
+    "dcgan-nodrop-w32-b64": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
+                             "batch_size": 64},
 }

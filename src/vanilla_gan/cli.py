@@ -310,9 +310,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.pretrained:
         result = pretrained(device=args.device).evaluate(args.num, seed=args.seed, two_sample=args.two_sample)
     else:
-        result = evaluate.evaluate_checkpoint(args.checkpoint, num_samples=args.num, seed=args.seed,
-                                              device=resolve_device(args.device), two_sample=args.two_sample,
-                                              generator=own_generator(args))
+        result, kept = evaluate.evaluate_and_keep(args.checkpoint, num_samples=args.num, seed=args.seed,
+                                                  device=resolve_device(args.device), two_sample=args.two_sample,
+                                                  generator=own_generator(args))
+        print(kept, file=sys.stderr)
     print(json.dumps(result) if args.json else evaluate.format_table(result))
     return 0
 

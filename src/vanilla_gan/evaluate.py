@@ -62,7 +62,7 @@ from vanilla_gan.data.sources import LoadedImages, load_images
 from vanilla_gan.errors import DataError, StorageError, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.memorisation import check_memorisation
-from vanilla_gan.rundir import load_checkpoint
+from vanilla_gan.rundir import RunDir, load_checkpoint, resolve_checkpoint
 from vanilla_gan.sampling import sample_images
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
 from vanilla_gan.twosample import two_sample_test
@@ -418,6 +418,24 @@ def evaluate_checkpoint(path: Path | str, num_samples: int = 10_000, seed: int =
                                 num_samples, seed, device, cache_dir, two_sample,
                                 image_size=state["train_config"].get("image_size"))
     return {"epoch": state["epoch"], **result}
+
+
+def evaluate_and_keep(path: Path | str, num_samples: int = 10_000, seed: int = 0,
+                      device: str | torch.device = "cpu", generator: nn.Module | None = None,
+                      two_sample: bool = True) -> tuple[dict[str, Any], str]:
+    """evaluate_checkpoint, and its result kept in the run folder that holds the checkpoint (evaluation.json,
+    which the report shows); returns the result and a line saying what was scored and where it was kept."""
+    checkpoint = resolve_checkpoint(path)
+    result = evaluate_checkpoint(checkpoint, num_samples, seed, device, generator=generator, two_sample=two_sample)
+    scored = f"epoch {result['epoch']} ({checkpoint.name})"
+    run = RunDir(checkpoint.parent.parent)
+    if checkpoint.parent.name != "checkpoints" or not run.config_path.is_file():
+        return result, f"scored {scored}; not kept (the checkpoint is not in a run folder)"
+    run.check_layout()
+    run.write_evaluation(checkpoint.resolve().relative_to(run.path.resolve()),
+                         {"num_samples": num_samples, "seed": seed, "two_sample": two_sample}, result)
+    which = "" if checkpoint.name == "last.pt" else ", not the run's last.pt"
+    return result, f"scored {scored}{which}; kept in {run.evaluation_path} for the report"
 
 
 def evaluate_generator(generator: nn.Module, dataset: str, num_samples: int = 10_000, seed: int = 0,

@@ -23,7 +23,7 @@ from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.classifier import check_digit_data, select_digits
 from vanilla_gan.config import MAX_EVAL_SAMPLES, MAX_GRID, MAX_SAMPLES, MAX_SCALE, MAX_SEED, MAX_WALKS, check_whole
 from vanilla_gan.errors import UsageError
-from vanilla_gan.evaluate import evaluate_checkpoint
+from vanilla_gan.evaluate import evaluate_and_keep
 from vanilla_gan.images import grid, grid_rows
 from vanilla_gan.report import Report, plots, write_report
 from vanilla_gan.report.explore_page import checkpoint_page, write_page
@@ -126,9 +126,9 @@ class Run:
         return self._evaluate(n, seed, bool(two_sample))
 
     def _evaluate(self, n: int, seed: int, two_sample: bool) -> dict[str, Any]:
-        return evaluate_checkpoint(self.path, num_samples=n, seed=seed, device=self.device,
-                                   generator=None if self._custom is None else fresh_copy(self._custom),
-                                   two_sample=two_sample)
+        return evaluate_and_keep(self.path, num_samples=n, seed=seed, device=self.device,
+                                 generator=None if self._custom is None else fresh_copy(self._custom),
+                                 two_sample=two_sample)[0]
 
     def explore(self, out: Path | str = "explore.html", with_raw: bool = False) -> Path:
         """Write one self-contained page where G draws and D judges in the browser (new images, sliders over

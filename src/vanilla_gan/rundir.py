@@ -81,7 +81,8 @@ class RunDir(RunLog):
         if not self.path.exists():
             return
         for name in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
-                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png, self.explore_path):
+                     self.progress_gif, self.walk_gif, self.walk_png, self.two_sample_png, self.explore_path,
+                     self.evaluation_path):
             name.unlink(missing_ok=True)
         for folder in (self.samples_dir, self.checkpoints_dir, self.plots_dir, self.tensorboard_dir):
             if folder.is_dir():
@@ -101,7 +102,8 @@ class RunDir(RunLog):
                              f"choose another --out")
         self.make_folders()
         if self.config_path.exists():
-            for stale in (self.steps_path, self.stop_path, self.best_checkpoint, self.epoch_checkpoint(1),
+            for stale in (self.steps_path, self.stop_path, self.evaluation_path, self.best_checkpoint,
+                          self.epoch_checkpoint(1),
                           *self.samples_dir.glob("epoch_*.png")):
                 stale.unlink(missing_ok=True)
         self.write_config(config)

@@ -58,6 +58,7 @@ class RunFolder:
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     steps_path = property(lambda self: self.path / "steps.csv")
     stop_path = property(lambda self: self.path / "stop.json")
+    evaluation_path = property(lambda self: self.path / "evaluation.json")  # the last `vanilla-gan evaluate`
     samples_dir = property(lambda self: self.path / "samples")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     last_checkpoint = property(lambda self: self.checkpoints_dir / "last.pt")
@@ -88,7 +89,7 @@ class RunFolder:
             self.check_entry(folder, folder=True)
         for path in (self.config_path, self.metrics_path, self.steps_path, self.stop_path, self.report_path,
                      self.progress_gif, self.walk_gif, self.walk_png, self.last_checkpoint, self.best_checkpoint,
-                     self.explore_path):
+                     self.explore_path, self.evaluation_path):
             self.check_entry(path)
 
     def check_entry(self, path: Path, folder: bool = False) -> bool:

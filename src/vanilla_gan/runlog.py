@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,23 @@ class RunRecord:
     grids: list[tuple[int, Path]] = field(default_factory=list)  # (epoch, samples/epoch_NNNN.png), in order
     stop: dict[str, Any] | None = None  # stop.json: why the last training session failed, if it did
     skipped: list[str] = field(default_factory=list)  # what could not be read, e.g. "metrics.jsonl line 3: ..."
+    evaluation: dict[str, Any] | None = None  # evaluation.json: the last `vanilla-gan evaluate` of the run
+
+    def metrics_with_evaluation(self) -> list[dict[str, Any]]:
+        """The metrics, with evaluation.json's result merged into its epoch's record when it is newer than the
+        run's own last evaluation (or the run made none): what the report shows."""
+        if self.evaluation is None:
+            return self.metrics
+        result = self.evaluation["result"]
+        own = [m["epoch"] for m in self.metrics if "c2st_accuracy" in m or "fid" in m]
+        at = [i for i, m in enumerate(self.metrics) if m.get("epoch") == result["epoch"]]
+        if not at or (own and own[-1] > result["epoch"]) or (own and own[-1] == result["epoch"]
+                                                              and "c2st_accuracy" in self.metrics[at[0]]):
+            return self.metrics
+        merged = list(self.metrics)
+        merged[at[0]] = {**merged[at[0]], **{k: v for k, v in result.items() if k not in ("epoch", "dataset")},
+                         "evaluated_by": self.evaluation}
+        return merged
 
     @property
     def train(self) -> dict[str, Any]:
@@ -113,6 +131,27 @@ class RunLog(RunFolder):
 
     def write_stop(self, epoch: int, message: str) -> None:
         atomic_write(self.stop_path, (json.dumps({"epoch": epoch, "message": message}) + "\n").encode())
+
+    def write_evaluation(self, checkpoint: Path, options: dict[str, Any], result: dict[str, Any]) -> None:
+        """What `vanilla-gan evaluate` (or `run.evaluate()`) computed, kept beside the run's own evaluations for the
+        report: the checkpoint scored (relative to the run folder), the options, the time, the result."""
+        record = {"made": time.strftime("%Y-%m-%d %H:%M:%S"), "checkpoint": str(checkpoint), **options,
+                  "result": result}
+        atomic_write(self.evaluation_path, (json.dumps(record) + "\n").encode())
+
+    def read_evaluation(self, skipped: list[str]) -> dict[str, Any] | None:
+        """evaluation.json, or None when there is none or it is unreadable (then said in `skipped`)."""
+        if not self.check_entry(self.evaluation_path):
+            return None
+        try:
+            record = parse_json(self.read_text(self.evaluation_path, JSON_LIMIT))
+        except ValueError:
+            record = None
+        if not (isinstance(record, dict) and isinstance(record.get("result"), dict)
+                and isinstance(record["result"].get("epoch"), int)):
+            skipped.append("evaluation.json: unreadable, left out")
+            return None
+        return record
 
     def clear_stop(self) -> None:
         self.stop_path.unlink(missing_ok=True)
@@ -205,7 +244,8 @@ class RunLog(RunFolder):
                 stop = {"message": "stop.json is unreadable"}
             if not isinstance(stop, dict):
                 stop = {"message": "stop.json is unreadable"}
-        return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped)
+        evaluation = self.read_evaluation(skipped)
+        return RunRecord(self.path, config, metrics, self.read_steps(skipped), grids, stop, skipped, evaluation)
 
 
 def _step_row(line: str) -> tuple[float, ...] | None:

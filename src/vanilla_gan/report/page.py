@@ -81,6 +81,11 @@ def _metrics_rows(metrics: list[dict[str, Any]]) -> list[tuple[str, str]]:
         rows += [(m.label, _format(final[m.key]) + (f"   (real data: {_format(floor[m.key])}; {m.meaning})"
                                                      if m.key in floor else f"   ({m.meaning})"))
                  for m in HEADLINE_METRICS if m.key in final]
+        made = final.get("evaluated_by")
+        if isinstance(made, dict):
+            rows.append(("evaluated by", f"vanilla-gan evaluate on {_text(made.get('made'))}: "
+                                         f"{_text(made.get('num_samples'))} samples, seed {_text(made.get('seed'))}, "
+                                         f"{_text(made.get('checkpoint'))}"))
         if "class_histogram" in final:
             rows.append(("class histogram", "  ".join(f"{d}: {p:.0%}" for d, p in enumerate(final["class_histogram"]))))
         best = min(evaluated, key=lambda m: m["fid"])
@@ -149,7 +154,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
     RUN/explore.html, linked when written."""
     name = run.run_dir.resolve().name
     parts = [_heading(run, name), _health_section(notes), _explore_section(explore),
-             _two_sample_section(run.metrics, two_sample, _noun(run)), _samples_section(run, real),
+             _two_sample_section(run.metrics_with_evaluation(), two_sample, _noun(run)), _samples_section(run, real),
              _animations_section(progress, walk), _curves_section(figures), _metrics_section(run),
              _memorisation_section(memo, figures, _noun(run)), _config_section(run.config), _left_out_section(skipped),
              _footer(run, state)]
@@ -231,7 +236,7 @@ def _curves_section(figures: dict[str, Path]) -> str:
 def _metrics_section(run: RunRecord) -> str:
     if not run.metrics:
         return ""
-    return (f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics))}"
+    return (f"<section><h2>Final metrics</h2>{_table(_metrics_rows(run.metrics_with_evaluation()))}"
             f'<p class="muted">Each metric beside its real-data floor: the same metric between two halves '
             f"of the real {_noun(run)}, which a generator cannot be expected to beat. More samples: <code>"
             f"vanilla-gan evaluate {escape(shlex.quote(str(run.run_dir)))}</code>.</p></section>")
