@@ -52,14 +52,16 @@ class Evaluation(Callback):
     """The sampling generator's metrics from an `evaluate` callable (generator -> dict; evaluate.Evaluator), every
     --eval-every epochs and at the last one (with the two-sample test there), into the epoch's record."""
 
-    def __init__(self, evaluate: Callable[..., dict[str, Any]]):
-        self.evaluate = evaluate
+    def __init__(self, evaluate: Callable[..., dict[str, Any]], log: Callable[[str], None] | None = None):
+        self.evaluate, self.log = evaluate, log
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         epoch, every, last = record["epoch"], trainer.config.eval_every, trainer.config.epochs
         if not every or not (epoch % every == 0 or epoch == last) or trainer.stop.requested:
             return  # not due; or stopping, which an evaluation does not keep waiting
         start = time.perf_counter()
+        if self.log is not None:
+            self.log(evaluation_notice(trainer, epoch == last))
         try:
             with trainer.stop.abortable(), trainer.threads.steady():
                 record.update(self.measure(trainer, two_sample=epoch == last))
@@ -81,6 +83,20 @@ class Evaluation(Callback):
         if pictures is not None and trainer.run is not None:
             trainer.run.write_two_sample(pictures)
         return epoch_metrics(result)
+
+
+def evaluation_notice(trainer: Any, two_sample: bool) -> str:
+    """The line said when an evaluation starts: what it measures and how long it should take (the last one's
+    time in this run, else a rough figure for 2 cores)."""
+    took = [m["eval_s"] for m in trainer.metrics if isinstance(m.get("eval_s"), (int, float))]
+    what = "FID, IS, precision/recall" + (" and the two-sample test" if two_sample else "")
+    if took:
+        guess = f"the last took {took[-1]:.0f} s" + ("; the two-sample test adds about a minute" if two_sample else "")
+    else:
+        guess = ("about 30 s on 2 idle cores, several minutes beside busy programs" if two_sample
+                 else "about 15 s on 2 idle cores")
+    return (f"evaluating {trainer.config.eval_samples:,} samples ({what}) on {trainer.threads.current} "
+            f"thread(s): {guess}")
 
 
 class RunFolder(Callback):

@@ -42,6 +42,7 @@ from vanilla_gan.config import (
     MAX_GRID,
     MAX_SAMPLES,
     MAX_SEED,
+    MAX_THREADS,
     MAX_WALKS,
     ModelConfig,
     check_whole,
@@ -289,7 +290,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for the noise z (default: 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where to run (default: auto)")
     p.add_argument("--no-two-sample", dest="two_sample", action="store_false",
-                   help="leave out the two-sample test (about 15 s on 2 cores)")
+                   help="leave out the two-sample test (it trains a small classifier: about 15 s on 2 idle cores, "
+                        "a minute or more beside other work)")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads (default: all this process may use; beside busy programs fewer can be faster)")
     p.add_argument("--retrain-evaluator", action="store_true",
                    help="rebuild the evaluator's classifier from the embedded digits (about a minute)")
     p.set_defaults(func=cmd_evaluate)
@@ -305,6 +309,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError("evaluate needs a checkpoint or run folder, or --pretrained (one of them; or "
                          "--retrain-evaluator)")
     check_whole("--seed", args.seed, 0, MAX_SEED)
+    if args.threads is not None:
+        torch.set_num_threads(check_whole("--threads", args.threads, 1, MAX_THREADS))
     if not evaluate.MIN_SAMPLES <= args.num <= MAX_EVAL_SAMPLES:
         raise UsageError(f"-n must be in {evaluate.MIN_SAMPLES}..{MAX_EVAL_SAMPLES:,}, got {args.num:,}")
     if args.pretrained:

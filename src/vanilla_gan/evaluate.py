@@ -224,7 +224,7 @@ def compute_metrics(generated: np.ndarray | torch.Tensor, real_train: np.ndarray
                     cache_dir: Path | None = None, evaluator: DigitClassifier | None = None,
                     two_sample: bool = False) -> dict[str, Any]:
     """Every metric (METRIC_KEYS) of `generated` against `real_train`, plus `real_floor` and `evaluator_sha256`;
-    with `two_sample`, the two-sample test's figures too (about 15 s on 2 cores; its floor is cached).
+    with `two_sample`, the two-sample test's figures too (15 s on 2 idle cores, longer beside other work; floor cached).
 
     All images are uint8 (N, 28, 28). `real_heldout` (the data set's test split, if any) holds the Parzen
     test images; without it they are a fixed 1,000 of `real_train`. See the module docstring.

@@ -119,7 +119,7 @@ class Run:
     def evaluate(self, n: int = 10_000, seed: int = 0, two_sample: bool = True) -> dict[str, Any]:
         """The two-sample test's accuracy (`c2st_accuracy`: 0.5 = a classifier cannot tell these digits from
         real ones), FID, IS, precision, recall, ... of `n` samples, each beside its real-data floor
-        (`real_floor`); `two_sample=False` leaves the two-sample test out (about 15 s on 2 cores)."""
+        (`real_floor`); `two_sample=False` leaves the two-sample test out (about 15 s, 2 idle cores)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1000 <= n <= MAX_EVAL_SAMPLES:
             raise UsageError(f"n must be a whole number of samples in 1000..{MAX_EVAL_SAMPLES:,}, got {n!r}")
         seed = check_whole("seed", seed, 0, MAX_SEED)

@@ -100,8 +100,10 @@ class ThreadPolicy:
         return cls(most, most > 1, "adapts to the machine's load" if most > 1 else "one usable CPU")
 
     def record(self) -> dict[str, Any]:
-        """What config.json keeps: whether it adapts, the counts it may use, the evaluations' count, and why."""
-        return {"adaptive": self.adaptive, "counts": self.ladder, "evaluation": self.most, "why": self.why}
+        """What config.json keeps: whether it adapts, the counts it may use, the evaluations' count (adaptive: the
+        count training runs at when they start), and why."""
+        return {"adaptive": self.adaptive, "counts": self.ladder,
+                "evaluation": "training's count" if self.adaptive else self.most, "why": self.why}
 
     @property
     def running(self) -> int:
@@ -121,9 +123,10 @@ class ThreadPolicy:
 
     @contextlib.contextmanager
     def steady(self) -> Iterator[None]:
-        """The most threads for the block (evaluations, grids), then the count before it again."""
+        """Training's thread count for the block (evaluations, grids): the count the load lets training run
+        fastest at (beside busy programs more threads run slower), then the count before it again."""
         before = torch.get_num_threads()
-        torch.set_num_threads(self.most)
+        torch.set_num_threads(self.current)
         try:
             yield
         finally:

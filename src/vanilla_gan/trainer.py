@@ -72,7 +72,7 @@ class Trainer:
         train_config, model_config = self.config, self.model_config
         self.run, self.epoch_hooks, self.progress = run, list(epoch_hooks), progress  # (append hooks to the list)
         # What the loop calls at its moments (callbacks.py): the evaluation, the run folder, the hooks and the log.
-        self.evaluation = Evaluation(evaluate) if evaluate is not None else None
+        self.evaluation = Evaluation(evaluate, log) if evaluate is not None else None
         self.callbacks: list[Callback] = [c for c in (self.evaluation, RunFolder(run) if run else None) if c]
         self.callbacks.append(EpochHooks(self.epoch_hooks, log))
         self.device = resolve_device(train_config.device)
