@@ -38,4 +38,6 @@ ARMS: dict[str, dict] = {
     "dcgan-nodrop-w32": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32},
     "dcgan-nodrop-w32-b64": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
                              "batch_size": 64},
+    "dcgan-w32-lrd": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
+                      "lr_d": 4e-4},
 }

@@ -236,3 +236,16 @@ def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(t
         done = run_main(*command)
         assert done.returncode == 0, (command, done.stderr)
     assert (run / "report.html").exists() and (tmp_path / "page.html").stat().st_size > 10_000
+
+
+def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_path):
+    from vanilla_gan.api import RECIPES
+
+    run = tmp_path / "best"
+    result = run_cli("train", "--recipe", "best", "--epochs", "1", "--limit", "256", "--eval-every", "0",
+                     "--seed", "1", "--out", run, "--no-report")
+    assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    for name, value in RECIPES["best"].items():
+        part = "model" if name in ModelConfig.__dataclass_fields__ else "train"
+        assert config[part][name] == (1 if name == "epochs" else value), name
