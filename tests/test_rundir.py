@@ -27,13 +27,34 @@ def evaluated_run(tmp_path_factory):
 
 def test_begin_refuses_a_folder_that_holds_a_run(tmp_path):
     run = RunDir(tmp_path / "a")
-    run.begin({"train": {}})
-    assert json.loads(run.config_path.read_text()) == {"train": {}} and run.metrics_path.read_text() == ""
-    RunDir(tmp_path / "a").begin({"train": {"again": 1}})  # no checkpoint yet: a start that died, begun anew
+    first, again = {"package_version": "0", "train": {}}, {"package_version": "0", "train": {"again": 1}}
+    run.begin(first)
+    assert json.loads(run.config_path.read_text()) == first and run.metrics_path.read_text() == ""
+    RunDir(tmp_path / "a").begin(again)  # no checkpoint yet: a start that died, begun anew
     run.last_checkpoint.write_bytes(b"a checkpoint")
     with pytest.raises(UsageError, match="already holds a run: pass --resume"):
         RunDir(tmp_path / "a").begin({"train": {"other": 1}})
-    assert json.loads(run.config_path.read_text()) == {"train": {"again": 1}}
+    assert json.loads(run.config_path.read_text()) == again
+
+
+def test_a_new_run_never_starts_in_a_folder_of_someone_elses_files(tmp_path):
+    """A folder that holds a user's own config.json, metrics.jsonl, steps.csv and samples/epoch_0001.png (no
+    run of this package) is refused before anything in it changes; an empty folder is fine."""
+    folder = tmp_path / "proj"
+    (folder / "samples").mkdir(parents=True)
+    files = {"config.json": '{"mine": true}', "metrics.jsonl": "my notes\n", "steps.csv": "a,b\n",
+             "samples/epoch_0001.png": "not a picture"}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    with pytest.raises(UsageError, match="holds files that are not a vanilla-gan run"):
+        RunDir(folder).begin({"package_version": "0", "train": {}})
+    assert {name: (folder / name).read_text() for name in files} == files
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metrics.jsonl", "samples", "steps.csv"]
+    (tmp_path / "empty").mkdir()
+    RunDir(tmp_path / "empty").begin({"package_version": "0"})
+    with pytest.raises(UsageError, match="is a file, not a folder"):
+        (tmp_path / "file").write_text("x")
+        RunDir(tmp_path / "file").check_new()
 
 
 def test_best_and_kept_checkpoints_are_written_before_last(tmp_path, monkeypatch):
@@ -108,7 +129,8 @@ def test_a_start_over_touches_only_what_a_dead_start_left(tmp_path):
     with pytest.raises(UsageError, match="already holds a run"):  # any other checkpoint: never started over
         run.begin({})
     (run.checkpoints_dir / "mymodel.pt").unlink()
-    run.config_path.write_text("{}")  # a start that died before last.pt: best.pt and epoch_0001.pt are its
+    run.config_path.write_text('{"package_version": "0"}')  # a start that died before last.pt: best.pt and
+    # epoch_0001.pt are its
     for name in ("best.pt", "epoch_0001.pt"):
         (run.checkpoints_dir / name).write_bytes(b"x")
     run.begin({"new": 1})
@@ -116,7 +138,7 @@ def test_a_start_over_touches_only_what_a_dead_start_left(tmp_path):
     foreign = RunDir(tmp_path / "b")
     foreign.path.mkdir()
     foreign.steps_path.write_text("a,b\n")
-    with pytest.raises(UsageError, match="not a vanilla-gan run folder"):
+    with pytest.raises(UsageError, match="not a vanilla-gan run"):
         foreign.begin({})
     assert foreign.steps_path.read_text() == "a,b\n"
 

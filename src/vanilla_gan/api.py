@@ -84,6 +84,8 @@ class Training:
             raise UsageError("--resume needs --out RUN_DIR, the run to continue")
         fresh = None if resume else checked_configs(options)  # every check before anything is written (or locked)
         self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
+        if fresh is not None and not overwrite:  # a folder of someone's files is refused before the lock is made
+            distributed.on_main(self.run_dir.check_new)
         distributed.on_main(self.run_dir.lock)  # one writer per run folder: a second one stops here
         try:
             self._open_run(fresh, options, overwrite)
@@ -261,6 +263,8 @@ def check_paths(out: object, options: dict[str, Any]) -> None:
     becomes an absolute path, so that a resume from another folder trains on the same images."""
     if out is not None and (isinstance(out, bytes) or not isinstance(out, (str, os.PathLike))):
         raise UsageError(f"out must be a folder's path (a str or a Path), got a {type(out).__name__}")
+    if out is not None and not os.fspath(out).strip():
+        raise UsageError("--out is empty: name the run's folder (an empty path would be the current folder)")
     dataset = options.get("dataset")
     if dataset is None:
         return
@@ -269,5 +273,8 @@ def check_paths(out: object, options: dict[str, Any]) -> None:
     if not isinstance(dataset, str):
         raise UsageError(f"--dataset must be digits, mnist, fashion-mnist, a path, an array, a tensor or a torch "
                          f"Dataset, got a {type(dataset).__name__}")
+    if not dataset.strip():
+        raise UsageError("--dataset is empty: name a data set (digits, mnist, fashion-mnist) or a path (an empty "
+                         "path would be the current folder)")
     folder = Path(dataset).expanduser()
     options["dataset"] = str(folder.absolute()) if dataset not in DATASET_NAMES and folder.exists() else dataset

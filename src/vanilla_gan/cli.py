@@ -55,7 +55,7 @@ from vanilla_gan.export import export_generator
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.images import save_grid
 from vanilla_gan.netspec import import_network
-from vanilla_gan.options import train_options
+from vanilla_gan.options import folder_path, train_options
 from vanilla_gan.pretrained import pretrained
 from vanilla_gan.report import write_report
 from vanilla_gan.report.animation import write_walk
@@ -108,7 +108,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "original GAN's algorithm (Goodfellow et al., 2014) on handwritten digits; "
                                           "every epoch writes a grid, a metrics line and checkpoints/last.pt. "
                                           "Ctrl-C saves and stops; --resume continues.")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
+    p.add_argument("--out", type=folder_path, help="run folder (default: runs/run-YYYYmmdd-HHMMSS)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log scalars and the grid per epoch to RUN/tensorboard (needs vanilla-gan[tensorboard])")

@@ -8,6 +8,7 @@ option values to arguments (a sweep starts each of its runs as `vanilla-gan trai
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from vanilla_gan.api import RECIPES
@@ -31,6 +32,14 @@ def int_list(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 256,512,1024, got {text!r}") from None
+
+
+def folder_path(text: str) -> Path:
+    """--out's type: a path, never empty (Path("") is the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out is empty: name the run's folder (an empty path would be the "
+                                         "current folder)")
+    return Path(text)
 
 
 def float_pair(text: str) -> tuple[float, float]:

@@ -89,9 +89,29 @@ class RunDir(RunLog):
                 shutil.rmtree(folder)
 
     def check_new(self) -> None:
-        """Refuse a folder that already holds a run (never overwrite one)."""
+        """The one rule for a folder a new run is started in: it does not exist, is empty, or holds what a start
+        of this package left before its first checkpoint (a config.json naming a package_version); a folder that
+        holds a run, or anything else (a user's own files), is refused, and nothing in it is touched."""
         if self.holds_run():
             raise UsageError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise UsageError(f"--out {self.path} is a file, not a folder: choose a new or empty folder")
+        self.check_layout()
+        entries = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_NAME)
+        if not entries or self._started_here():
+            return
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        raise UsageError(f"--out {self.path} holds files that are not a vanilla-gan run ({shown}): train into a "
+                         f"new or empty folder (nothing was changed)")
+
+    def _started_here(self) -> bool:
+        """Whether config.json is one this package wrote (a start that died before its first checkpoint)."""
+        try:
+            return self.config_path.is_file() and "package_version" in self.read_config()
+        except UsageError:
+            return False
 
     def begin(self, config: dict[str, Any]) -> None:
         """Start a new run here: refuse a folder that holds one; where a start died before its first checkpoint

@@ -37,7 +37,7 @@ import torch.distributed as dist
 from vanilla_gan.api import MODEL_OPTIONS, TRAIN_OPTIONS
 from vanilla_gan.errors import Interrupted, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
-from vanilla_gan.options import as_arguments
+from vanilla_gan.options import as_arguments, folder_path
 from vanilla_gan.report.sweep_summary import write_summary
 from vanilla_gan.runtime import StopFlag
 from vanilla_gan.sweepplan import (
@@ -253,7 +253,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="an option of train and its values to try, e.g. batch_size=8,32; options holding a list "
                         "separate their values with ':' (betas=0.5,0.999:0.9,0.999); several --set: every "
                         "combination")
-    p.add_argument("--out", type=Path, required=True, help="the sweep folder")
+    p.add_argument("--out", type=folder_path, required=True, help="the sweep folder")
     p.add_argument("--resume", action="store_true",
                    help="continue the sweep in --out: finished runs are kept; the sweep's own options may be given "
                         "again, others are refused")

@@ -27,6 +27,35 @@ from vanilla_gan.errors import DataError
 MEMORY_FRACTION = 0.5  # the data may take at most this share of the memory available when it is loaded
 
 
+GREY_MODES = ("L", "1", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "LA", "La")  # Pillow's one-channel modes
+ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def picture_pixels(picture: Image.Image, colour: bool, where: str) -> np.ndarray:
+    """The one place a Pillow picture of any mode becomes uint8 pixels (H, W) grey or (H, W, 3) colour, keeping
+    what it holds: 8-bit modes as they are; 16-bit integers scaled by their range (65535 -> 255); 32-bit
+    integers and floats taken as 0..255 when they fit, floats in [0, 1] scaled by 255, anything else refused
+    naming the picture; transparency composited over black (a fully transparent picture is black)."""
+    mode = picture.mode
+    if mode.startswith("I") or mode == "F":
+        values = np.asarray(picture, dtype=np.float64)
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if not np.isfinite(values).all() or low < 0 or high > (65535 if mode != "F" else 255):
+            raise DataError(f"{where}: a {mode} picture with values {low:g}..{high:g}; vanilla-gan reads 8-bit, "
+                            f"16-bit (0..65535) and float (0..1 or 0..255) pictures: convert it to 8-bit PNG")
+        if mode.startswith("I;16") or (mode == "I" and high > 255):
+            values = values / 257
+        elif mode == "F" and high <= 1:
+            values = values * 255
+        grey = np.rint(values).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, 2) if colour else grey
+    if mode in ALPHA_MODES or (mode == "P" and "transparency" in picture.info):
+        rgba = np.asarray(picture.convert("RGBA"), dtype=np.float64)
+        pixels = np.rint(rgba[..., :3] * rgba[..., 3:] / 255).astype(np.uint8)  # over black
+        return pixels if colour else np.asarray(Image.fromarray(pixels).convert("L"))
+    return np.asarray(picture.convert("RGB" if colour else "L"))
+
+
 def shape_words(shape: Sequence[int]) -> str:
     """(32, 32, 3) -> '32x32 colour'; (28, 28) -> '28x28 grey'."""
     return f"{shape[0]}x{shape[1]} " + ("colour" if len(shape) == 3 else "grey")

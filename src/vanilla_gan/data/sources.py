@@ -30,7 +30,17 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from vanilla_gan.data import DATASET_NAMES, load_dataset
-from vanilla_gan.data.arrays import as_images, check_image_shape, check_memory, resize, resize_one, shape_words
+from vanilla_gan.data.arrays import (
+    ALPHA_MODES,
+    GREY_MODES,
+    as_images,
+    check_image_shape,
+    check_memory,
+    picture_pixels,
+    resize,
+    resize_one,
+    shape_words,
+)
 from vanilla_gan.data.idx import describe
 from vanilla_gan.errors import DataError
 
@@ -129,17 +139,19 @@ def _from_array_file(path: Path) -> LoadedImages:
 
 
 def _from_folder(folder: Path, image_size: int | None) -> LoadedImages:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in folder.rglob("*") if p.is_file()  # hidden files and folders (.ipynb_checkpoints)
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     pictures = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     where = str(folder)
     if not pictures:
         others = f" ({len(files)} other files, e.g. {files[0].name})" if files else " (it is empty)"
         raise DataError(f"{where}: no PNG, JPEG or BMP pictures and no train-images-idx3-ubyte[.gz]{others}")
-    sizes, colour = {}, False
+    sizes, colour, transparent = {}, False, 0
     for path in pictures:  # the headers only: sizes, modes, pixel limits, memory, before any decoding
         with _open(path) as picture:
             sizes.setdefault(picture.size, path)
-            colour = colour or picture.mode not in ("L", "1", "I", "I;16", "F", "LA")
+            colour = colour or picture.mode not in GREY_MODES
+            transparent += picture.mode in ALPHA_MODES or "transparency" in picture.info
     if len(sizes) > 1 and image_size is None:
         (a, path_a), (b, path_b) = list(sizes.items())[:2]
         path_a, path_b = path_a.relative_to(folder), path_b.relative_to(folder)
@@ -153,13 +165,15 @@ def _from_folder(folder: Path, image_size: int | None) -> LoadedImages:
     converted = 0
     for i, path in enumerate(pictures):
         with _open(path) as picture:
-            converted += colour and picture.mode in ("L", "1", "I", "I;16", "F", "LA")
+            converted += colour and picture.mode in GREY_MODES
             try:
-                pixels = np.asarray(picture.convert("RGB" if colour else "L"))
-            except (OSError, ValueError) as exc:
+                pixels = picture_pixels(picture, colour, str(path))
+            except (OSError, ValueError, SyntaxError) as exc:  # Pillow: SyntaxError for a broken PNG chunk
                 raise DataError(f"{path}: cannot decode it ({describe(exc)}); remove it or replace it") from exc
         images[i] = resize_one(pixels, image_size) if image_size is not None else pixels
     notes = [f"{where}: {converted} grey pictures among colour ones were made colour"] if converted else []
+    if transparent:
+        notes.append(f"{where}: {transparent} pictures have transparency: composited over black")
     labels = _folder_labels(folder, pictures)
     return LoadedImages(torch.from_numpy(images), labels, str(folder.absolute()), "pictures", notes)
 
@@ -172,7 +186,7 @@ def _open(path: Path) -> Image.Image:
             picture = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(f"{path}: too many pixels to be a training picture ({describe(exc)}); remove it") from exc
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: not a picture Pillow can read ({describe(exc)}); remove it or replace it") from exc
     if picture.width * picture.height > MAX_IMAGE_PIXELS:
         picture.close()
@@ -206,9 +220,12 @@ def _from_dataset(dataset: torch.utils.data.Dataset) -> LoadedImages:
     images, labels = [], []
     for i in range(count):
         item = dataset[i]
-        image, label = (item[0], item[1]) if isinstance(item, (tuple, list)) and len(item) == 2 else (item, None)
+        if isinstance(item, (tuple, list)) and len(item) != 2:
+            raise DataError(f"dataset (a torch Dataset): item {i} is a {type(item).__name__} of {len(item)}; give "
+                            f"an image, or an (image, label) pair")
+        image, label = (item[0], item[1]) if isinstance(item, (tuple, list)) else (item, None)
         if isinstance(image, Image.Image):
-            image = np.asarray(image.convert("RGB" if image.mode not in ("L", "1") else "L"))
+            image = picture_pixels(image, image.mode not in GREY_MODES, f"dataset (a torch Dataset) item {i}")
         array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3):
             array = array.transpose(1, 2, 0)  # torchvision's ToTensor gives (C, H, W)
@@ -222,6 +239,8 @@ def _from_dataset(dataset: torch.utils.data.Dataset) -> LoadedImages:
     stacked, notes = as_images(np.stack(images), "dataset (a torch Dataset)")
     known = all(isinstance(v, (int, np.integer)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
                 for v in labels)
+    if known and any(not -2**63 <= int(v) < 2**63 for v in labels):
+        raise DataError("dataset (a torch Dataset): a label is beyond a 64-bit integer; give class numbers")
     label_tensor = torch.tensor([int(v) for v in labels], dtype=torch.int64) if known else None
     return LoadedImages(stacked, label_tensor, in_memory_name(stacked), "memory", notes)
 

@@ -1,0 +1,123 @@
+"""Careless and hostile inputs (issue: nothing lost, nothing silent): a folder of the user's own files as --out,
+empty paths, pictures of every Pillow mode, hidden folders, odd Dataset items. Each reproducer failed before.
+
+Run: python -m pytest tests/test_careless_inputs.py -n 0 -q
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_one_line_error, run_main
+from PIL import Image
+
+import vanilla_gan as vg
+from vanilla_gan.data.arrays import picture_pixels
+from vanilla_gan.data.sources import load_images
+from vanilla_gan.errors import DataError, UsageError
+
+TR = ["--limit", "200", "--epochs", "1", "--eval-every", "0", "--no-report", "--batch-size", "8", "--seed", "1"]
+
+
+def test_train_never_writes_into_a_folder_of_the_users_own_files(tmp_path):
+    """A: the user's config.json, metrics.jsonl, steps.csv and samples/epoch_0001.png survive, exit 2."""
+    proj = tmp_path / "proj"
+    (proj / "samples").mkdir(parents=True)
+    files = {"config.json": '{"lr": 1}', "metrics.jsonl": "{}\n", "steps.csv": "x\n", "samples/epoch_0001.png": "p"}
+    for name, text in files.items():
+        (proj / name).write_text(text)
+    line = assert_one_line_error(run_main("train", *TR, "--out", proj))
+    assert "holds files that are not a vanilla-gan run" in line and "nothing was changed" in line
+    assert {name: (proj / name).read_text() for name in files} == files
+    assert not (proj / "checkpoints").exists() and not (proj / "train.lock").exists()
+
+
+@pytest.mark.parametrize("option", ["--out", "--dataset"])
+def test_empty_paths_are_refused(tmp_path, monkeypatch, option):
+    """A and B: an empty --out or --dataset is not the current folder."""
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "pic.png")
+    args = ["--out", "run"] if option == "--dataset" else []
+    line = assert_one_line_error(run_main("train", *TR, *args, option, ""))
+    assert f"{option} is empty" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+    with pytest.raises(UsageError, match="dataset is empty"):
+        vg.train(dataset="", out=tmp_path / "x", epochs=1)
+
+
+def test_sixteen_bit_float_and_transparent_pictures_keep_what_they_hold(tmp_path):
+    """C: a 16-bit gradient keeps its levels; floats in [0, 1] are scaled; alpha goes over black; a float
+    picture out of range is refused naming it."""
+    gradient = (np.arange(256 * 4, dtype=np.uint16).reshape(16, 64) * 64)
+    sixteen = picture_pixels(Image.fromarray(gradient), False, "g")
+    assert len(np.unique(sixteen)) > 200 and sixteen.max() == round(gradient.max() / 257)
+    floats = Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8))
+    assert floats.mode == "F" and picture_pixels(floats, False, "f").max() == 255
+    assert len(np.unique(picture_pixels(floats, False, "f"))) == 64
+    clear = Image.fromarray(np.dstack([np.full((8, 8, 3), 200, np.uint8), np.zeros((8, 8), np.uint8)]))
+    assert clear.mode == "RGBA" and picture_pixels(clear, True, "c").max() == 0  # fully transparent: black
+    with pytest.raises(DataError, match="bad.png.*F picture with values"):
+        picture_pixels(Image.fromarray(np.full((4, 4), 300.0, np.float32)), False, "bad.png")
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.fromarray(gradient).save(folder / "g16.png")
+    loaded = load_images(str(folder))
+    assert len(np.unique(loaded.images.numpy())) > 200
+    clear.save(folder / "clear.png")  # mixed: colour now, with a note on transparency
+    (folder / "g16.png").unlink()
+    assert any("transparency" in note for note in load_images(str(folder)).notes)
+
+
+def test_a_dataset_of_16_bit_and_float_pil_pictures_is_scaled():
+    class Pictures(torch.utils.data.Dataset):
+        def __init__(self, mode):
+            self.mode = mode
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            values = np.linspace(0, 1, 64).reshape(8, 8) * (i + 1) / 4
+            if self.mode == "I;16":
+                return Image.fromarray((values * 65535).astype(np.uint16))
+            return Image.fromarray(values.astype(np.float32))
+
+    for mode in ("I;16", "F"):
+        images = load_images(Pictures(mode)).images.numpy()
+        assert images[3].max() == 255 and 0 < images[0].max() < 80 and len(np.unique(images)) > 40, mode
+
+
+def test_hidden_folders_are_not_trained_on(tmp_path):
+    """D: pictures in .ipynb_checkpoints/ are not a third class."""
+    for name in ("cats", "dogs", ".ipynb_checkpoints"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(np.full((8, 8), 9, np.uint8)).save(tmp_path / name / "a.png")
+    loaded = load_images(str(tmp_path))
+    assert len(loaded.images) == 2 and sorted(loaded.labels.tolist()) == [0, 1]
+
+
+def test_odd_dataset_items_and_damaged_pngs_are_one_line_data_errors(tmp_path):
+    """E: (image, label, path) triples, a label of 2**70, a PNG with a damaged chunk."""
+    class Items(torch.utils.data.Dataset):
+        def __init__(self, item):
+            self.item = item
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return self.item
+
+    image = np.zeros((8, 8), np.uint8)
+    with pytest.raises(DataError, match="item 0 is a tuple of 3"):
+        load_images(Items((image, 1, "a.png")))
+    with pytest.raises(DataError, match="beyond a 64-bit integer"):
+        load_images(Items((image, 2**70)))
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "ok.png")
+    data = bytearray((tmp_path / "ok.png").read_bytes())
+    data[data.index(b"IDAT") + 6] ^= 0xFF  # inside the compressed pixels: the chunk's CRC no longer matches
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    (tmp_path / "ok.png").unlink()
+    line = assert_one_line_error(run_main("train", *TR, "--dataset", tmp_path, "--out", tmp_path / "run"))
+    assert "bad.png" in line
