@@ -121,3 +121,23 @@ def test_odd_dataset_items_and_damaged_pngs_are_one_line_data_errors(tmp_path):
     (tmp_path / "ok.png").unlink()
     line = assert_one_line_error(run_main("train", *TR, "--dataset", tmp_path, "--out", tmp_path / "run"))
     assert "bad.png" in line
+
+
+@pytest.mark.parametrize("field, value", [("train", {"image_size": "abc"}), ("train", {"image_size": 0}),
+                                          ("metrics", [1, 2]), ("train", "digits"), ("epochs", "ten")])
+def test_an_edited_provenance_is_a_one_line_error(tmp_path, monkeypatch, field, value):
+    """J: pretrained.json edited by hand: evaluate and explore --pretrained say so in one line."""
+    import json
+    import shutil
+
+    from vanilla_gan import shipped
+
+    for name in ("pretrained.pt", "pretrained.json"):
+        shutil.copy(shipped.shipped_path().parent / name, tmp_path / name)
+    record = json.loads((tmp_path / "pretrained.json").read_text())
+    record[field] = value
+    (tmp_path / "pretrained.json").write_text(json.dumps(record))
+    monkeypatch.setenv("VANILLA_GAN_PRETRAINED", str(tmp_path / "pretrained.pt"))
+    for command in (["evaluate", "--pretrained", "-n", "1000"], ["explore", "--pretrained", "-o", tmp_path / "p.html"]):
+        line = assert_one_line_error(run_main(*command))
+        assert "provenance" in line and "damaged" in line

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from vanilla_gan.checkpoint import BUILTIN_DISCRIMINATOR, BUILTIN_GENERATOR, PACKAGE_CLASSES
-from vanilla_gan.config import ModelConfig, from_dict, to_dict
+from vanilla_gan.config import MAX_SIDE, ModelConfig, from_dict, to_dict
 from vanilla_gan.errors import DataError, UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.models import build_discriminator, build_generator
@@ -108,6 +108,8 @@ def half(weights: dict[str, torch.Tensor], key: str) -> dict[str, torch.Tensor]:
     """A state dict as float16 copies; a weight beyond float16's range (or not finite) is a UsageError."""
     out = {}
     for name, tensor in weights.items():
+        if not tensor.is_floating_point():  # BatchNorm's step count (--g-net conv): read only with momentum=None,
+            tensor = tensor.clamp(max=2048)  # which the package's G does not use; float16 holds it exactly
         tensor = tensor.detach().cpu().float()
         if not bool(torch.isfinite(tensor).all()) or (tensor.numel() and float(tensor.abs().max()) > FP16_MAX):
             raise UsageError(f"{key}.{name} holds values float16 cannot store (beyond {FP16_MAX:g}, NaN or "
@@ -175,6 +177,7 @@ def load_weights(path: Path | str | None = None) -> Weights:
         raise DataError(f"the weights {path}: {problem}: {_FIX}") from exc
     if not isinstance(provenance, dict) or not isinstance(provenance.get("sha256"), str):
         raise DataError(f"the weights' provenance {record_path} is damaged (no sha256): {_FIX}")
+    _check_provenance(provenance, record_path)
     if sha256(data) != provenance["sha256"]:
         raise DataError(f"the weights {path} fail their SHA-256 check against {record_path.name} (damaged or "
                         f"replaced): {_FIX}")
@@ -188,6 +191,24 @@ def load_weights(path: Path | str | None = None) -> Weights:
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise DataError(f"the weights {path} are damaged or not a vanilla-gan weights file ({reason}): {_FIX}"
                         ) from exc
+
+
+def _check_provenance(record: dict[str, Any], where: Path) -> None:
+    """The fields the package reads from a provenance JSON have their types (a file anyone can edit): one DataError
+    line naming the field otherwise."""
+    train = record.get("train", {})
+    size = train.get("image_size") if isinstance(train, dict) else None
+    problems = {
+        "train": not isinstance(train, dict),
+        "train.dataset": isinstance(train, dict) and not isinstance(train.get("dataset", "digits"), str),
+        "train.image_size": size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                                  or not 1 <= size <= MAX_SIDE),
+        "metrics": not isinstance(record.get("metrics", {}), dict),
+        "epochs": "epochs" in record and (isinstance(record["epochs"], bool) or not isinstance(record["epochs"], int)),
+    }
+    bad = [name for name, wrong in problems.items() if wrong]
+    if bad:
+        raise DataError(f"the weights' provenance {where} is damaged ({bad[0]} does not hold what it should): {_FIX}")
 
 
 def _weights(path: Path, state: Any, provenance: dict[str, Any]) -> Weights:
