@@ -141,3 +141,32 @@ def test_an_edited_provenance_is_a_one_line_error(tmp_path, monkeypatch, field, 
     for command in (["evaluate", "--pretrained", "-n", "1000"], ["explore", "--pretrained", "-o", tmp_path / "p.html"]):
         line = assert_one_line_error(run_main(*command))
         assert "provenance" in line and "damaged" in line
+
+
+@pytest.mark.parametrize("linked", ["log", "run"])
+def test_a_sweep_never_follows_a_link_out_of_its_folder(tmp_path, linked):
+    """K: S/logs/default_seed_1.log or S/default linked outside: refused in one line, nothing written there."""
+    from helpers import TINY, run_cli
+
+    out, outside = tmp_path / "S", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("mine\n")
+    args = ["sweep", "--seeds", "1", *TINY, "--epochs", "1", "--no-report", "--jobs", "2", "--out", out]
+    plan = run_cli(*args)  # a one-run sweep, finished; then the link, and a resume of a second seed
+    assert plan.returncode == 0, plan.stderr[-400:]
+    if linked == "log":
+        (out / "logs").mkdir(exist_ok=True)
+        for log in (out / "logs").iterdir():
+            log.unlink()
+        (out / "logs" / "default_seed_1.log").symlink_to(outside / "mine.txt")
+        import shutil
+
+        shutil.rmtree(next((out / "default").iterdir()))  # the run to train again on resume
+    else:
+        import shutil
+
+        shutil.rmtree(out / "default")
+        (out / "default").symlink_to(outside)
+    line = assert_one_line_error(run_cli(*args, "--resume"), 2)
+    assert "symbolic link out of" in line
+    assert sorted(p.name for p in outside.iterdir()) == ["mine.txt"] and (outside / "mine.txt").read_text() == "mine\n"

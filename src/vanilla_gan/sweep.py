@@ -39,6 +39,7 @@ from vanilla_gan.errors import Interrupted, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.options import as_arguments, folder_path
 from vanilla_gan.report.sweep_summary import write_summary
+from vanilla_gan.runfolder import RunFolder
 from vanilla_gan.runtime import StopFlag
 from vanilla_gan.sweepplan import (
     PLAN,
@@ -98,11 +99,17 @@ class Runner:
         return self.folder / "logs" / f"{run.config}_seed_{run.seed}.log"
 
     def start(self, run: Run) -> None:
-        """Start training `run` (a new one, or resuming a started one) in a child process."""
+        """Start training `run` (a new one, or resuming a started one) in a child process. The run folder's rule
+        holds for the sweep folder: nothing it writes (a configuration's folder, a run, a log) may be a link out
+        of it, or anything but a folder or regular file."""
+        inside = RunFolder(self.folder)
+        for path in (self.folder, run.folder.parent, run.folder, self.log_path(run).parent):
+            inside.check_entry(path, folder=True)
         make_folder(run.folder.parent)
         log = None
         if self.jobs > 1:
             make_folder(self.log_path(run).parent)
+            inside.check_entry(self.log_path(run))
             log = self.log_path(run).open("a")
         state = state_of(run)
         verb = {"new": "training", "started": "resuming"}[state]
