@@ -170,3 +170,33 @@ def test_a_sweep_never_follows_a_link_out_of_its_folder(tmp_path, linked):
     line = assert_one_line_error(run_cli(*args, "--resume"), 2)
     assert "symbolic link out of" in line
     assert sorted(p.name for p in outside.iterdir()) == ["mine.txt"] and (outside / "mine.txt").read_text() == "mine\n"
+
+
+def _npy_header(shape: tuple, descr: str = "|u1") -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_odd_numpy_files_are_refused_from_their_headers(tmp_path, monkeypatch):
+    """E and F: an .npz member declaring 10^12 bytes, a pickled member, a negative shape, and a small .npz that
+    inflates past the memory cap are refused before their data is read."""
+    import io
+    import zipfile
+
+    monkeypatch.setenv("VANILLA_GAN_MAX_DATA_BYTES", "50000000")
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("images.npy", _npy_header((10**6, 1000, 1000)))
+    with zipfile.ZipFile(tmp_path / "pickle.npz", "w") as archive:
+        member = io.BytesIO()
+        np.save(member, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+        archive.writestr("images.npy", member.getvalue())
+    (tmp_path / "negative.npy").write_bytes(_npy_header((-5, 28, 28)))
+    np.savez_compressed(tmp_path / "bomb.npz", images=np.zeros((800, 1000, 28), np.uint8))  # 0.6 MB -> 22 MB
+    monkeypatch.setenv("VANILLA_GAN_MAX_DATA_BYTES", "10000000")
+    for name, words in (("huge.npz", "931.3 GiB"), ("pickle.npz", "Python objects"),
+                        ("negative.npy", "cannot read it"), ("bomb.npz", "would need 21.4 MiB")):
+        with pytest.raises(DataError, match=words):
+            load_images(str(tmp_path / name))

@@ -93,16 +93,17 @@ def as_images(data: np.ndarray | torch.Tensor, where: str = "the array") -> tupl
     if not x.dtype.is_floating_point:
         raise DataError(f"{where}: images are {x.dtype}; give uint8 (0..255) or floats in [0, 1] "
                         f"(e.g. array.astype(np.uint8) for integers 0..255)")
-    finite = torch.isfinite(x)
-    if not bool(finite.all()):
-        raise DataError(f"{where}: {int((~finite).sum()):,} values are NaN or infinite; give finite floats in [0, 1]")
+    chunks = x.split(max(1, 2**22 // max(1, x[0].numel())))  # ~4M values at a time: the peak stays near the input's
+    bad = sum(int((~torch.isfinite(chunk)).sum()) for chunk in chunks)
+    if bad:
+        raise DataError(f"{where}: {bad:,} values are NaN or infinite; give finite floats in [0, 1]")
     low, high = float(x.min()), float(x.max())
     if low < 0 or high > 1:
         hint = " (looks like 0..255: convert to uint8)" if high > 1 and low >= 0 else (
             " (looks like [-1, 1]: give (x + 1) / 2)" if low >= -1 and high <= 1 else "")
         raise DataError(f"{where}: float images must be in [0, 1], found {low:g}..{high:g}{hint}")
     notes.append(f"{where}: float images taken as [0, 1] (0 = black), scaled to 0..255")
-    return x.double().mul(255).round().to(torch.uint8).contiguous(), notes
+    return torch.cat([chunk.double().mul(255).round().to(torch.uint8) for chunk in chunks]), notes
 
 
 def _numeric(array: object, where: str) -> np.ndarray:

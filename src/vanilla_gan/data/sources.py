@@ -20,8 +20,10 @@ The names and IDX folders give exactly what `load_dataset` gives (the default di
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,15 +125,38 @@ def _from_array_file(path: Path) -> LoadedImages:
                 if key is None:
                     raise DataError(f"{path}: holds {', '.join(keys[:8]) or 'no arrays'}; name the images "
                                     f"'images' (and the labels 'labels'): numpy.savez(path, images=..., labels=...)")
+                for member in (key, "labels") if "labels" in keys else (key,):  # headers first: memory, pickles
+                    check_memory(_member_bytes(path, member), f"{path} ({member})")
                 array, labels = npz[key], npz["labels"] if "labels" in keys else None
-    except (OSError, ValueError, EOFError, KeyError) as exc:
+    except (OSError, ValueError, EOFError, KeyError, SyntaxError, OverflowError, AttributeError) as exc:
         raise DataError(f"{path}: cannot read it as a numpy file ({describe(exc)})") from exc
-    check_memory(array.size * array.dtype.itemsize, str(path))
-    images, notes = as_images(np.array(array), str(path))  # read into memory (a .npy is memory-mapped)
+    if array.dtype.hasobject or any(side < 0 for side in array.shape):
+        raise DataError(f"{path}: holds {array.dtype} {array.shape}, not images of numbers")
+    converted = 0 if array.dtype == np.uint8 else array.size  # as_images writes a uint8 copy of other types
+    check_memory(array.size * array.dtype.itemsize + converted, str(path))
+    if isinstance(array, np.memmap):  # a .npy's header was checked: now read it (a copy of the map would count twice)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{path}: cannot read it as a numpy file ({describe(exc)})") from exc
+    images, notes = as_images(array, str(path))
     if labels is not None and (labels.ndim != 1 or len(labels) != len(images) or labels.dtype.kind not in "iu"):
         raise DataError(f"{path}: labels are {labels.dtype} {labels.shape}, expected whole numbers ({len(images)},)")
     return LoadedImages(images, None if labels is None else torch.from_numpy(labels.astype(np.int64)),
                         str(path.absolute()), "file", notes)
+
+
+def _member_bytes(path: Path, key: str) -> int:
+    """The bytes an .npz member holds once read, from its .npy header alone (nothing is decompressed); a member
+    of Python objects (a pickle) or of a negative shape is a DataError."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(member)
+    if dtype.hasobject or any(side < 0 for side in shape):
+        raise DataError(f"{path}: {key} holds {dtype} {shape} (Python objects or a negative size), not numbers")
+    count = math.prod(shape)
+    return count * dtype.itemsize + (0 if dtype == np.uint8 else count)
 
 
 # ---------------------------------------------------------------------------------------------------------
