@@ -38,6 +38,7 @@ ARMS: dict[str, dict] = {
     "dcgan-nodrop-w32": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32},
     "dcgan-nodrop-w32-b64": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
                              "batch_size": 64},
+    "dcgan-w64-lrd": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "lr_d": 4e-4},
     "conv-d-w32-noise": {"d_net": "conv", "conv_width": 32, "instance_noise": 0.3},
     "dcgan-w32-lrd": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
                       "lr_d": 4e-4},

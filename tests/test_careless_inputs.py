@@ -200,3 +200,59 @@ def test_odd_numpy_files_are_refused_from_their_headers(tmp_path, monkeypatch):
                         ("negative.npy", "cannot read it"), ("bomb.npz", "would need 21.4 MiB")):
         with pytest.raises(DataError, match=words):
             load_images(str(tmp_path / name))
+
+
+FLAT_NETS = '''
+import torch
+from torch import nn
+
+
+class FlatGenerator(nn.Module):
+    """z (B, 8) -> (B, 256): flat output, for 16x16 pictures."""
+
+    def __init__(self, latent_dim=8, pixels=256):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(latent_dim, 32), nn.ReLU(), nn.Linear(32, pixels), nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class WrongSize(FlatGenerator):
+    def forward(self, z):  # the same weights, 100 values out
+        return self.net(z)[:, :100]
+
+
+class NaNGenerator(FlatGenerator):
+    def forward(self, z):
+        return self.net(z) * float("nan")
+'''
+
+
+def test_a_users_flat_generator_for_other_sizes_reaches_every_command(tmp_path, monkeypatch):
+    """H: a flat-output G trained on 16x16 data samples, interpolates, exports and evaluates as 16x16; a G of the
+    wrong size or one that returns NaN gets one line instead of a reshape error or black images."""
+    import importlib
+
+    (tmp_path / "flatnets.py").write_text(FLAT_NETS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    nets = importlib.import_module("flatnets")
+    data = np.random.default_rng(0).integers(0, 256, (256, 16, 16), dtype=np.uint8)
+    run = vg.train(dataset=data, out=tmp_path / "flat", seed=1, epochs=1, generator=nets.FlatGenerator(),
+                   latent_dim=8, batch_size=32, eval_every=0, report=False)
+    assert run.sample(4).shape == (4, 16, 16)
+    own = ["--generator", "flatnets:FlatGenerator"]
+    for command in (["sample", run.path, *own, "-n", "4", "-o", tmp_path / "s.npy"],
+                    ["sample", run.path, *own, "--interpolate", "-n", "2", "-o", tmp_path / "w.gif"],
+                    ["export", run.path, *own, "-o", tmp_path / "g.pt"]):
+        done = run_main(*command)
+        assert done.returncode == 0, (command, done.stderr)
+    assert np.load(tmp_path / "s.npy").shape == (4, 16, 16)
+    for command in ("sample", "export"):
+        wrong = assert_one_line_error(run_main(command, run.path, "--generator", "flatnets:WrongSize", "-o",
+                                               tmp_path / ("x.png" if command == "sample" else "x.pt")))
+        assert "the run's images are 16x16 (256 values)" in wrong
+    nan = assert_one_line_error(run_main("sample", run.path, "--generator", "flatnets:NaNGenerator", "-o",
+                                         tmp_path / "y.png"))
+    assert "NaN" in nan

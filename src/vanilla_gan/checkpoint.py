@@ -37,6 +37,7 @@ from vanilla_gan.models import (
     build_discriminator,
     build_generator,
 )
+from vanilla_gan.sampling import RUN_SHAPE
 
 FORMAT = "vanilla-gan-checkpoint"
 FORMAT_VERSION = 1
@@ -256,6 +257,8 @@ def load_generator(state: dict[str, Any], raw: bool = False, generator: nn.Modul
         if recorded not in PACKAGE_CLASSES:
             raise UsageError(own_generator_message(recorded))
         generator = build_generator(from_dict(ModelConfig, state["model_config"]))
+    else:  # a user's G: the run's image shape goes with it, for every command that draws (sampling.py)
+        setattr(generator, RUN_SHAPE, from_dict(ModelConfig, state["model_config"]).shape)
     weights = state["generator"] if raw or state.get("generator_ema") is None else state["generator_ema"]
     try:
         generator.load_state_dict(weights)

@@ -11,6 +11,7 @@ weights when the run kept them (as `sample` does) unless `raw`. The batch size i
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ def export_generator(state: dict[str, Any], path: Path, fmt: str, raw: bool = Fa
     shape = from_dict(ModelConfig, state["model_config"]).shape
     model = ImageGenerator(load_generator(state, raw=raw, generator=generator), shape).eval()
     example = torch.randn(2, state["model_config"]["latent_dim"])
+    with torch.no_grad():
+        given = model.generator(example)
+    if given[0].numel() != math.prod(shape):
+        raise UsageError(f"the generator gives {tuple(given.shape[1:])} per image; the run's images are "
+                         f"{'x'.join(map(str, shape))} ({math.prod(shape):,} values): is it the run's generator?")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's deprecation notices for both exporters
         if fmt == "onnx":

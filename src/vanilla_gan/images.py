@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write
 
 SIDE = 28
@@ -31,9 +32,16 @@ GRID_SCALE = 2  # screen pixels per digit pixel in saved grids
 def to_uint8(images: torch.Tensor, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Generator output in (-1, 1) -> uint8 (N, *shape), 0 = background. `shape` defaults to the output's own
     (N, H, W[, 3]) one, or to the digits' (28, 28) for a flat (N, 784) output."""
-    pixels = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255)
+    images = images.detach().float().cpu()
+    if not bool(torch.isfinite(images).all()):
+        raise UsageError("the generator's output holds NaN or infinite values (its weights diverged?): it cannot be "
+                         "drawn; use an earlier checkpoint")
     if shape is None:
         shape = tuple(images.shape[1:]) if images.ndim > 2 else (SIDE, SIDE)
+    if len(images) and images[0].numel() != math.prod(shape):
+        raise UsageError(f"the generator gives {tuple(images.shape[1:])} per image, {images[0].numel():,} values; "
+                         f"the run's images are {'x'.join(map(str, shape))} ({math.prod(shape):,} values)")
+    pixels = ((images + 1) * 127.5).round().clamp(0, 255)
     return pixels.to(torch.uint8).reshape(-1, *shape).numpy()
 
 

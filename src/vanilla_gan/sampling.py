@@ -20,11 +20,15 @@ from torch import nn
 from vanilla_gan.errors import UsageError
 from vanilla_gan.images import SIDE, to_uint8
 
+RUN_SHAPE = "vanilla_gan_image_shape"  # what checkpoint.load_generator records on a user's G: its run's shape
+
 
 def image_shape_of(generator: nn.Module) -> tuple[int, ...] | None:
-    """The image shape a generator draws: its config's (the package's Generator), else None (its output's own)."""
+    """The image shape a generator draws: its config's (the package's networks), or its run's (a user's G loaded
+    from a checkpoint), else None (its output's own)."""
     config = getattr(generator, "config", None)
-    return getattr(config, "shape", None)
+    shape = getattr(config, "shape", None) or getattr(generator, RUN_SHAPE, None)
+    return tuple(shape) if shape is not None else None
 
 
 def latent_dim_of(generator: nn.Module) -> int:
