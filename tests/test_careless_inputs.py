@@ -256,3 +256,20 @@ def test_a_users_flat_generator_for_other_sizes_reaches_every_command(tmp_path, 
     nan = assert_one_line_error(run_main("sample", run.path, "--generator", "flatnets:NaNGenerator", "-o",
                                          tmp_path / "y.png"))
     assert "NaN" in nan
+
+
+@pytest.mark.parametrize("shape, count", [((1, 1), 64), ((2, 2), 64), ((8, 8), 3)])
+def test_evaluate_and_report_take_tiny_images_and_tiny_data_sets(tmp_path, shape, count):
+    """I: the two-sample test on 1x1 and 2x2 images (any size works); a 3-image run's evaluation says the test
+    needs more real images, and its report draws."""
+    np.save(tmp_path / "data.npy", np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8))
+    run = tmp_path / "run"
+    trained = run_main("train", "--dataset", tmp_path / "data.npy", "--epochs", "1", "--batch-size", "1",
+                       "--eval-every", "0", "--no-report", "--out", run, "--seed", "1")
+    assert trained.returncode == 0, trained.stderr
+    evaluated = run_main("evaluate", run, "-n", "1000")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert ("Two-sample accuracy" in evaluated.stdout) == (count >= 40)
+    assert ("needs 40 real images; the data set has 3" in evaluated.stdout) == (count < 40)
+    reported = run_main("report", run)
+    assert reported.returncode == 0, reported.stderr

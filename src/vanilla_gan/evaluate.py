@@ -65,7 +65,7 @@ from vanilla_gan.memorisation import check_memorisation
 from vanilla_gan.rundir import RunDir, load_checkpoint, resolve_checkpoint
 from vanilla_gan.sampling import sample_images
 from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
-from vanilla_gan.twosample import two_sample_test
+from vanilla_gan.twosample import MIN_PER_SIDE, two_sample_test
 
 METRICS_VERSION = 1  # part of the cache key: bump it when a metric's definition changes
 TWO_SAMPLE_VERSION = 3  # the same for the two-sample test's floor (twosample.py's network, layout and schedule)
@@ -279,6 +279,9 @@ def _two_sample(generated: torch.Tensor, real: torch.Tensor, cache: Path, real_s
     real images, cached): ({c2st_accuracy, c2st_spread, c2st_per_side, two_sample_pictures}, {c2st_accuracy})"""
     real = real[fixed_order(len(real))]
     n = min(len(generated), len(real) // 2)
+    if n < MIN_PER_SIDE:  # a data set too small to test against: said, not an error (train accepts 3 images)
+        return {"c2st_absent": f"the two-sample test needs {2 * MIN_PER_SIDE} real images; the data set has "
+                               f"{len(real)}"}, {}
     test = two_sample_test(real[:n], generated)
     figures = {"c2st_accuracy": test.accuracy, "c2st_spread": test.spread, "c2st_per_side": test.per_side,
                "two_sample_pictures": {"easiest": test.easiest, "hardest": test.hardest,
@@ -477,6 +480,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"Memorisation: {result['memorisation']['verdict']}")
     if "absent" in result:
         lines.append(f"Note: {result['absent']}")
+    if "c2st_absent" in result:
+        lines.append(f"Note: {result['c2st_absent']}")
     return "\n".join([*head, *lines])
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vanilla_gan.algorithm import bce
@@ -51,6 +52,8 @@ class TwoSampleNet(nn.Module):
         self.to(memory_format=torch.channels_last)  # the faster layout for the CPU's pooling (module docstring)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] < 4 or x.shape[3] < 4:  # two 2x2 poolings need 4 pixels a side: tiny images are padded
+            x = F.pad(x, (0, max(0, 4 - x.shape[3]), 0, max(0, 4 - x.shape[2])))  # black: pixels are in [0, 1]
         return self.body(x.contiguous(memory_format=torch.channels_last)).squeeze(1)
 
 

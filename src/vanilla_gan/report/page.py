@@ -246,10 +246,12 @@ def _memorisation_section(memo: Memorisation | None, figures: dict[str, Path], n
     """The verdict, the distances' histogram, and the closest and 10 random samples over their nearest images."""
     if memo is None:
         return ""
-    closest, randoms = memo.closest(10), np.arange(10)
+    shown = min(10, len(memo.generated))  # a data set of 3 images has 3 nearest neighbours to show
+    closest, randoms = memo.closest(shown), np.arange(shown)
     pairs = []
     one = noun.removesuffix("s")
-    for title, picks in ((f"The 10 samples closest to a training {one}", closest), ("10 random samples", randoms)):
+    for title, picks in ((f"The {shown} samples closest to a training {one}", closest),
+                         (f"{shown} random samples", randoms)):
         picture = grid(np.concatenate([memo.generated[picks], memo.nearest[picks]]), scale=3, cols=len(picks))
         distances = ", ".join(f"{d:.2f}" for d in memo.generated_distances[picks])
         pairs.append(f"<figure>{_img(picture, title, True)}<figcaption>{escape(title)}: generated (top row) "
