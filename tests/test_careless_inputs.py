@@ -273,3 +273,72 @@ def test_evaluate_and_report_take_tiny_images_and_tiny_data_sets(tmp_path, shape
     assert ("needs 40 real images; the data set has 3" in evaluated.stdout) == (count < 40)
     reported = run_main("report", run)
     assert reported.returncode == 0, reported.stderr
+
+
+class _Tuple(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(8, 784)
+
+    def forward(self, z):
+        return self.net(z).tanh(), None
+
+
+class _Double(_Tuple):
+    def forward(self, z):
+        return self.net(z).tanh().double()
+
+
+class _Constant(_Tuple):
+    def forward(self, z):
+        return torch.zeros(len(z), 784)
+
+
+class _BatchNormG(_Tuple):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(784)
+
+    def forward(self, z):
+        return self.norm(self.net(z)).tanh()
+
+
+class _PerSample:
+    name = "per-sample"
+
+    def d_loss(self, real, fake):
+        return torch.nn.functional.softplus(-real) + torch.nn.functional.softplus(fake)  # no .mean()
+
+    def g_loss(self, fake):
+        return torch.nn.functional.softplus(-fake).mean()
+
+
+class _Float(_PerSample):
+    def d_loss(self, real, fake):
+        return 0.5
+
+
+class _NoGrad(_PerSample):
+    def d_loss(self, real, fake):
+        return torch.tensor(0.5)
+
+
+@pytest.mark.parametrize("given, words", [
+    ({"generator": torch.nn.Sequential(torch.nn.Linear(16, 784), torch.nn.Tanh())}, "failed: RuntimeError"),
+    ({"generator": _Tuple()}, "returns a tuple"),
+    ({"generator": _Double()}, "gives torch.float64 images"),
+    ({"generator": lambda z: z}, "must be a torch.nn.Module"),
+    ({"generator": _Constant()}, "does not depend on its weights"),
+    ({"generator": _BatchNormG(), "batch_size": 1}, "in train mode (the run's batch size)"),
+    ({"objective": _PerSample()}, "returns 8 values"),
+    ({"objective": _Float()}, "returns a float"),
+    ({"objective": _NoGrad()}, "with no gradient"),
+])
+def test_users_networks_and_objectives_are_checked_before_the_first_step(tmp_path, given, words):
+    """G: each mistake is a UsageError saying what is wrong, before training (no run folder is left with a
+    checkpoint)."""
+    options = {"latent_dim": 8, "limit": 64, "epochs": 1, "eval_every": 0, "report": False, "batch_size": 8,
+               "seed": 1, **given}
+    with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        vg.train(out=tmp_path / "run", **options)
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()

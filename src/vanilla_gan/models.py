@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -186,31 +187,74 @@ class Scores(nn.Module):
         return (d.logits(images) if hasattr(d, "logits") else d(images)).reshape(images.shape[0])
 
 
-def check_networks(generator: nn.Module, discriminator: nn.Module, latent_dim: int,
-                   device: torch.device | str = "cpu", shape: tuple[int, ...] = (28, 28)) -> None:
-    """One tiny forward of networks a user brings: G must map z (B, latent_dim) to images (B, *shape) (or
-    (B, H*W*C)), D images to one score each; else a UsageError. No RNG state moves; both run in eval mode."""
-    images_of = f"images {(2, *shape)}"
+def check_networks(generator: Any, discriminator: Any, latent_dim: int, device: torch.device | str = "cpu",
+                   shape: tuple[int, ...] = (28, 28), batch_size: int = 2, objective: Any = None) -> None:
+    """One step's forward of what a user brings, before training, as training runs it (train mode, the run's
+    batch size): G must be a module mapping z (B, latent_dim) to float32 images (B, *shape) (or flat) that depend
+    on its weights, D a module giving one score per image, and an objective's losses single numbers with a
+    gradient; else a UsageError saying what is wrong. No RNG state, BatchNorm statistic or mode changes."""
+    for name, network in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(network, nn.Module):
+            raise UsageError(f"the {name} must be a torch.nn.Module (an instance of a class), got a "
+                             f"{type(network).__name__}")
+    generator.to(device), discriminator.to(device)
     modes = generator.training, discriminator.training
-    generator.eval(), discriminator.eval()  # a BatchNorm's running statistics must not see this check
+    buffers = [b.clone() for network in (generator, discriminator) for b in network.buffers()]
+    generator.train(), discriminator.train()
     try:
-        _check_forward(generator, discriminator, latent_dim, device, shape, images_of)
+        with torch.random.fork_rng(devices=[]):
+            _check_step(generator, discriminator, latent_dim, device, shape, batch_size, objective)
     finally:
         generator.train(modes[0]), discriminator.train(modes[1])
+        with torch.no_grad():
+            for saved, buffer in zip(buffers, (b for n in (generator, discriminator) for b in n.buffers()),
+                                     strict=True):
+                buffer.copy_(saved)
 
 
-def _check_forward(generator: nn.Module, discriminator: nn.Module, latent_dim: int, device: torch.device | str,
-                   shape: tuple[int, ...], images_of: str) -> None:
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        images = generator(torch.zeros(2, latent_dim, device=device))
-        if images.shape[0] != 2 or images[0].numel() != math.prod(shape):
-            raise UsageError(f"the generator maps z (2, {latent_dim}) to {tuple(images.shape)}; it must give "
-                             f"{images_of} like the training data (and latent_dim must be the size of its z)")
-        d = discriminator
-        scores = (d.logits if hasattr(d, "logits") else d)(images.reshape(2, *shape))
-        if scores.numel() != 2:
-            raise UsageError(f"the discriminator maps {images_of} to {scores.numel()} values; it must give "
-                             f"one score per image")
+def _run(what: str, function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    except Exception as exc:  # a user's code: any error, said in one line with what was being done
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UsageError(f"{what} failed: {type(exc).__name__}: {text}") from exc
+
+
+def _check_step(generator: nn.Module, discriminator: nn.Module, latent_dim: int, device: torch.device | str,
+                shape: tuple[int, ...], batch: int, objective: Any) -> None:
+    z = torch.randn(batch, latent_dim, device=device)
+    images = _run(f"the generator on z ({batch}, {latent_dim}) in train mode (the run's batch size)", generator, z)
+    if not isinstance(images, torch.Tensor):
+        raise UsageError(f"the generator returns a {type(images).__name__}; it must return one tensor of images")
+    if images.dtype != torch.float32:
+        raise UsageError(f"the generator gives {images.dtype} images; return float32 (e.g. `.float()`)")
+    if images.shape[0] != batch or images[0].numel() != math.prod(shape):
+        raise UsageError(f"the generator maps z ({batch}, {latent_dim}) to {tuple(images.shape)}; it must give "
+                         f"images {(batch, *shape)} like the training data (and latent_dim must be the size of its z)")
+    if not images.requires_grad:
+        raise UsageError("the generator's output does not depend on its weights (no gradient reaches them): G "
+                         "could never learn")
+    d = discriminator
+    scores = _run(f"the discriminator on images {(batch, *shape)}", d.logits if hasattr(d, "logits") else d,
+                  images.reshape(batch, *shape))
+    if not isinstance(scores, torch.Tensor) or scores.numel() != batch:
+        got = scores.numel() if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise UsageError(f"the discriminator maps images {(batch, *shape)} to {got} values; it must give one score "
+                         f"per image")
+    if objective is None:
+        return
+    scores = scores.reshape(batch).float()
+    for name, loss in (("d_loss", lambda: objective.d_loss(scores, scores.detach())),
+                       ("g_loss", lambda: objective.g_loss(scores))):
+        value = _run(f"objective.{name}", loss)
+        if not isinstance(value, torch.Tensor):
+            raise UsageError(f"objective.{name} returns a {type(value).__name__}; it must return a tensor (a "
+                             f"function of the scores, so that its gradient reaches the networks)")
+        if value.numel() != 1:
+            raise UsageError(f"objective.{name} returns {value.numel()} values; it must return one number, the "
+                             f"loss averaged over the batch (a forgotten `.mean()`?)")
+        if not value.requires_grad:
+            raise UsageError(f"objective.{name} returns a tensor with no gradient: compute it from the scores")
 
 
 class MovingAverage:

@@ -106,10 +106,11 @@ class Trainer:
         config, model_config = self.config, self.model_config
         set_seed(config.seed)
         self.images = images.reshape(self.num_images, model_config.pixels).to(self.device)  # uint8 (N, 784)
-        self.G = (generator or build_generator(model_config)).to(self.device)
-        self.D = (discriminator or build_discriminator(model_config)).to(self.device)
-        if generator is not None or discriminator is not None:
-            check_networks(self.G, self.D, model_config.latent_dim, self.device, model_config.shape)
+        self.G, self.D = generator or build_generator(model_config), discriminator or build_discriminator(model_config)
+        if generator is not None or discriminator is not None or not isinstance(self.objective, algorithm.BCEObjective):
+            check_networks(self.G, self.D, model_config.latent_dim, self.device, model_config.shape, config.batch_size,
+                           None if isinstance(self.objective, algorithm.BCEObjective) else self.objective)
+        self.G, self.D = self.G.to(self.device), self.D.to(self.device)
         # The epoch permutation has its own generator: identical on every rank, whatever each rank draws. It is
         # a CPU generator on every device, so a run started on a GPU resumes on a CPU and the other way round.
         self.permutation_rng = torch.Generator().manual_seed(config.seed)
