@@ -342,3 +342,11 @@ def test_users_networks_and_objectives_are_checked_before_the_first_step(tmp_pat
     with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)")):
         vg.train(out=tmp_path / "run", **options)
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+def test_more_threads_than_cpus_is_said(tmp_path):
+    from vanilla_gan.threads import usable_cpus
+
+    result = run_main("train", *TR, "--threads", str(usable_cpus() + 7), "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert f"--threads {usable_cpus() + 7} is more than the {usable_cpus()} CPU(s)" in result.stderr

@@ -35,6 +35,7 @@ from vanilla_gan.report.tblog import TensorBoardLogger
 from vanilla_gan.run import Run, fresh_copy
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.runtime import bf16_warning, resolve_device
+from vanilla_gan.threads import usable_cpus
 from vanilla_gan.trainer import EpochHook, Trainer
 
 # A single switch for a known set of options; options given beside it win.
@@ -46,6 +47,15 @@ RECIPES = {
 }
 MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name != "image_shape")  # that one: from the data
 TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
+
+
+def threads_warning(threads: int | None) -> list[str]:
+    """--threads above the CPUs this process may use: the threads take turns, and training runs slower."""
+    cpus = usable_cpus()
+    if threads is None or threads <= cpus:
+        return []
+    return [f"--threads {threads} is more than the {cpus} CPU(s) this process may use: the threads take turns and "
+            f"training runs slower than with --threads {cpus} (or leave --threads out)"]
 
 
 def default_run_dir() -> Path:
@@ -90,7 +100,7 @@ class Training:
         try:
             self._open_run(fresh, options, overwrite)
             warning = bf16_warning(self.config.precision, self.device, self.config.batch_size)
-            self.warnings = ([warning] if warning else []) + self.data_notes
+            self.warnings = ([warning] if warning else []) + self.data_notes + threads_warning(self.config.threads)
             if tensorboard:
                 TensorBoardLogger.require()  # said now, before training: the logger itself starts in `run`
         except BaseException:
