@@ -350,3 +350,25 @@ def test_more_threads_than_cpus_is_said(tmp_path):
     result = run_main("train", *TR, "--threads", str(usable_cpus() + 7), "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert f"--threads {usable_cpus() + 7} is more than the {usable_cpus()} CPU(s)" in result.stderr
+
+
+def test_big_endian_arrays_load_as_their_numbers(tmp_path):
+    values = np.random.default_rng(0).random((20, 8, 8))
+    np.save(tmp_path / "be.npy", values.astype(">f4"))
+    np.save(tmp_path / "le.npy", values.astype("<f4"))
+    assert torch.equal(load_images(str(tmp_path / "be.npy")).images, load_images(str(tmp_path / "le.npy")).images)
+
+
+def test_resume_refuses_a_folder_whose_config_is_not_ours(tmp_path):
+    folder = tmp_path / "u"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"seed": 1, "model": "resnet"}')
+    line = assert_one_line_error(run_main("train", "--resume", "--out", folder, "--epochs", "1"))
+    assert "not a run to resume" in line
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json"]  # no train.lock left either
+
+
+def test_a_discriminator_ending_in_a_sigmoid_is_refused(tmp_path):
+    d = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 1), torch.nn.Sigmoid())
+    with pytest.raises(UsageError, match="ends in nn.Sigmoid"):
+        vg.train(out=tmp_path / "r", discriminator=d, epochs=1, limit=64, eval_every=0, report=False, batch_size=8)

@@ -235,6 +235,11 @@ def _check_step(generator: nn.Module, discriminator: nn.Module, latent_dim: int,
         raise UsageError("the generator's output does not depend on its weights (no gradient reaches them): G "
                          "could never learn")
     d = discriminator
+    leaves = [m for m in d.modules() if not list(m.children())]
+    if not hasattr(d, "logits") and leaves and isinstance(leaves[-1], nn.Sigmoid):
+        raise UsageError("the discriminator ends in nn.Sigmoid: vanilla-gan takes D's pre-sigmoid scores and applies "
+                         "the sigmoid in the loss (BCE with logits); drop the last nn.Sigmoid (or give D a `logits` "
+                         "method returning the scores)")
     scores = _run(f"the discriminator on images {(batch, *shape)}", d.logits if hasattr(d, "logits") else d,
                   images.reshape(batch, *shape))
     if not isinstance(scores, torch.Tensor) or scores.numel() != batch:

@@ -106,6 +106,16 @@ class RunDir(RunLog):
         raise UsageError(f"--out {self.path} holds files that are not a vanilla-gan run ({shown}): train into a "
                          f"new or empty folder (nothing was changed)")
 
+    def check_resumable(self) -> None:
+        """--resume needs a run here: a last.pt, or the config.json a start of this package left; a folder of
+        someone else's files is refused before anything (the lock included) is written into it."""
+        if self.path.is_dir():
+            self.check_layout()
+        if self.last_checkpoint.is_file() or not self.config_path.is_file() or self._started_here():
+            return  # (no last.pt and no config.json: the resume says there is nothing to continue)
+        raise UsageError(f"--out {self.path} holds a config.json that vanilla-gan did not write and no "
+                         f"checkpoints/last.pt: it is not a run to resume (nothing was changed)")
+
     def _started_here(self) -> bool:
         """Whether config.json is one this package wrote (a start that died before its first checkpoint)."""
         try:

@@ -92,7 +92,8 @@ def as_images(data: np.ndarray | torch.Tensor, where: str = "the array") -> tupl
         return x.contiguous(), notes
     if not x.dtype.is_floating_point:
         raise DataError(f"{where}: images are {x.dtype}; give uint8 (0..255) or floats in [0, 1] "
-                        f"(e.g. array.astype(np.uint8) for integers 0..255)")
+                        f"(array.astype(np.uint8) for integers 0..255; wider ranges scaled first, e.g. a 16-bit "
+                        f"array // 257)")
     chunks = x.split(max(1, 2**22 // max(1, x[0].numel())))  # ~4M values at a time: the peak stays near the input's
     bad = sum(int((~torch.isfinite(chunk)).sum()) for chunk in chunks)
     if bad:
@@ -112,6 +113,8 @@ def _numeric(array: object, where: str) -> np.ndarray:
         raise DataError(f"{where}: holds {array.dtype} values, not numbers; give uint8 or floats in [0, 1]")
     if array.dtype.kind == "b":
         raise DataError(f"{where}: holds booleans; give uint8 (0..255) or floats in [0, 1]")
+    if not array.dtype.isnative:  # big-endian data from another machine: the same numbers in this one's order
+        array = array.astype(array.dtype.newbyteorder("="))
     return np.ascontiguousarray(array)
 
 
