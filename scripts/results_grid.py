@@ -2,7 +2,7 @@
 
     python scripts/results_grid.py runs/first                   # writes docs/default-run.png
     python scripts/results_grid.py runs/long/checkpoints/epoch_0056.pt runs/long -o docs/long-run.png
-    python scripts/results_grid.py runs/first pretrained -o docs/default-and-shipped.png   # the README's
+    python scripts/results_grid.py runs/first runs/best pretrained -o docs/default-best-shipped.png   # the README's
 
 Each RUN is a run folder (its last.pt), a checkpoint file, or `pretrained` (the weights the package ships);
 several are drawn side by side, left to right.
@@ -52,8 +52,9 @@ def main() -> None:
             generator, epoch, train = load_generator(state), state["epoch"], state["train_config"]
             metrics, name = state.get("metrics") or [{}], "generated: epoch"
         generated = sample_images(generator, 64, seed=0)
-        minutes = f" ({metrics[-1]['elapsed_s'] / 60:.0f} min)" if "elapsed_s" in metrics[-1] else ""
-        panels.append(labelled(grid(generated, scale=2), f"{name} {epoch}{minutes}, seed {train['seed']}"))
+        test = metrics[-1].get("c2st_accuracy")  # the run's own two-sample figure (its wall time depends on the load)
+        scored = f", two-sample {test:.2f}" if isinstance(test, float) else ""
+        panels.append(labelled(grid(generated, scale=2), f"{name} {epoch}, seed {train['seed']}{scored}"))
     real = load_dataset(train["dataset"])[0].numpy()
     real = real[np.sort(fixed_order(len(real))[:64])]
     panels.append(labelled(grid(real, scale=2), "real: 64 training digits"))
