@@ -95,7 +95,7 @@ class Training:
         fresh = None if resume else checked_configs(options)  # every check before anything is written (or locked)
         self.run_dir = RunDir(distributed.on_main(lambda: Path(out) if out is not None else default_run_dir()))
         if fresh is not None and not overwrite:  # a folder of someone's files is refused before the lock is made
-            distributed.on_main(self.run_dir.check_new)
+            distributed.on_main(lambda: self.run_dir.check_new(before_lock=True))
         if resume:
             distributed.on_main(self.run_dir.check_resumable)
         distributed.on_main(self.run_dir.lock)  # one writer per run folder: a second one stops here

@@ -29,6 +29,7 @@ from typing import Any
 from vanilla_gan import checkpoint
 from vanilla_gan.config import RESUMABLE, RETIRED, option
 from vanilla_gan.errors import CheckpointError, UsageError
+from vanilla_gan.fileio import TEMP_MARK
 from vanilla_gan.lock import LOCK_NAME
 from vanilla_gan.runlog import RunLog
 
@@ -88,18 +89,20 @@ class RunDir(RunLog):
             if folder.is_dir():
                 shutil.rmtree(folder)
 
-    def check_new(self) -> None:
+    def check_new(self, before_lock: bool = False) -> None:
         """The one rule for a folder a new run is started in: it does not exist, is empty, or holds what a start
         of this package left before its first checkpoint (a config.json naming a package_version); a folder that
         holds a run, or anything else (a user's own files), is refused, and nothing in it is touched."""
         if self.holds_run():
+            if before_lock:
+                return  # the lock speaks first (a run being trained says by whom); this is asked again under it
             raise UsageError(f"{self.path} already holds a run: pass --resume to continue it, or choose another --out")
         if not self.path.exists():
             return
         if not self.path.is_dir():
             raise UsageError(f"--out {self.path} is a file, not a folder: choose a new or empty folder")
         self.check_layout()
-        entries = sorted(p.name for p in self.path.iterdir() if p.name != LOCK_NAME)
+        entries = sorted(p.name for p in self.path.iterdir() if not self._left_by_a_start(p))
         if not entries or self._started_here():
             return
         shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
@@ -115,6 +118,14 @@ class RunDir(RunLog):
             return  # (no last.pt and no config.json: the resume says there is nothing to continue)
         raise UsageError(f"--out {self.path} holds a config.json that vanilla-gan did not write and no "
                          f"checkpoints/last.pt: it is not a run to resume (nothing was changed)")
+
+    def _left_by_a_start(self, path: Path) -> bool:
+        """What a start of ours killed before config.json leaves: the lock, the empty folders it makes first, and
+        a temporary file of config.json or metrics.jsonl (NAME.tmp-PID)."""
+        folders = (self.samples_dir.name, self.checkpoints_dir.name)
+        temps = tuple(f"{p.name}{TEMP_MARK}" for p in (self.config_path, self.metrics_path))
+        empty_folder = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+        return path.name == LOCK_NAME or (path.name in folders and empty_folder) or path.name.startswith(temps)
 
     def _started_here(self) -> bool:
         """Whether config.json is one this package wrote (a start that died before its first checkpoint)."""
