@@ -120,11 +120,14 @@ class RunDir(RunLog):
                          f"checkpoints/last.pt: it is not a run to resume (nothing was changed)")
 
     def _left_by_a_start(self, path: Path) -> bool:
-        """What a start of ours killed before config.json leaves: the lock, the empty folders it makes first, and
-        a temporary file of config.json or metrics.jsonl (NAME.tmp-PID)."""
+        """What a start of ours killed before config.json leaves: the lock, the empty folders it makes first, a
+        temporary file of config.json or metrics.jsonl (NAME.tmp-PID), TensorBoard's first event files."""
         folders = (self.samples_dir.name, self.checkpoints_dir.name)
         temps = tuple(f"{p.name}{TEMP_MARK}" for p in (self.config_path, self.metrics_path))
-        empty_folder = path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+        folder = path.is_dir() and not path.is_symlink()
+        if folder and path.name == self.tensorboard_dir.name:  # --tensorboard's writer starts before the run
+            return all(p.name.startswith("events.out.tfevents.") for p in path.iterdir())
+        empty_folder = folder and not any(path.iterdir())
         return path.name == LOCK_NAME or (path.name in folders and empty_folder) or path.name.startswith(temps)
 
     def _started_here(self) -> bool:
