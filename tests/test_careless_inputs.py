@@ -69,22 +69,24 @@ def test_sixteen_bit_float_and_transparent_pictures_keep_what_they_hold(tmp_path
     assert any("transparency" in note for note in load_images(str(folder)).notes)
 
 
+class Items(torch.utils.data.Dataset):
+    """A map-style Dataset of the given items, as a user's Dataset returns them."""
+
+    def __init__(self, items: list):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
 def test_a_dataset_of_16_bit_and_float_pil_pictures_is_scaled():
-    class Pictures(torch.utils.data.Dataset):
-        def __init__(self, mode):
-            self.mode = mode
-
-        def __len__(self):
-            return 4
-
-        def __getitem__(self, i):
-            values = np.linspace(0, 1, 64).reshape(8, 8) * (i + 1) / 4
-            if self.mode == "I;16":
-                return Image.fromarray((values * 65535).astype(np.uint16))
-            return Image.fromarray(values.astype(np.float32))
-
-    for mode in ("I;16", "F"):
-        images = load_images(Pictures(mode)).images.numpy()
+    ramps = [np.linspace(0, 1, 64).reshape(8, 8) * (i + 1) / 4 for i in range(4)]
+    for mode, picture in (("I;16", lambda v: Image.fromarray((v * 65535).astype(np.uint16))),
+                          ("F", lambda v: Image.fromarray(v.astype(np.float32)))):
+        images = load_images(Items([picture(v) for v in ramps])).images.numpy()
         assert images[3].max() == 255 and 0 < images[0].max() < 80 and len(np.unique(images)) > 40, mode
 
 
@@ -99,21 +101,11 @@ def test_hidden_folders_are_not_trained_on(tmp_path):
 
 def test_odd_dataset_items_and_damaged_pngs_are_one_line_data_errors(tmp_path):
     """E: (image, label, path) triples, a label of 2**70, a PNG with a damaged chunk."""
-    class Items(torch.utils.data.Dataset):
-        def __init__(self, item):
-            self.item = item
-
-        def __len__(self):
-            return 3
-
-        def __getitem__(self, i):
-            return self.item
-
     image = np.zeros((8, 8), np.uint8)
     with pytest.raises(DataError, match="item 0 is a tuple of 3"):
-        load_images(Items((image, 1, "a.png")))
+        load_images(Items([(image, 1, "a.png")] * 3))
     with pytest.raises(DataError, match="beyond a 64-bit integer"):
-        load_images(Items((image, 2**70)))
+        load_images(Items([(image, 2**70)] * 3))
     Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8)).save(tmp_path / "ok.png")
     data = bytearray((tmp_path / "ok.png").read_bytes())
     data[data.index(b"IDAT") + 6] ^= 0xFF  # inside the compressed pixels: the chunk's CRC no longer matches
