@@ -42,4 +42,9 @@ ARMS: dict[str, dict] = {
     "conv-d-w32-noise": {"d_net": "conv", "conv_width": 32, "instance_noise": 0.3},
     "dcgan-w32-lrd": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
                       "lr_d": 4e-4},
+    # the width-32 pair with DiffAugment's translation (translation-equivariant D) or a lazy R1 penalty
+    "dcgan-w32-trans": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
+                        "augment": "translation"},
+    "dcgan-w32-r1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
+                     "r1_gamma": 1.0, "r1_every": 16},
 }

@@ -32,7 +32,8 @@ SPEED = {"default": 1.0, "translation": 0.93, "translation-cutout": 0.94, "noise
          "conv-d-sn": 0.38, "conv-d-r1": 0.25, "dcgan": 0.40, "dcgan-sn": 0.36, "dcgan-nodrop": 0.40,
          "dcgan-sn-nodrop": 0.36, "conv-g": 0.66,
          "dcgan-nodrop-b64": 0.4, "dcgan-nodrop-w32": 0.8, "dcgan-nodrop-w32-b64": 0.9,
-         "dcgan-w32-lrd": 0.8, "conv-d-w32-noise": 0.7, "dcgan-w64-lrd": 0.4}
+         "dcgan-w32-lrd": 0.8, "conv-d-w32-noise": 0.7, "dcgan-w64-lrd": 0.4,
+         "dcgan-w32-trans": 0.75, "dcgan-w32-r1": 0.75}
 
 
 def epochs_of(arm: str, scale: float) -> int:

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from helpers import TINY_OPTIONS
 
 import vanilla_gan as vg
-from vanilla_gan.algorithm import bce
+from vanilla_gan.algorithm import GAN, bce, gan_step
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import UsageError
+from vanilla_gan.models import Scores
 from vanilla_gan.report.health import health_notes
 from vanilla_gan.rundir import RunDir
 from vanilla_gan.trainer import Trainer
@@ -143,3 +144,60 @@ def test_vg_train_takes_an_objective_and_the_health_notes_say_theirs_do_not_appl
                and "assume the original GAN's BCE losses" in n.meaning for n in notes), [n.title for n in notes]
     with pytest.raises(UsageError, match="g_loss and real_label set the built-in objective"):  # Python's spelling
         vg.train(out=tmp_path / "other", epochs=1, real_label=0.9, objective=Hinge(), **TINY_OPTIONS)
+
+
+# ----------------------------------------------------------------------------- the step and a user's networks
+
+def small_gan(d: torch.nn.Module, g: torch.nn.Module | None = None) -> GAN:
+    g = g or torch.nn.Sequential(torch.nn.Linear(4, 784), torch.nn.Tanh())
+    return GAN(g, Scores(d), Scores(d), torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()))
+
+
+def test_a_d_with_batch_statistics_scores_real_and_generated_halves_in_a_pass_each():
+    """A BatchNorm D normalises each half by its own statistics: the real images' scores do not depend on the
+    generated ones. A D without batch statistics keeps the one pass (the same scores either way)."""
+    torch.manual_seed(0)
+    bn = torch.nn.Sequential(torch.nn.Linear(784, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    real, fake = torch.rand(6, 784), torch.rand(6, 784) * 3
+    both = torch.cat([real, fake])
+    assert Scores(bn).batch_statistics
+    torch.testing.assert_close(Scores(bn)(both, 2)[:6], Scores(bn)(real))
+    assert not torch.allclose(Scores(bn)(both)[:6], Scores(bn)(real))  # what one pass would have given
+    plain = torch.nn.Sequential(torch.nn.Linear(784, 8), torch.nn.LeakyReLU(), torch.nn.Linear(8, 1))
+    assert not Scores(plain).batch_statistics
+    torch.testing.assert_close(Scores(plain)(both, 2), torch.cat([Scores(plain)(real), Scores(plain)(fake)]))
+
+
+def test_g_update_leaves_a_frozen_d_weight_frozen_even_on_an_error():
+    """G's update holds D's weights; afterwards each has its own requires_grad again (a weight the user froze
+    stays frozen), also when the step fails."""
+    torch.manual_seed(0)
+    d = torch.nn.Sequential(torch.nn.Linear(784, 8), torch.nn.LeakyReLU(), torch.nn.Linear(8, 1))
+    d[0].weight.requires_grad_(False)
+    gan = small_gan(d)
+    stats = gan_step(gan, torch.rand(4, 784) * 2 - 1, torch.randn(4, 4))
+    assert [p.requires_grad for p in d.parameters()] == [False, True, True, True]
+    assert stats._fields == ("loss_d", "loss_g", "d_real", "d_fake") and 0 < float(stats.d_real) < 1
+
+    class Failing:
+        name = "failing"
+
+        def d_loss(self, real_scores, fake_scores):
+            return real_scores.mean()
+
+        def g_loss(self, fake_scores):
+            raise RuntimeError("boom")
+
+    gan.objective = Failing()
+    with pytest.raises(RuntimeError, match="boom"):
+        gan_step(gan, torch.rand(4, 784) * 2 - 1, torch.randn(4, 4))
+    assert [p.requires_grad for p in d.parameters()] == [False, True, True, True]
+
+
+def test_a_users_batchnorm_d_trains(tmp_path, images):
+    """vg.train with a user's D that has BatchNorm (DCGAN's D): the step gives each half its own pass."""
+    d = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 32), torch.nn.BatchNorm1d(32),
+                            torch.nn.LeakyReLU(0.2), torch.nn.Linear(32, 1))
+    run = vg.train(**{**TINY_OPTIONS, "limit": None}, epochs=1, discriminator=d, out=tmp_path / "bn",
+                   dataset=images[:256].numpy())
+    assert run.metrics[-1]["epoch"] >= 1 and all(torch.isfinite(p).all() for p in d.parameters())

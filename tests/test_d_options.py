@@ -13,7 +13,7 @@ import torch
 from helpers import TINY, assert_one_line_error, run_cli, run_main
 from torch import nn
 
-from vanilla_gan.algorithm import GAN, DInputs, cutout, r1_penalty, translate, update_d, update_g
+from vanilla_gan.algorithm import GAN, DInputs, cutout, gan_step, r1_penalty, translate, update_d
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
 from vanilla_gan.models import (
@@ -88,7 +88,7 @@ def test_lazy_r1_weighs_every_kth_step_by_k_and_instance_noise_anneals():
             assert trainer.gan.view.sigma == pytest.approx(0.4 * (1 - step / 8))
     assert weights == [6.0, 0, 0, 0, 6.0, 0, 0, 0]
     trainer.train()
-    assert trainer.step == 8 and trainer.graph_step is None
+    assert trainer.step == 8 and not trainer.graphed
 
 
 # ----------------------------------------------------------------------------- what D sees
@@ -126,8 +126,7 @@ def test_augmentation_and_noise_reach_d_for_real_and_generated_images_alike():
     view = Recording((28, 28), ["translation", "cutout"], sigma=0.2)
     gan = GAN(g, Scores(d), Scores(d), torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()),
               view=view)
-    fake, *_ = update_d(gan, torch.rand(6, 784) * 2 - 1, torch.randn(6, 100))
-    update_g(gan, fake)
+    gan_step(gan, torch.rand(6, 784) * 2 - 1, torch.randn(6, 100))
     assert seen_batches == [12, 6]
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in g.parameters() if p.dim() > 1)  # through it
     noisy = DInputs((28, 28), [], sigma=0.3)(torch.zeros(4000, 784))

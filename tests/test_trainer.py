@@ -126,8 +126,9 @@ def test_an_epoch_with_k_discriminator_steps_reads_every_batch_once(tmp_path, im
     trainer = make_trainer(tmp_path, images, d_steps=2, epochs=1)
     seen = []
     original = algorithm.update_d
-    monkeypatch.setattr(algorithm, "update_d", lambda gan, real, z, keep_fake=True: seen.append(real.clone())
-                        or original(gan, real, z, keep_fake))
+    monkeypatch.setattr(algorithm, "update_d", lambda gan, real, z: seen.append(real.clone()) or original(gan, real, z))
+    original_step = trainer.engine.step
+    trainer.engine.step = lambda real, z: seen.append(real.clone()) or original_step(real, z)
     trainer.train()
     assert len(seen) == 2 * trainer.steps_per_epoch == 10
     flat = torch.cat(seen)
@@ -340,13 +341,13 @@ def test_lr_cooldown_lowers_the_rate_linearly_to_zero(tmp_path, images):
     """--lr-cooldown 0.5 over 2 epochs of 10 steps: the full rate for steps 1-10, then lr x (20 - step) / 10."""
     trainer = make_trainer(tmp_path, images, lr_cooldown=0.5)
     seen = []
-    original_step = trainer.gan_step
+    original_step = trainer.engine.step
 
     def record(real, z):
         seen.append(trainer.opt_g.param_groups[0]["lr"])
         return original_step(real, z)
 
-    trainer.gan_step = record
+    trainer.engine.step = record
     trainer.train()
     assert trainer.steps_per_epoch == 10
     expected = [2e-4 * min(1.0, (20 - step) / 10) for step in range(20)]  # step: those completed before it

@@ -1,12 +1,13 @@
 """The GAN's step, written once: Algorithm 1 of Goodfellow et al. (2014) and the objective it descends.
 
-    gan = GAN(G, D, D, opt_g, opt_d)              # D: images -> pre-sigmoid scores (B,); BCEObjective() by default
-    stats = iteration(gan, reals, noise)          # k updates of D (reals: k minibatches), then one of G
-    stats = gan_step(gan, real, z)                # the last update of D and G's: what a CUDA graph captures
+    gan = GAN(G, Scores(D), Scores(D), opt_g, opt_d)   # Scores: D's pre-sigmoid scores (B,); BCEObjective()
+    stats = gan_step(gan, real, z)                # the step: D's update, then G's; StepStats(loss_d, loss_g, ...)
+    stats = iteration(gan, reals, noise)          # --d-steps k: k - 1 updates of D alone, then gan_step
 
 Algorithm 1, for each training iteration:
     for k steps: draw m noise samples z and m examples x; update D by ascending its objective;
     draw m noise samples z; update G by descending its objective.
+`gan_step` reads as that loop's body with k = 1 (zero_grad, backward and step in plain sight).
 
 An objective is any object with a `name` and two functions of D's scores (pre-sigmoid logits), each averaged
 over the minibatch: `d_loss(real_scores, fake_scores)` (D descends it) and `g_loss(fake_scores)` (G descends
@@ -28,10 +29,10 @@ step networks already placed (on a device, under DDP) and captures it as a CUDA 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +40,6 @@ from torch import nn
 
 from vanilla_gan.config import G_LOSSES
 from vanilla_gan.errors import UsageError
-from vanilla_gan.optim import descend
 
 
 def bce(scores: torch.Tensor, target: float | torch.Tensor) -> torch.Tensor:
@@ -160,20 +160,74 @@ class GAN:
     """What a step updates: G and D as the step calls them, their optimizers, and the objective.
 
     `G` maps z (B, latent_dim) to images; `D` maps images to scores (B,) for D's update (DDP-wrapped under
-    torchrun); `D_plain` is D's scores without a wrapper, for G's update (nothing of D is averaged there).
-    `forward` is the forward passes' context (bf16 autocast under --precision bf16). `view` is what D sees of
-    every image it scores (augmentation, instance noise; identity by default); `r1` the weight of the R1 penalty
-    on real images in this step's d_loss (gamma/2 x K on lazy steps, 0 on the others: the Trainer sets it)."""
+    torchrun), `D(images, 2)` scoring each half of a batch in its own pass where D has batch statistics
+    (models.Scores); `D_plain` is D's scores without a wrapper, for G's update (nothing of D is averaged there).
+    `autocast` is the forward passes' context (bf16 under --precision bf16). `view` is what D sees of every
+    image it scores (augmentation, instance noise; identity by default); `r1` the weight of the R1 penalty on real
+    images in this step's d_loss (gamma/2 x K on lazy steps, 0 on the others: the Trainer sets it)."""
 
     G: Callable[[torch.Tensor], torch.Tensor]
-    D: Callable[[torch.Tensor], torch.Tensor]
+    D: Callable[..., torch.Tensor]
     D_plain: nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     objective: Objective = field(default_factory=BCEObjective)
-    forward: Callable[[], AbstractContextManager] = nullcontext
+    autocast: Callable[[], AbstractContextManager] = nullcontext
     view: Callable[[torch.Tensor], torch.Tensor] | None = None
     r1: float = 0.0
+
+
+class StepStats(NamedTuple):
+    """What a step reports, each a 0-d tensor left on the device (read back every --log-every steps)."""
+
+    loss_d: torch.Tensor  # D's loss (without the R1 penalty)
+    loss_g: torch.Tensor  # G's loss
+    d_real: torch.Tensor  # mean D(x): D's probability that the real images are real
+    d_fake: torch.Tensor  # mean D(G(z)) before G's update
+
+
+def gan_step(gan: GAN, real: torch.Tensor, z: torch.Tensor) -> StepStats:
+    """One iteration of Algorithm 1 with k = 1 on m real images (B, pixels) in (-1, 1) and m noise vectors z
+    (B, latent_dim): D's update, then G's. G's update reuses the G(z) that D was just trained on, as pytorch/examples'
+    dcgan does, where the paper draws new noise: the same distribution, one forward of G fewer.
+
+    tests/test_trainer.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
+    and checks that this one gives the same weights."""
+    # Update D by ascending log D(x) + log(1 - D(G(z))): descending BCE with real = 1, generated = 0.
+    with gan.autocast():
+        fake = gan.G(z)  # (B, H, W[, 3])
+        real_scores, fake_scores, penalty = score_real_and_fake(gan, real, fake.detach())
+        loss_d = gan.objective.d_loss(real_scores, fake_scores)
+    gan.opt_d.zero_grad(set_to_none=True)
+    (loss_d + penalty if penalty is not None else loss_d).backward()
+    gan.opt_d.step()
+
+    # Update G by descending -log D(G(z)) (non-saturating; minimax: log(1 - D(G(z)))), back-propagated through
+    # the updated D, whose weights are held (no gradient for them).
+    with held(gan.D_plain), gan.autocast():
+        loss_g = gan.objective.g_loss(gan.D_plain(gan.view(fake) if gan.view else fake))
+    gan.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    gan.opt_g.step()
+
+    with torch.no_grad():
+        return StepStats(loss_d.detach(), loss_g.detach(), torch.sigmoid(real_scores).mean(),
+                         torch.sigmoid(fake_scores).mean())
+
+
+def score_real_and_fake(gan: GAN, real: torch.Tensor, fake: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """D's scores of the real images and of the generated ones, as D sees them (`gan.view`), and the weighted R1
+    penalty on the real ones (None when off this step). Both halves go through D as one batch: one pass where D
+    has no batch statistics (its dropout is drawn element by element, so this is two passes' computation with
+    larger matrix products), one pass each where it has (models.Scores)."""
+    seen = torch.cat([real, fake.reshape(real.shape)])  # (2B, pixels)
+    seen = gan.view(seen) if gan.view else seen
+    if gan.r1:
+        seen.requires_grad_(True)
+    scores = gan.D(seen, 2)  # (2B,)
+    real_scores, fake_scores = scores[:real.shape[0]], scores[real.shape[0]:]
+    return real_scores, fake_scores, gan.r1 * r1_penalty(real_scores, seen) if gan.r1 else None
 
 
 def r1_penalty(real_scores: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
@@ -183,55 +237,38 @@ def r1_penalty(real_scores: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
     return grad[:real_scores.shape[0]].pow(2).reshape(real_scores.shape[0], -1).sum(1).mean()
 
 
-def update_d(gan: GAN, real: torch.Tensor, z: torch.Tensor, keep_fake: bool = True) -> tuple[torch.Tensor, ...]:
-    """Update D by descending d_loss on m real images (B, pixels) in (-1, 1) and G(z). Returns G(z) (carrying
-    G's graph when `keep_fake`, for G's update), loss_D, and D's scores of the real and generated images.
+@contextmanager
+def held(network: nn.Module) -> Iterator[None]:
+    """`network`'s parameters need no gradient inside; each gets back its own requires_grad after (a weight the
+    user froze stays frozen), on an exception too."""
+    params = list(network.parameters())
+    wanted = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, wanted, strict=True):
+            p.requires_grad_(flag)
 
-    D scores both halves in one pass over their concatenation: D has no batch statistics and draws its dropout
-    element by element, so this is the same computation as two passes, with larger matrix products."""
-    with gan.forward():
-        with torch.set_grad_enabled(keep_fake):
-            fake = gan.G(z)  # (B, H, W[, 3])
-        seen = torch.cat([real, fake.detach().reshape(real.shape)])  # (2B, pixels)
-        seen = gan.view(seen) if gan.view else seen
-        if gan.r1:
-            seen.requires_grad_(True)
-        scores = gan.D(seen)  # (2B,)
-        real_scores, fake_scores = scores[:real.shape[0]], scores[real.shape[0]:]
+
+def update_d(gan: GAN, real: torch.Tensor, z: torch.Tensor) -> None:
+    """An update of D alone, on m real images and G(z): Algorithm 1's first k - 1 updates of D (--d-steps)."""
+    with gan.autocast(), torch.no_grad():
+        fake = gan.G(z)
+    with gan.autocast():
+        real_scores, fake_scores, penalty = score_real_and_fake(gan, real, fake)
         loss_d = gan.objective.d_loss(real_scores, fake_scores)
-        penalised = loss_d + gan.r1 * r1_penalty(real_scores, seen) if gan.r1 else loss_d
-    descend(penalised, gan.opt_d)
-    return fake, loss_d, real_scores, fake_scores
-
-
-def update_g(gan: GAN, fake: torch.Tensor) -> torch.Tensor:
-    """Update G by descending g_loss of D's (already updated) scores of G(z), back-propagated through D;
-    returns loss_G. D's weights need no gradients for this."""
-    gan.D_plain.requires_grad_(False)
-    with gan.forward():
-        loss_g = gan.objective.g_loss(gan.D_plain(gan.view(fake) if gan.view else fake))
-    descend(loss_g, gan.opt_g)
-    gan.D_plain.requires_grad_(True)
-    return loss_g
-
-
-def gan_step(gan: GAN, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """One update of D on (real, z), then one of G on the same G(z); returns loss_D, loss_G, D(x) and D(G(z))
-    (the mean sigmoid of D's scores) as one tensor (4,).
-
-    tests/test_trainer.py's `reference_step` writes the same step plainly (Sigmoid + BCELoss, two D passes)
-    and checks that this one gives the same weights."""
-    fake, loss_d, real_scores, fake_scores = update_d(gan, real, z)
-    loss_g = update_g(gan, fake)
-    with torch.no_grad():
-        return torch.stack([loss_d, loss_g, torch.sigmoid(real_scores).mean(), torch.sigmoid(fake_scores).mean()])
+    gan.opt_d.zero_grad(set_to_none=True)
+    (loss_d + penalty if penalty is not None else loss_d).backward()
+    gan.opt_d.step()
 
 
 def iteration(gan: GAN, reals: Sequence[torch.Tensor], noise: Callable[[], torch.Tensor],
-              last: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """One training iteration of Algorithm 1: k = len(reals) updates of D, each on its own minibatch and fresh
-    noise (`noise()` draws z), the k-th followed by G's update: `last` (default `gan_step`; a CUDA graph's
-    replay of it). Returns `last`'s statistics."""
+              step: Callable[[torch.Tensor, torch.Tensor], StepStats] | None = None) -> StepStats:
+    """One training iteration of Algorithm 1 with k = len(reals) (--d-steps): k - 1 updates of D alone, each on its
+    own minibatch and fresh noise (`noise()` draws z), then `step` (default `gan_step`; on one GPU its CUDA graph's
+    replay) on the last. Returns the step's statistics."""
     for real in reals[:-1]:
-        update_d(gan, real, noise(), keep_fake=False)
-    return (last or functools.partial(gan_step, gan))(reals[-1], noise())
+        update_d(gan, real, noise())
+    return (step or functools.partial(gan_step, gan))(reals[-1], noise())

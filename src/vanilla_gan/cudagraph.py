@@ -1,6 +1,6 @@
 """A training step replayed from a CUDA graph: the same kernels on fixed input buffers, launched at once.
 
-    step = GraphedStep(trainer.gan_step, device)    # on one CUDA GPU
+    step = GraphedStep(functools.partial(algorithm.gan_step, gan), device)    # on one CUDA GPU
     stats = step(real, z)                           # 3 eager warm-up steps, then the capture, then replays
 
 At batch 100 the eager step is bound by launching ~100 small kernels; the graph launches them in one go.
@@ -11,10 +11,11 @@ random numbers with PyTorch's graph-safe generators (dropout masks do).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
-Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Step = Callable[[torch.Tensor, torch.Tensor], Any]
 
 
 class GraphedStep:
@@ -23,7 +24,7 @@ class GraphedStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         self._done_warmups = 0
 
-    def __call__(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def __call__(self, real: torch.Tensor, z: torch.Tensor) -> Any:
         """One step on (real, z); returns the step's output (for a replay, the graph's fixed output buffer).
 
         A few eager steps on a side stream come first (cuBLAS and Adam's state must exist before a capture);

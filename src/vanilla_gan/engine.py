@@ -3,7 +3,7 @@ and on one GPU the step captured as a CUDA graph. The step itself is algorithm.p
 
     engine = Engine(G, D, config, device, objective)     # G and D built (and seeded) on `device`
     engine.gan                                           # what algorithm.py's functions update
-    stats = engine.graph_step(real, z)                   # on one GPU: algorithm.gan_step replayed as a CUDA graph
+    stats = engine.step(real, z)     # algorithm.gan_step on engine.gan; on one GPU replayed from a CUDA graph
     engine.set_lr(1e-4)                                  # both optimizers (a captured step reads a tensor)
 
 On several processes (torchrun) G and D's scores are wrapped in DistributedDataParallel, which averages their
@@ -40,8 +40,8 @@ class Engine:
         d_scores = Scores(discriminator)  # D's pre-sigmoid scores (B,) as a module, for DDP to wrap
         self.gan = GAN(distributed.wrap(generator, device), distributed.wrap(d_scores, device), d_scores,
                        self.opt_g, self.opt_d, objective, self.autocast)
-        self.graph_step = (GraphedStep(functools.partial(algorithm.gan_step, self.gan), device) if self.graphed
-                           else None)
+        step = functools.partial(algorithm.gan_step, self.gan)
+        self.step = GraphedStep(step, device) if self.graphed else step
 
     def _adam(self, params: Iterable[nn.Parameter], config: TrainConfig, lr: float) -> torch.optim.Adam:
         """Fused Adam; under a CUDA graph `capturable`, reading its learning rate from a device tensor, which

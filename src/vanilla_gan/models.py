@@ -107,8 +107,8 @@ class ConvGenerator(nn.Module):
 
 class ConvDiscriminator(nn.Module):
     """--d-net conv: images -> Conv 4x4 stride 2 to w channels -> LeakyReLU, Dropout -> Conv 4x4 stride 2 to 2w
-    -> LeakyReLU, Dropout -> Linear -> Sigmoid, so that D sees neighbouring pixels together. No BatchNorm: D
-    scores real and generated images in one pass (algorithm.update_d)."""
+    -> LeakyReLU, Dropout -> Linear -> Sigmoid, so that D sees neighbouring pixels together. No BatchNorm, so
+    that D scores real and generated images in one pass (Scores)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -176,15 +176,28 @@ def count_parameters(module: nn.Module) -> int:
 
 class Scores(nn.Module):
     """D's pre-sigmoid scores (B,) as a module's forward, so that DistributedDataParallel can wrap them.
-    Uses `D.logits` where D has it (the package's Discriminator); else D's output is taken as the scores."""
+    Uses `D.logits` where D has it (the package's Discriminator); else D's output is taken as the scores.
+
+    `scores(images, parts)` scores `parts` equal consecutive parts of the batch (the step's real and generated
+    halves): in one pass, or in one pass each where D has batch statistics (BatchNorm, as DCGAN's D), so that
+    each part is normalised by its own statistics and no image's score depends on the other part."""
 
     def __init__(self, discriminator: nn.Module):
         super().__init__()
         self.discriminator = discriminator
+        self.batch_statistics = has_batch_statistics(discriminator)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, parts: int = 1) -> torch.Tensor:
         d = self.discriminator
-        return (d.logits(images) if hasattr(d, "logits") else d(images)).reshape(images.shape[0])
+        score = d.logits if hasattr(d, "logits") else d
+        if parts == 1 or not self.batch_statistics:
+            return score(images).reshape(images.shape[0])
+        return torch.cat([score(part).reshape(part.shape[0]) for part in images.chunk(parts)])
+
+
+def has_batch_statistics(network: nn.Module) -> bool:
+    """Whether a network's output for one image depends on the others in its batch (a BatchNorm layer)."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.modules())
 
 
 def check_networks(generator: Any, discriminator: Any, latent_dim: int, device: torch.device | str = "cpu",

@@ -1,6 +1,5 @@
-"""The optimizer's side of a step: one Adam update on a loss, and a learning rate set in place.
+"""Learning rates: set in place, and --lr-cooldown's schedule.
 
-    descend(loss, adam)      # zero_grad, backward, step
     set_lr(adam, 1e-4)       # a float, or written into the tensor a captured CUDA graph reads
     cooled_lr(config, step, total)      # --lr-cooldown's rate at a step
 """
@@ -10,13 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-
-def descend(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-    """One optimizer step on `loss`: gradients from this loss alone (the old ones dropped), then the update."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -119,7 +119,7 @@ class Trainer:
         # The step's networks as placed (DDP, a CUDA graph), their optimizers and the objective (engine.py).
         self.engine = Engine(self.G, self.D, config, self.device, self.objective)
         self.gan, self.opt_g, self.opt_d = self.engine.gan, self.engine.opt_g, self.engine.opt_d
-        self.graphed, self.graph_step = self.engine.graphed, self.engine.graph_step
+        self.graphed = self.engine.graphed
         self.gan.view = algorithm.DInputs(model_config.shape, config.augments, config.instance_noise)  # D's sight
         # A moving average of G's weights, for sampling only (G_ema: its module).
         self.ema = MovingAverage(self.G, config.ema_decay) if config.ema_decay else None
@@ -132,23 +132,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ the GAN step
 
-    def gan_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The last D update and G's (algorithm.gan_step) on real images (B, pixels) in (-1, 1) and noise z
-        (B, latent_dim); returns loss_D, loss_G, D(x), D(G(z)) as one tensor (4,). What the CUDA graph captures."""
-        return algorithm.gan_step(self.gan, real, z)
-
     def train_step(self, real: torch.Tensor) -> torch.Tensor:
-        """One iteration of Algorithm 1 (algorithm.iteration; the last D update and G's replayed from a CUDA graph on
-        one GPU), then the EMA; returns the 4 stats. `real` holds d_steps batches (d_steps x B, pixels), one per
-        D update, each with its own z."""
+        """One iteration of Algorithm 1 (algorithm.iteration: the step, replayed from a CUDA graph on one GPU), then
+        the EMA; returns the step's stats as one tensor (4,) in schema.STEP_KEYS' order. `real` holds d_steps
+        batches (d_steps x B, pixels), one per D update, each with its own z."""
         if self.config.lr_cooldown:  # read by Adam at its next step, or by the graph's replay
             self.engine.set_lr(cooled_lr(self.config, self.step, self.config.epochs * self.steps_per_epoch))
         set_schedule(self.gan, self.config, self.step, self.config.epochs * self.steps_per_epoch)
-        stats = algorithm.iteration(self.gan, real.split(self.config.batch_size), self.noise,
-                                    last=self.graph_step or self.gan_step)
+        stats = algorithm.iteration(self.gan, real.split(self.config.batch_size), self.noise, step=self.engine.step)
         if self.ema is not None:
             self.ema.update(self.step)  # and BatchNorm's statistics of a user's G (the package's G has none)
-        return stats
+        return torch.stack(stats)
 
     def sampling_generator(self) -> nn.Module:
         """The generator to draw samples from: the moving average of G's weights when kept, else G."""
