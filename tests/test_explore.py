@@ -10,6 +10,7 @@ its pretrained.json, and skips when the package has none.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -405,3 +406,64 @@ def test_the_page_fits_a_phone(tmp_path):
     page.write_text(render(shipped.from_checkpoint(tiny_state(), "phone"), "a-rather-long-run-name-" * 3, []))
     result = load_page(chromium, page.resolve().as_uri(), width=390, mobile=True, settle=0.2)
     assert result.errors == [] and result.scroll_width <= result.viewport_width
+
+
+# ----------------------------------------------------------------------------- spot the fake
+
+def binomial_two_sided(right: int, n: int) -> float:
+    far = max(right, n - right)
+    return 1.0 if 2 * right == n else min(1.0, 2 * sum(math.comb(n, i) for i in range(far, n + 1)) / 2**n)
+
+
+def test_spot_the_fake_plays_a_round_with_clicks_and_scores_it(browser, tmp_path):
+    """A round of 20 played with the mouse: the page shows exactly 10 real images (the embedded ones) and 10 of
+    G's, and its score, Wilson interval and binomial test are the arithmetic done here; the fakes called real
+    are the ones it lists."""
+    state = tiny_state(seed=2)
+    weights = shipped.from_checkpoint(state, "spot")
+    real = (np.arange(30 * 784) % 251).astype(np.uint8).reshape(30, 28, 28)
+    page = tmp_path / "spot.html"
+    page.write_text(render(weights, "spot", [], real=(real, "30 test images"), c2st=0.91))
+    with open_page(browser, page) as tab:
+        assert tab.evaluate("document.getElementById('spot-the-fake').textContent").count("30 test images") == 1
+        tab.evaluate("vg.spot.start(20, 5)")
+        truth = tab.evaluate("vg.spot.state().truth")
+        assert len(truth) == 20 and sum(truth) == 10
+        answers = []
+        for i, is_real in enumerate(truth):
+            shown = np.array(tab.evaluate("Array.from(document.getElementById('vg-spot-image').getContext('2d')"
+                                          ".getImageData(0, 0, 28, 28).data)")).reshape(28, 28, 4)[..., 0]
+            if is_real:  # the real image shown is one of the embedded ones, pixel for pixel
+                assert any(np.array_equal(shown, image) for image in real)
+            said_real = is_real if i % 3 else not is_real  # right on 13 of 20 (wrong on i = 0, 3, ..., 18)
+            answers.append(said_real)
+            click(tab, "#vg-spot-real" if said_real else "#vg-spot-fake")
+        result = tab.evaluate("vg.spot.result()")
+        right = sum(a == t for a, t in zip(answers, truth, strict=True))
+        assert right == 13 and result["right"] == 13 and result["accuracy"] == pytest.approx(0.65)
+        z, p, n = 1.959964, 0.65, 20
+        centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (
+            1 + z * z / n)
+        assert (result["low"], result["high"]) == pytest.approx((centre - half, centre + half), abs=1e-9)
+        assert result["pValue"] == pytest.approx(binomial_two_sided(13, 20)) and not result["distinguishable"]
+        fooled = [i for i, (a, t) in enumerate(zip(answers, truth, strict=True)) if a and not t]
+        assert result["fooledBy"] == fooled
+        text = tab.evaluate("document.getElementById('vg-spot-result').innerText")
+        assert "right on 13 of 20: 65.0%" in text and "Not distinguishable from guessing" in text and "91.0%" in text
+        assert tab.evaluate("document.getElementById('vg-spot-fooled').children.length") == len(fooled)
+        tab.evaluate("vg.spot.start(40, 6)")  # a person who tells every one: distinguishable
+        for is_real in tab.evaluate("vg.spot.state().truth"):
+            tab.evaluate(f"vg.spot.answer({str(is_real).lower()})")
+        perfect = tab.evaluate("vg.spot.result()")
+        assert perfect["right"] == 40 and perfect["distinguishable"] and perfect["pValue"] == pytest.approx(2 / 2**40)
+        assert_no_requests(tab, page.resolve().as_uri())
+
+
+def test_the_shipped_weights_page_embeds_real_digits_for_spot_the_fake():
+    images, note = explore_page.real_examples("digits", (28, 28))
+    assert images.shape == (200, 28, 28) and images.dtype == np.uint8 and "none of the 64" in note
+    shown = vg.load_dataset("digits")[0].numpy()[np.sort(explore_page.fixed_order(10_000)[:64])]
+    assert not any(np.array_equal(a, b) for a in images for b in shown)
+    assert explore_page.real_examples("in-memory (3, 28, 28)", (28, 28))[0] is None
+    missing, why = explore_page.real_examples("/nonexistent/folder", (28, 28))
+    assert missing is None and "could not be read" in why

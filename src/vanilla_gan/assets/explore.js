@@ -391,6 +391,7 @@
   const list = (z) => (z ? Array.from(z) : null);
   window.vg = {
     model: M, generate: (which, z) => Array.from(generate(which, Float32Array.from(z))),
+    rng, randn, paint, canvas, G: (z) => generate("average", z),  // for spot.js
     judge: (x) => judge(Float32Array.from(x)), slerp: (a, b, t) => Array.from(slerp(a, b, t)),
     state: () => ({
       seed: S.seed, current: list(S.current), a: list(S.a), b: list(S.b), t: S.t, walkZ: list(S.walkZ),

@@ -23,15 +23,19 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from vanilla_gan.data import fixed_order, load_dataset
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
 from vanilla_gan.shipped import Weights, from_checkpoint
 
 DIRECTIONS = 6  # sliders
+SPOT_REAL, SPOT_BYTES = 200, 1_500_000  # real images embedded for spot-the-fake: at most this many, and bytes
+SHOWN_REAL = 64  # the real images the README's picture shows (scripts/results_grid.py): fixed_order's first 64
 DIRECTION_SAMPLES = 2048
 MAX_FIT_LATENT = 1024  # above this, fixed random directions instead of a fit (the fit solves a latent x latent system)
 MAX_WEIGHT_BYTES = 64 * 10**6  # float16 weights in one page: a browser holds the page's text and the weights twice
@@ -135,9 +139,11 @@ def checkpoint_page(state: dict[str, Any], name: str, with_raw: bool = False) ->
     """The page of a run's checkpoint: its networks rounded to float16, described by the run's own record."""
     weights = from_checkpoint(state, name)
     train = state["train_config"]
+    evaluation = _last_evaluation(state.get("metrics") or [])
     about = [f"epoch {state['epoch']} of a run of {train.get('epochs')} epochs on {train.get('dataset')}, seed "
-             f"{train.get('seed')}", *metric_words(_last_evaluation(state.get("metrics") or []))]
-    return render(weights, f"run {name}", about, with_raw)
+             f"{train.get('seed')}", *metric_words(evaluation)]
+    real = real_examples(train.get("dataset"), weights.model_config.shape)
+    return render(weights, f"run {name}", about, with_raw, real, evaluation.get("c2st_accuracy"))
 
 
 def weights_page(weights: Weights, with_raw: bool = False) -> str:
@@ -146,7 +152,29 @@ def weights_page(weights: Weights, with_raw: bool = False) -> str:
     about = [f"trained by `{record.get('command', '?')}` ({record.get('epochs', '?')} epochs, "
              f"{record.get('training_time_s', '?')} s of training; written {record.get('date', '?')})",
              *metric_words(record.get("metrics") or {})]
-    return render(weights, "the shipped weights", about, with_raw)
+    real = real_examples((record.get("train") or {}).get("dataset", "digits"), weights.model_config.shape)
+    return render(weights, "the shipped weights", about, with_raw, real,
+                  (record.get("metrics") or {}).get("c2st_accuracy"))
+
+
+def real_examples(dataset: Any, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
+    """Real images for spot-the-fake: up to SPOT_REAL of the run's training images (uint8 (R, H, W[, 3])) and
+    which they are, or None and why not. The package ships no held-out digits, so they are training images,
+    chosen (data.fixed_order) past the 64 that the README's picture shows as real."""
+    if not isinstance(dataset, str) or dataset.startswith("in-memory"):
+        return None, "the run trained on data given in Python, which the page cannot read back"
+    try:
+        images = load_dataset(dataset)[0].numpy()
+    except (UsageError, OSError) as exc:
+        return None, f"the run's data ({dataset}) could not be read: {exc}"
+    if images.shape[1:] != tuple(shape):
+        return None, (f"the run's data ({dataset}) holds {'x'.join(map(str, images.shape[1:]))} images, and G draws "
+                      f"{'x'.join(map(str, shape))} (resized with --image-size): the page would compare unlike images")
+    count = max(1, min(SPOT_REAL, SPOT_BYTES // math.prod(shape), len(images) - SHOWN_REAL))
+    order = fixed_order(len(images))
+    chosen = order[SHOWN_REAL:][:count] if len(images) > SHOWN_REAL else order[:count]
+    return images[np.sort(chosen)], (f"{count} of the {len(images):,} training images of {dataset} (no held-out "
+                                     f"set ships with the package; none of the 64 the README shows as real)")
 
 
 def metric_words(record: dict[str, Any]) -> list[str]:
@@ -167,8 +195,10 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def render(weights: Weights, title: str, about: list[str], with_raw: bool = False) -> str:
-    """The whole page, as text: G's average (or G, when the run kept none), D, and raw G when `with_raw`."""
+def render(weights: Weights, title: str, about: list[str], with_raw: bool = False,
+           real: tuple[np.ndarray | None, str] = (None, "no real images were given"), c2st: float | None = None) -> str:
+    """The whole page, as text: G's average (or G, when the run kept none), D, and raw G when `with_raw`; real
+    images (and which they are) for spot-the-fake, and the classifier's two-sample accuracy to show beside it."""
     config = weights.model_config
     average = weights.generator()
     raw = weights.generator(raw=True) if with_raw and weights.has_average and weights.has_raw else None
@@ -187,8 +217,14 @@ def render(weights: Weights, title: str, about: list[str], with_raw: bool = Fals
     shape = list(config.shape)
     colour = len(shape) == 3
     brush = max(0.6, round(1.25 * min(shape[:2]) / 28, 3))  # the pen's radius in pixels: 1.25 on the digits
+    real_images, real_note = real
+    if real_images is not None:
+        blobs.append(f'<script type="application/octet-stream" id="vg-real">'
+                     f'{base64.b64encode(np.ascontiguousarray(real_images, np.uint8).tobytes()).decode()}</script>')
     model = {"shape": shape, "latent": config.latent_dim, "slope": config.slope, "networks": networks,
-             "directions": directions.tolist(), "brush": brush}
+             "directions": directions.tolist(), "brush": brush,
+             "real": {"count": len(real_images)} if real_images is not None else None,
+             "c2st": c2st if isinstance(c2st, (int, float)) else None}
     described = "x".join(map(str, shape[:2])) + (" colour" if colour else " grey")
     if raw is not None:
         raw_note = "The same z through G's trained weights (left) and their moving average (right), which draws the "
@@ -207,7 +243,10 @@ def render(weights: Weights, title: str, about: list[str], with_raw: bool = Fals
         csp=CSP, title=escape(title), about=lines, size=escape(described), latent=config.latent_dim,
         weights_size=_mb(weight_bytes), how=escape(how), raw_note=raw_note, draw_note=draw_note,
         raw_hidden="" if raw is not None else " hidden", style=_asset("explore.css"),
-        model=_script_json(model), blobs="".join(blobs), script=_asset("explore.js"))
+        spot_note=(f"The real images: {escape(real_note)}." if real_images is not None
+                   else f"No round here: {escape(real_note)}."),
+        spot_hidden="" if real_images is not None else " hidden",
+        model=_script_json(model), blobs="".join(blobs), script=_asset("explore.js") + _asset("spot.js"))
 
 
 def write_page(path: Path | str, html: str) -> Path:
@@ -278,6 +317,17 @@ of the latent space that G never saw). The strip: 9 steps; click one.</p></div><
 <button id="vg-copy" type="button">Copy the image above</button></p>
 <p class="muted">D was trained to say "real" to training images and "generated" to G's. A good G keeps it near
 50%; whatever D still spots is what gives G away.</p></div></div></section>
+<section id="spot-the-fake"><h2>Spot the fake</h2>
+<p>Your own two-sample test: one image at a time, half real and half drawn by G, in a random order. Say which each
+is; at the end you see how often you were right, and whether that is better than guessing. {spot_note}</p>
+<p class="{spot_hidden}"><label>images per round <input id="vg-spot-n" type="number" min="2" max="200" step="2"
+value="20"></label> <button id="vg-spot-start" type="button">Start a round</button></p>
+<div id="vg-spot-play" class="spot" hidden><figure><canvas id="vg-spot-image" class="big"></canvas>
+<figcaption id="vg-spot-count"></figcaption></figure><p><button id="vg-spot-real" type="button">Real</button>
+<button id="vg-spot-fake" type="button">Generated</button></p></div>
+<div id="vg-spot-result" hidden><p id="vg-spot-score"></p><p id="vg-spot-verdict"></p><p id="vg-spot-c2st"
+class="muted"></p><p id="vg-spot-fooled-note" class="muted"></p><div id="vg-spot-fooled" class="grid"></div></div>
+</section>
 <section><h2>Raw G beside its moving average</h2><p>{raw_note}</p>
 <div class="ends{raw_hidden}"><figure><canvas id="vg-raw-image" class="mid"></canvas><figcaption>raw G</figcaption>
 </figure><figure><canvas id="vg-average-image" class="mid"></canvas><figcaption>moving average</figcaption></figure>
