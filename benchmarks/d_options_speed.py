@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 from d_arms import ARMS  # noqa: E402
 
-from vanilla_gan.api import MODEL_OPTIONS  # noqa: E402
+from vanilla_gan.api.session import MODEL_OPTIONS  # noqa: E402
 from vanilla_gan.config import ModelConfig, TrainConfig  # noqa: E402
 from vanilla_gan.data import fixed_order, load_dataset  # noqa: E402
-from vanilla_gan.trainer import Trainer  # noqa: E402
+from vanilla_gan.training.trainer import Trainer  # noqa: E402
 
 
 def trainer_for(options: dict, images: torch.Tensor, threads: int) -> Trainer:

@@ -26,8 +26,8 @@ import json, statistics, sys, time
 import torch
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.runtime import mkl_cbwr
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.training.process import mkl_cbwr
+from vanilla_gan.training.trainer import Trainer
 batch, steps = int(sys.argv[1]), int(sys.argv[2])
 images = load_dataset("digits")[0][: batch * 4]
 trainer = Trainer(ModelConfig(), TrainConfig(seed=1, batch_size=batch, device="cpu", eval_every=0), images, None)

@@ -10,6 +10,7 @@ DCGAN-style pair with DiffAugment, noise and a lazy R1 penalty, D's minibatch st
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ RUNS = {
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, args in RUNS.items():

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vanilla_gan.config import IMAGE_PIXELS, ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.training.trainer import Trainer
 
 # ----------------------------------------------------------------------------- the tutorial-style loop
 

@@ -47,4 +47,6 @@ ARMS: dict[str, dict] = {
                         "augment": "translation"},
     "dcgan-w32-r1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 32,
                      "r1_gamma": 1.0, "r1_every": 16},
+    "dcgan-w48-r1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 48,
+                     "r1_gamma": 1.0, "r1_every": 16},
 }

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from d_arms import ARMS
 
-from vanilla_gan.options import as_arguments
+from vanilla_gan.cli.options import as_arguments
 
 DEFAULT_EPOCHS = 112
 # images/s relative to the default at 2 threads (benchmarks/d_options_speed.py, AMD EPYC, AVX-512)
@@ -33,7 +33,8 @@ SPEED = {"default": 1.0, "translation": 0.93, "translation-cutout": 0.94, "noise
          "dcgan-sn-nodrop": 0.36, "conv-g": 0.66,
          "dcgan-nodrop-b64": 0.4, "dcgan-nodrop-w32": 0.8, "dcgan-nodrop-w32-b64": 0.9,
          "dcgan-w32-lrd": 0.8, "conv-d-w32-noise": 0.7, "dcgan-w64-lrd": 0.4,
-         "dcgan-w32-trans": 0.75, "dcgan-w32-r1": 0.75}
+         "dcgan-w32-trans": 0.75, "dcgan-w32-r1": 0.75,
+         "dcgan-w48-r1": 0.55}
 
 
 def epochs_of(arm: str, scale: float) -> int:

@@ -29,11 +29,11 @@ from typing import Any
 import torch
 
 import vanilla_gan
-from vanilla_gan import shipped
+from vanilla_gan.cli.options import as_arguments
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.fileio import atomic_write, make_folder
-from vanilla_gan.options import as_arguments
-from vanilla_gan.rundir import load_checkpoint, resolve_checkpoint
+from vanilla_gan.runs import shipped
+from vanilla_gan.runs.rundir import load_checkpoint, resolve_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "src" / "vanilla_gan" / "assets"

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vanilla_gan.checkpoint import load_generator
+from vanilla_gan.api.pretrained import pretrained
 from vanilla_gan.data import fixed_order, load_dataset
+from vanilla_gan.data.images import grid, png_bytes
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.images import grid, png_bytes
-from vanilla_gan.pretrained import pretrained
-from vanilla_gan.rundir import load_checkpoint
-from vanilla_gan.sampling import sample_images
+from vanilla_gan.gan.sampling import sample_images
+from vanilla_gan.runs.checkpoint import load_generator
+from vanilla_gan.runs.rundir import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,9 @@
-"""Retrain the bundled digit classifier (src/vanilla_gan/assets/evaluator.pt) that vanilla_gan.evaluate uses.
+"""Retrain the bundled digit classifier (src/vanilla_gan/assets/evaluator.pt) that vanilla_gan.evaluation uses.
 
     python scripts/train_evaluator.py                    # the embedded digits only: what ships
     python scripts/train_evaluator.py --mnist --out /tmp/evaluator.pt   # plus MNIST's 60,000 training digits
 
-Trains `vanilla_gan.classifier.train_evaluator` on the embedded digits (every fifth held out) with seed 0,
+Trains `vanilla_gan.evaluation.classifier.train_evaluator` on the embedded digits (every fifth held out) with seed 0,
 writes the state dict, and prints the held-out accuracy and the file's SHA-256. After retraining the shipped
 file, put the SHA-256 into `EVALUATOR_SHA256` in src/vanilla_gan/classifier.py. Deterministic for a given
 machine and thread count: two runs write the same bytes (another thread count gives other bytes, same accuracy).
@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from vanilla_gan.classifier import EVALUATOR_SHA256, rebuild_evaluator
+from vanilla_gan.evaluation.classifier import EVALUATOR_SHA256, rebuild_evaluator
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "src" / "vanilla_gan" / "assets" / "evaluator.pt"

@@ -32,6 +32,16 @@ def find_chromium() -> str | None:
     return None
 
 
+chromium = find_chromium()
+
+
+def needs_chromium(test):
+    """Skip a browser test where no Chromium is installed."""
+    import pytest  # only the tests need pytest; the driver itself is the standard library
+
+    return pytest.mark.skipif(chromium is None, reason="Chromium is not installed (apt-get install chromium)")(test)
+
+
 @dataclass
 class PageResult:
     errors: list[str] = field(default_factory=list)  # console errors, uncaught exceptions, error log entries

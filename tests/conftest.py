@@ -15,7 +15,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import TINY, Server, run_cli
+
+from vanilla_gan.data import load_dataset
+from vanilla_gan.evaluation import classifier
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    """640 embedded digits, uint8 (640, 28, 28): enough for 10 steps of the small model."""
+    return load_dataset("digits")[0][:640]
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """All the embedded digits and their labels."""
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def evaluator() -> classifier.DigitClassifier:
+    """The shipped digit classifier (SHA-256 checked)."""
+    return classifier.load_evaluator()
 
 
 @pytest.fixture(scope="session")

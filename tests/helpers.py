@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import math
@@ -10,10 +11,16 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
+from torch import nn
+
+from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.training.trainer import Trainer
 
 # A small model and data slice: the CLI tests exercise the real code paths in seconds.
 TINY = ["--eval-every", "0", "--latent-dim", "8", "--g-hidden", "32,32", "--d-hidden", "32,32", "--limit", "512",
@@ -23,10 +30,54 @@ TINY_OPTIONS = {"eval_every": 0, "latent_dim": 8, "g_hidden": (32, 32), "d_hidde
                 "batch_size": 64}
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 300):
-    """Run `python -m vanilla_gan ARGS` in a subprocess, as a user would; returns CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "vanilla_gan", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+# A small model for Trainer tests: a step takes milliseconds.
+SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
+
+
+def make_trainer(tmp_path: Path, images: torch.Tensor, name: str = "run", model: ModelConfig = SMALL_MODEL,
+                 evaluate=None, device: str = "cpu", **train) -> Trainer:
+    """A Trainer of the small model writing into tmp_path/name: seed 7, 2 epochs of batch 64, no evaluation
+    (`train` overrides any TrainConfig field)."""
+    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": device, "eval_every": 0, **train})
+    return Trainer(copy.deepcopy(model), config, images, RunDir(tmp_path / name), evaluate=evaluate)
+
+
+def weights(module: nn.Module) -> dict:
+    """A copy of a module's state (its tensors cloned), to compare before and after."""
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+WAIT = 900  # seconds a test waits for a subprocess's event before calling it hung: minutes on a loaded machine
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = WAIT):
+    """Run `python -m vanilla_gan ARGS` in a subprocess, as a user would; returns CompletedProcess. A command
+    still running after `timeout` seconds fails the test, saying which command it waited for."""
+    try:
+        return subprocess.run([sys.executable, "-m", "vanilla_gan", *map(str, args)], capture_output=True, text=True,
+                              cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"waited {timeout:.0f} s for `vanilla-gan {' '.join(map(str, args))}` to end: it "
+                             f"hangs (or the machine is far slower than expected)") from None
+
+
+def wait_for(what: str, happened, process: subprocess.Popen, timeout: float = WAIT, poll: float = 0.01) -> None:
+    """Wait until `happened()` is true while `process` runs; fail saying what was awaited, and whether the process
+    ended first (with its exit status and the end of its stderr) or the wait timed out."""
+    deadline = time.monotonic() + timeout
+    while not happened():
+        if process.poll() is not None:
+            err = process.stderr.read()[-800:] if process.stderr else ""
+            raise AssertionError(f"waited for {what}, but the process ended first (exit {process.returncode}): {err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}: it did not happen (the process still runs)")
+        time.sleep(poll)
+
+
+def epochs_written(run: Path) -> int:
+    """The complete epochs a run folder's metrics.jsonl holds (0 before it exists)."""
+    metrics = run / "metrics.jsonl"
+    return len(metrics.read_text().splitlines()) if metrics.exists() else 0
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess:

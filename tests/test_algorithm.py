@@ -13,19 +13,16 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import TINY_OPTIONS
+from helpers import SMALL_MODEL, TINY_OPTIONS
 
 import vanilla_gan as vg
-from vanilla_gan.algorithm import GAN, bce, gan_step
-from vanilla_gan.config import ModelConfig, TrainConfig
-from vanilla_gan.data import load_dataset
+from vanilla_gan.config import TrainConfig
 from vanilla_gan.errors import UsageError
-from vanilla_gan.models import Scores
+from vanilla_gan.gan.algorithm import GAN, bce, gan_step
+from vanilla_gan.gan.models import Scores
 from vanilla_gan.report.health import health_notes
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.trainer import Trainer
-
-SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.training.trainer import Trainer
 
 
 class Hinge:
@@ -51,11 +48,6 @@ class BCECopy:
 
     def g_loss(self, fake_scores):
         return bce(fake_scores, 1.0)
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset("digits")[0][:640]
 
 
 def make_trainer(tmp_path, images, name, objective=None, **train):

@@ -8,7 +8,7 @@ import numpy as np
 from helpers import assert_one_line_error, run_main
 from PIL import Image
 
-from vanilla_gan.images import save_grid
+from vanilla_gan.data.images import save_grid
 from vanilla_gan.report.animation import write_progress_gif
 
 

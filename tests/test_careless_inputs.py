@@ -122,7 +122,7 @@ def test_an_edited_provenance_is_a_one_line_error(tmp_path, monkeypatch, field, 
     import json
     import shutil
 
-    from vanilla_gan import shipped
+    from vanilla_gan.runs import shipped
 
     for name in ("pretrained.pt", "pretrained.json"):
         shutil.copy(shipped.shipped_path().parent / name, tmp_path / name)
@@ -337,7 +337,7 @@ def test_users_networks_and_objectives_are_checked_before_the_first_step(tmp_pat
 
 
 def test_more_threads_than_cpus_is_said(tmp_path):
-    from vanilla_gan.threads import usable_cpus
+    from vanilla_gan.training.threads import usable_cpus
 
     result = run_main("train", *TR, "--threads", str(usable_cpus() + 7), "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr

@@ -9,11 +9,11 @@ import torch
 from helpers import TINY, run_cli
 from torch import nn
 
-from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.models import Discriminator, Generator
-from vanilla_gan.rundir import RunDir
+from vanilla_gan.gan.models import Discriminator, Generator
+from vanilla_gan.runs import checkpoint
+from vanilla_gan.runs.rundir import RunDir
 
 MODEL = ModelConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,))
 

@@ -11,21 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from vanilla_gan import classifier as cl
-from vanilla_gan.data import load_dataset
+import vanilla_gan
 from vanilla_gan.errors import DataError
+from vanilla_gan.evaluation import classifier as cl
 
-SHIPPED = Path(cl.__file__).parent / "assets" / "evaluator.pt"
-
-
-@pytest.fixture(scope="module")
-def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def evaluator() -> cl.DigitClassifier:
-    return cl.load_evaluator()
+SHIPPED = Path(vanilla_gan.__file__).parent / "assets" / "evaluator.pt"
 
 
 def test_shipped_evaluator_passes_its_sha256(evaluator):

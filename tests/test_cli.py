@@ -8,12 +8,11 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_main
+from helpers import TINY, WAIT, assert_one_line_error, assert_same_run, epochs_written, run_cli, run_main, wait_for
 from PIL import Image
 
 from vanilla_gan.data import write_idx
@@ -63,12 +62,9 @@ def test_sigint_saves_a_checkpoint_and_resume_finishes_exactly(tmp_path):
     args = ["--limit", "2048", "--batch-size", "64", "--epochs", "6", "--seed", "9", "--eval-every", "0", "--no-report"]
     process = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *args, "--out", str(run)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text():
-        assert time.time() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.02)
+    wait_for("the first epoch in metrics.jsonl", lambda: epochs_written(run) >= 1, process)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    out, err = process.communicate(timeout=WAIT)
     assert process.returncode == 130, err
     assert f"vanilla-gan train --out {run} --resume" in err
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)

@@ -2,33 +2,21 @@
 graph-trained run learns and resumes on a CPU. Skipped without CUDA. Run: python -m pytest -m gpu tests
 """
 
-import copy
 
+import helpers
 import pytest
 import torch
+from helpers import weights
 
-from vanilla_gan.config import ModelConfig, TrainConfig
-from vanilla_gan.data import load_dataset
-from vanilla_gan.evaluate import Evaluator
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.config import ModelConfig
+from vanilla_gan.evaluation.evaluator import Evaluator
+from vanilla_gan.training.trainer import Trainer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
-SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
 
 
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset("digits")[0][:640]
-
-
-def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, evaluate=None, **train):
-    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cuda", "eval_every": 0, **train})
-    return Trainer(copy.deepcopy(model), config, images, RunDir(tmp_path / name), evaluate=evaluate)
-
-
-def weights(module):
-    return {k: v.clone() for k, v in module.state_dict().items()}
+def make_trainer(tmp_path, images, name="run", **options):
+    return helpers.make_trainer(tmp_path, images, name, device="cuda", **options)
 
 
 def test_cuda_graph_step_matches_the_eager_step(tmp_path, images):

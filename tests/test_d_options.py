@@ -13,10 +13,10 @@ import torch
 from helpers import TINY, assert_one_line_error, run_cli, run_main
 from torch import nn
 
-from vanilla_gan.algorithm import GAN, DInputs, cutout, gan_step, r1_penalty, translate, update_d
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
-from vanilla_gan.models import (
+from vanilla_gan.gan.algorithm import GAN, DInputs, cutout, gan_step, r1_penalty, translate, update_d
+from vanilla_gan.gan.models import (
     ConvDiscriminator,
     ConvGenerator,
     MinibatchStd,
@@ -24,7 +24,7 @@ from vanilla_gan.models import (
     build_discriminator,
     build_generator,
 )
-from vanilla_gan.trainer import Trainer, set_schedule
+from vanilla_gan.training.trainer import Trainer, set_schedule
 
 
 def digits_like(n: int = 64, shape: tuple[int, ...] = (28, 28), seed: int = 0) -> torch.Tensor:
@@ -238,7 +238,7 @@ def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(t
 
 
 def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_path):
-    from vanilla_gan.api import RECIPES
+    from vanilla_gan.api.session import RECIPES
 
     run = tmp_path / "best"
     result = run_cli("train", "--recipe", "best", "--epochs", "1", "--limit", "256", "--eval-every", "0",

@@ -12,10 +12,10 @@ from helpers import assert_one_line_error, run_main
 from torch import nn
 
 import vanilla_gan as vg
-from vanilla_gan.classifier import extract, load_evaluator, select_digits
 from vanilla_gan.config import ModelConfig
 from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import UsageError
+from vanilla_gan.evaluation.classifier import extract, load_evaluator, select_digits
 
 
 class Replay(nn.Module):

@@ -49,8 +49,8 @@ def test_torchrun_two_processes_train_resume_and_agree(tmp_path):
 
 def test_more_processes_than_gpus_is_a_clear_error_before_joining(monkeypatch):
     """torchrun --nproc_per_node=2 on a one-GPU machine: every rank stops with the same message, none hangs."""
-    from vanilla_gan import distributed
     from vanilla_gan.errors import UsageError
+    from vanilla_gan.training import distributed
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)

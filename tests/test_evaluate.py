@@ -14,24 +14,14 @@ import torch
 from scipy import linalg, special, stats
 from scipy.spatial.distance import cdist
 
-from vanilla_gan import checkpoint, schema
-from vanilla_gan import classifier as cl
-from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
-from vanilla_gan.data import load_dataset
 from vanilla_gan.data.sources import LoadedImages
 from vanilla_gan.errors import UsageError
-from vanilla_gan.models import Discriminator, Generator
-
-
-@pytest.fixture(scope="module")
-def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    return load_dataset("digits")
-
-
-@pytest.fixture(scope="module")
-def evaluator() -> cl.DigitClassifier:
-    return cl.load_evaluator()
+from vanilla_gan.evaluation import classifier as cl
+from vanilla_gan.evaluation import evaluator as ev
+from vanilla_gan.evaluation import metrics
+from vanilla_gan.gan.models import Discriminator, Generator
+from vanilla_gan.runs import checkpoint, schema
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +43,11 @@ def test_frechet_distance_matches_scipy_sqrtm():
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     expected = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * linalg.sqrtm(cov_a @ cov_b).real)
-    got = ev.frechet_distance(*ev.gaussian_stats(torch.from_numpy(a)), *ev.gaussian_stats(torch.from_numpy(b)))
+    stats_a, stats_b = (metrics.gaussian_stats(torch.from_numpy(x)) for x in (a, b))
+    got = metrics.frechet_distance(*stats_a, *stats_b)
     assert got == pytest.approx(expected, rel=1e-8)
-    same = ev.gaussian_stats(torch.from_numpy(a))
-    assert abs(ev.frechet_distance(*same, *same)) < 1e-9
+    same = metrics.gaussian_stats(torch.from_numpy(a))
+    assert abs(metrics.frechet_distance(*same, *same)) < 1e-9
 
 
 def test_kernel_distance_matches_numpy_unbiased_mmd():
@@ -73,14 +64,14 @@ def test_kernel_distance_matches_numpy_unbiased_mmd():
             - 2 * kernel(a, b).mean()
 
     # One subset as large as the smaller set: the whole of y against a random 120 of x.
-    got = ev.kernel_distance(torch.from_numpy(x), torch.from_numpy(y), subsets=1, subset_size=1000, seed=5)
+    got = metrics.kernel_distance(torch.from_numpy(x), torch.from_numpy(y), subsets=1, subset_size=1000, seed=5)
     picked = np.random.default_rng(5)
     y_index = picked.choice(120, 120, replace=False)
     x_index = picked.choice(150, 120, replace=False)
     assert got == pytest.approx(mmd(y[y_index], x[x_index]), rel=1e-5)
 
-    same = ev.kernel_distance(torch.from_numpy(x[:75]), torch.from_numpy(x[75:]), subsets=20, subset_size=50)
-    apart = ev.kernel_distance(torch.from_numpy(x), torch.from_numpy(y + 2.0), subsets=20, subset_size=50)
+    same = metrics.kernel_distance(torch.from_numpy(x[:75]), torch.from_numpy(x[75:]), subsets=20, subset_size=50)
+    apart = metrics.kernel_distance(torch.from_numpy(x), torch.from_numpy(y + 2.0), subsets=20, subset_size=50)
     assert abs(same) < apart / 20
 
 
@@ -90,11 +81,11 @@ def test_inception_score_and_class_statistics_match_scipy():
     p = special.softmax(logits, axis=1)
     expected = np.mean([np.exp(np.mean([stats.entropy(row, part.mean(0)) for row in part]))
                         for part in np.split(p, 10)])
-    assert ev.inception_score(torch.from_numpy(logits)) == pytest.approx(expected, rel=1e-10)
+    assert metrics.inception_score(torch.from_numpy(logits)) == pytest.approx(expected, rel=1e-10)
     one_hot = torch.eye(10).repeat(50, 1) * 100  # confident and even: the maximum, 10
-    assert ev.inception_score(one_hot, splits=1) == pytest.approx(10, rel=1e-6)
+    assert metrics.inception_score(one_hot, splits=1) == pytest.approx(10, rel=1e-6)
 
-    histogram, modes, kl = ev.class_statistics(torch.from_numpy(logits))
+    histogram, modes, kl = metrics.class_statistics(torch.from_numpy(logits))
     counts = np.bincount(logits.argmax(1), minlength=10) / len(logits)
     np.testing.assert_allclose(histogram, counts)
     assert modes == int((counts > 0.02).sum())
@@ -110,7 +101,7 @@ def test_precision_recall_match_brute_force_scipy():
 
     expected_precision = (cdist(fake, real) <= radii(real)[None, :]).any(1).mean()
     expected_recall = (cdist(real, fake) <= radii(fake)[None, :]).any(1).mean()
-    precision, recall = ev.precision_recall(torch.from_numpy(real).float(), torch.from_numpy(fake).float(),
+    precision, recall = metrics.precision_recall(torch.from_numpy(real).float(), torch.from_numpy(fake).float(),
                                             chunk=64)  # small chunks exercise the chunking
     assert 0.1 < expected_precision < 0.95 and 0.1 < expected_recall < 0.95  # not a trivial case
     assert precision == pytest.approx(expected_precision, abs=1 / 250)  # one point of float32 slack
@@ -129,7 +120,7 @@ def test_parzen_matches_scipy_logsumexp(digits):
     sigmas = np.logspace(-1, 0, 10)
     best = sigmas[np.argmax([log_likelihood(validation, s).mean() for s in sigmas])]
     expected = log_likelihood(test, best)
-    ll, se, sigma = ev.parzen_log_likelihood(*(torch.from_numpy(a).float() for a in (samples, validation, test)))
+    ll, se, sigma = metrics.parzen_log_likelihood(*(torch.from_numpy(a).float() for a in (samples, validation, test)))
     assert sigma == pytest.approx(best) and 0.1 < sigma < 1
     assert ll == pytest.approx(expected.mean(), abs=0.05)
     assert se == pytest.approx(expected.std() / np.sqrt(len(expected)), rel=1e-3)

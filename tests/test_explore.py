@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from browser import Browser, Tab, find_chromium, load_page
-from helpers import assert_one_line_error, run_main
+from browser import Browser, Tab, chromium, load_page, needs_chromium
+from helpers import WAIT, assert_one_line_error, run_main
 
 import vanilla_gan as vg
-from vanilla_gan import shipped
 from vanilla_gan.config import ModelConfig, to_dict
-from vanilla_gan.models import Discriminator, Generator, build_discriminator, build_generator
+from vanilla_gan.gan.models import Discriminator, Generator, build_discriminator, build_generator
+from vanilla_gan.gan.sampling import slerp
 from vanilla_gan.report import explore_page
 from vanilla_gan.report.explore_page import checkpoint_page, latent_directions, render, weights_page
-from vanilla_gan.sampling import slerp
+from vanilla_gan.runs import shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 TOLERANCE = 1e-4  # the page's G output against PyTorch's, per pixel in (-1, 1)
@@ -135,7 +135,7 @@ def test_make_pretrained_writes_weights_from_a_run(tiny_run, tmp_path):
     evaluation = tmp_path / "evaluation.json"
     evaluation.write_text(json.dumps({"c2st_accuracy": 0.9}))
     result = subprocess.run([sys.executable, ROOT / "scripts" / "make_pretrained.py", tiny_run, "--out", tmp_path,
-                             "--evaluation", evaluation], capture_output=True, text=True, timeout=300)
+                             "--evaluation", evaluation], capture_output=True, text=True, timeout=WAIT)
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "pretrained.json").read_text())
     assert record["sha256"] == shipped.sha256((tmp_path / "pretrained.pt").read_bytes())
@@ -217,8 +217,6 @@ def test_a_page_too_large_is_one_line(tiny_run, tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- in a real browser
 
-chromium = find_chromium()
-needs_chromium = pytest.mark.skipif(chromium is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")

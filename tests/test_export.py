@@ -9,8 +9,8 @@ import pytest
 import torch
 from helpers import assert_one_line_error, run_main
 
-from vanilla_gan.checkpoint import load_generator
-from vanilla_gan.rundir import load_checkpoint
+from vanilla_gan.runs.checkpoint import load_generator
+from vanilla_gan.runs.rundir import load_checkpoint
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_main
+from helpers import TINY, WAIT, assert_one_line_error, assert_same_run, epochs_written, run_cli, run_main, wait_for
 
-from vanilla_gan.rundir import RunDir
+from vanilla_gan.runs.rundir import RunDir
 
 EPOCHS = 3
 ARGS = [*TINY, "--epochs", EPOCHS, "--seed", 11, "--checkpoint-every", 2]
@@ -140,17 +140,14 @@ def kill_at(args: list, run: Path, moment: float, after_epochs: int) -> int:
     """Start training, wait for its config.json and `after_epochs` complete epochs, then SIGKILL it `moment`
     seconds later; returns the epochs metrics.jsonl held just before the kill."""
     process = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *map(str, args), "--out", str(run)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env={**os.environ, "VANILLA_GAN_FAULT": ""})
-    deadline = time.time() + 120
-    metrics = run / "metrics.jsonl"
-    while not metrics.exists() or len(metrics.read_text().splitlines()) < after_epochs:
-        assert time.time() < deadline and process.poll() is None, "the run ended before the kill"
-        time.sleep(0.005)
-    time.sleep(moment)
-    done = len(metrics.read_text().splitlines()) if metrics.exists() else 0
+    wait_for(f"{after_epochs} epoch(s) in metrics.jsonl before the kill",
+             lambda: (run / "config.json").exists() and epochs_written(run) >= after_epochs, process, poll=0.005)
+    time.sleep(moment)  # the moment of the kill, drawn by the test: not a wait for an event
+    done = epochs_written(run)
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=60)
+    process.wait(timeout=WAIT)
     return done
 
 
@@ -236,12 +233,9 @@ def test_an_out_that_cannot_be_a_folder_or_vanishes(tmp_path):
     run = tmp_path / "vanishing"
     process = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "train", *map(str, SLOW_ARGS), "--epochs", "20",
                                 "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text():
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.01)
+    wait_for("the first epoch in metrics.jsonl", lambda: epochs_written(run) >= 1, process)
     shutil.rmtree(run)
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=WAIT)
     assert process.returncode == 1 and err.strip().startswith("error: cannot write"), err
     assert "does not exist" in err and len(err.strip().splitlines()) == 1
     assert not run.exists(), "a vanished run folder is not made again"
@@ -255,10 +249,7 @@ def start(args: list, run: Path) -> subprocess.Popen:
 
 
 def wait_for_epochs(run: Path, process: subprocess.Popen, epochs: int) -> None:
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() or len((run / "metrics.jsonl").read_text().splitlines()) < epochs:
-        assert time.time() < deadline and process.poll() is None, process.communicate()
-        time.sleep(0.01)
+    wait_for(f"{epochs} epoch(s) in {run.name}/metrics.jsonl", lambda: epochs_written(run) >= epochs, process)
 
 
 def test_a_second_writer_stops_at_once_and_readers_do_not_disturb(tmp_path):
@@ -275,7 +266,7 @@ def test_a_second_writer_stops_at_once_and_readers_do_not_disturb(tmp_path):
         assert result.returncode == 0, (command, result.stderr[-300:])
     assert first.poll() is None, "the first writer ended before the others were done: give it more epochs"
     first.send_signal(signal.SIGINT)  # the writer was never disturbed: it stops as asked, its epochs all there
-    first.communicate(timeout=300)
+    first.communicate(timeout=WAIT)
     assert first.returncode == 130
     epochs = RunDir(run).load_checkpoint()["epoch"]
     assert epochs >= 1 and [key[0] for key, _ in losses(run)] == list(range(1, epochs + 1))  # once each
@@ -289,7 +280,7 @@ def test_a_stale_lock_never_blocks_a_resume(tmp_path, baselines):
     process = start(SLOW_ARGS, run)
     wait_for_epochs(run, process, 1)
     process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
+    process.communicate(timeout=WAIT)
     assert (run / "train.lock").read_text().strip() == str(process.pid)  # the dead writer's lock file stays
     resumed = run_cli("train", "--out", run, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-500:]
@@ -300,7 +291,7 @@ def test_a_stale_lock_never_blocks_a_resume(tmp_path, baselines):
 
 @pytest.mark.parametrize("where", ["weight", "batch"])
 def test_nan_in_a_weight_or_a_batch_stops_naming_the_step_and_resume_works(tmp_path, baselines, monkeypatch, where):
-    from vanilla_gan.trainer import Trainer
+    from vanilla_gan.training.trainer import Trainer
 
     run = tmp_path / "run"
     original_step, original_batch = Trainer.train_step, Trainer._batch

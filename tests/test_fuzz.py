@@ -18,13 +18,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vanilla_gan import checkpoint
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
 from vanilla_gan.data.idx import read_idx, write_idx
 from vanilla_gan.errors import DataError, VanillaGanError
-from vanilla_gan.sampling import sample_images
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.gan.sampling import sample_images
+from vanilla_gan.runs import checkpoint
+from vanilla_gan.training.trainer import Trainer
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))

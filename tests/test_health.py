@@ -5,15 +5,19 @@ Run with `python -m pytest tests/test_health.py`.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import TINY, assert_one_line_error, run_main
 
-from vanilla_gan.images import save_grid
-from vanilla_gan.report.health import diversity, health_notes
-from vanilla_gan.runlog import RunRecord
+from vanilla_gan.data.images import save_grid
+from vanilla_gan.report import write_report
+from vanilla_gan.report.health import average_lag, contrast, diversity, health_notes
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.runs.runlog import RunRecord
 
 
 def make_run(tmp_path: Path, d_fake: list[float], loss_g: list[float], grids: list[np.ndarray] | None = None,
@@ -97,7 +101,7 @@ def test_missing_classes_are_noticed(tmp_path):
 
 
 def test_a_nan_stop_is_a_problem_note_and_in_the_report(tmp_path, monkeypatch):
-    from vanilla_gan.trainer import Trainer
+    from vanilla_gan.training.trainer import Trainer
 
     original = Trainer.train_step
     calls = []
@@ -124,3 +128,30 @@ def test_diversity_is_the_mean_pairwise_distance():
     images[1, 0, 0] = 255  # distance 1 from image 0
     images[2, 0, :4] = 255  # distance 2 from image 0, sqrt(3) from image 1
     assert diversity(images) == pytest.approx((1 + 2 + np.sqrt(3)) / 3)
+
+
+def test_a_moving_average_that_has_not_caught_up_is_a_warning_with_the_way_to_see_g(tmp_path):
+    """Grey images from the average beside G's own contrasted ones: a warning naming `sample --raw`; images of
+    the same contrast (a finished run): nothing."""
+    rng = np.random.default_rng(0)
+    sharp = np.where(rng.random((64, 28, 28)) < 0.2, 255, 0).astype(np.uint8)  # ink on black, as G draws
+    grey = (sharp // 4 + 96).astype(np.uint8)  # the same shapes, faint, on grey
+    assert contrast(sharp) == pytest.approx(1.0) and contrast(grey) < 0.5
+    notes = average_lag(grey, sharp, tmp_path / "run")
+    assert [n.level for n in notes] == ["warning"] and "--raw" in notes[0].advice
+    assert average_lag(sharp, sharp, tmp_path / "run") == []
+    assert average_lag(grey, grey, tmp_path / "run") == []  # G itself is grey too: not the average's lag
+
+
+def test_the_report_of_a_run_whose_average_lags_warns_and_drops_the_all_clear(tiny_run, tmp_path):
+    run, untouched = tmp_path / "lagging", tmp_path / "untouched"
+    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_run, untouched)
+    folder = RunDir(run)
+    state = folder.load_checkpoint()
+    state["generator_ema"] = {k: torch.zeros_like(v) for k, v in state["generator_ema"].items()}  # G(z) = tanh(0)
+    torch.save(state, folder.last_checkpoint)
+    notes = write_report(run).notes
+    assert any(n.title.startswith("The moving average of G's weights has not caught up") for n in notes)
+    assert not any(n.level == "ok" for n in notes)
+    assert not any("caught up" in n.title for n in write_report(untouched).notes)

@@ -166,7 +166,7 @@ def test_a_resume_that_loses_state_and_trains_on_fails(tmp_path, monkeypatch, lo
     from helpers import TINY_OPTIONS
 
     import vanilla_gan as vg
-    from vanilla_gan import trainstate
+    from vanilla_gan.training import trainstate
 
     straight = vg.train(**TINY_OPTIONS, epochs=2, seed=4, out=tmp_path / "straight", report=False).path
     resumed = tmp_path / "resumed"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from helpers import WAIT
 from PIL import Image
 
-from vanilla_gan.images import grid, grid_rows, save_grid, split_grid, to_uint8
+from vanilla_gan.data.images import grid, grid_rows, save_grid, split_grid, to_uint8
 
 
 def test_to_uint8_maps_minus_one_to_background_and_one_to_ink():
@@ -45,7 +46,7 @@ def test_results_grid_script_draws_one_panel_per_checkpoint_beside_the_real_digi
     one, two = tmp_path / "one.png", tmp_path / "two.png"
     for output, runs in ((one, [tiny_run]), (two, [tiny_run / "checkpoints" / "last.pt", tiny_run])):
         result = subprocess.run([sys.executable, str(script), *map(str, runs), "-o", str(output)],
-                                capture_output=True, text=True, timeout=120)
+                                capture_output=True, text=True, timeout=WAIT)
         assert result.returncode == 0, result.stderr
     width_one, height = Image.open(one).size
     panel = (width_one - 16) // 2  # generated + gap + real

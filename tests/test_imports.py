@@ -1,7 +1,7 @@
-"""The package's imports flow one way: errors/config -> data, models -> training -> evaluation -> reporting ->
-api -> cli. Parses every module's imports (function-local ones too) and fails on a cycle, on an import of a
-higher layer, on a module no layer names, and on a function-local import of the package's own modules (the
-usual way to hide a cycle). Run: python -m pytest tests/test_imports.py
+"""The package's imports flow one way: errors/config -> data, the GAN -> the run folder -> training -> evaluation ->
+reporting -> the Python API -> the command line. Parses every module's imports (function-local ones too) and
+fails on a cycle, on an import of a higher layer, on a module no layer names, and on a function-local import of
+the package's own modules (the usual way to hide a cycle). Run: python -m pytest tests/test_imports.py
 """
 
 from __future__ import annotations
@@ -17,16 +17,19 @@ PACKAGE = Path(vanilla_gan.__file__).parent
 # Lowest first. A module may import modules of its own layer or below, never above; names ending in ".*"
 # cover a subpackage. "vanilla_gan" is the package's __init__ (the public API), at the top.
 LAYERS = [
-    ["_version", "errors", "schema", "fileio"],
+    ["_version", "errors", "runs.schema", "fileio", "gan", "training", "runs", "evaluation", "api"],
     ["config"],
-    ["data", "data.idx", "data.download", "data.arrays", "data.sources", "models", "images", "sampling",
-     "distributed", "runtime", "checkpoint", "shipped", "lock", "netspec"],
-    ["runfolder", "runlog", "rundir"],
-    ["optim", "algorithm", "cudagraph", "engine", "progress", "threads", "trainstate", "callbacks", "trainer"],
-    ["twosample", "memorisation", "classifier", "evaluate"],
-    ["report", "report.*", "export"],
-    ["run", "pretrained", "explore", "api", "train_api", "options", "sweepplan", "sweep"],
-    ["cli", "__main__", "vanilla_gan"],
+    ["data", "data.idx", "data.download", "data.arrays", "data.sources", "data.images", "gan.models", "gan.sampling",
+     "gan.algorithm", "training.distributed", "training.process", "runs.checkpoint", "runs.shipped", "runs.lock",
+     "cli.own_networks"],
+    ["runs.runfolder", "runs.runlog", "runs.rundir"],
+    ["training.optim", "training.cudagraph", "training.placement", "training.progress", "training.threads",
+     "training.trainstate", "training.callbacks", "training.trainer"],
+    ["evaluation.twosample", "evaluation.memorisation", "evaluation.classifier", "evaluation.metrics",
+     "evaluation.evaluator"],
+    ["report", "report.*", "gan.export"],
+    ["api.run", "api.pretrained", "api.session", "api.train", "cli.common", "cli.options", "cli.sweep_plan"],
+    ["cli", "cli.*", "__main__", "vanilla_gan"],
 ]
 
 

@@ -10,7 +10,7 @@ import torch
 
 from vanilla_gan.config import ModelConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.memorisation import check_memorisation
+from vanilla_gan.evaluation.memorisation import check_memorisation
 
 
 class Copier(torch.nn.Module):
@@ -43,7 +43,7 @@ def test_memorisation_flags_a_copier(digits):
 
 def test_memorisation_clears_samples_unlike_any_training_digit(digits):
     result = check_memorisation(Copier(digits, copy=False), digits, num=300)
-    assert result.level == "ok" and result.verdict.startswith("No sign of memorisation"), result.verdict
+    assert result.level == "ok" and result.verdict.startswith("No sign of copying"), result.verdict
     assert result.copies == 0 and np.median(result.real_distances) < np.median(result.generated_distances)
 
 

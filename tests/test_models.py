@@ -11,7 +11,7 @@ from torch import nn
 
 from vanilla_gan.config import ModelConfig
 from vanilla_gan.errors import UsageError
-from vanilla_gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks, count_parameters
+from vanilla_gan.gan.models import Discriminator, Generator, MovingAverage, Scores, check_networks, count_parameters
 
 
 def test_default_parameter_counts_are_the_classic_models():
@@ -77,7 +77,7 @@ def test_logits_with_bce_with_logits_equal_sigmoid_with_bce():
 
 def test_dropout_keeps_the_expected_share_and_scale():
     """The fast Dropout is nn.Dropout's function: P(zero) = p, survivors scaled by 1/(1-p), off in eval."""
-    from vanilla_gan.models import Dropout
+    from vanilla_gan.gan.models import Dropout
 
     torch.manual_seed(0)
     layer = Dropout(0.3)

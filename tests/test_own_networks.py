@@ -16,10 +16,10 @@ from helpers import TINY_OPTIONS, run_cli
 from torch import nn
 
 import vanilla_gan as vg
-from vanilla_gan.checkpoint import own_generator_message
-from vanilla_gan.evaluate import MIN_SAMPLES
-from vanilla_gan.images import to_uint8
-from vanilla_gan.netspec import import_network
+from vanilla_gan.cli.own_networks import import_network
+from vanilla_gan.data.images import to_uint8
+from vanilla_gan.evaluation.evaluator import MIN_SAMPLES
+from vanilla_gan.runs.checkpoint import own_generator_message
 
 
 class NormedGenerator(nn.Module):

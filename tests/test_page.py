@@ -28,7 +28,7 @@ def test_markup_in_config_and_folder_name_is_escaped(tiny_run, tmp_path):
 
 def test_the_captions_say_images_for_data_other_than_digits(tmp_path):
     from vanilla_gan.report.page import _noun, _samples_section, _two_sample_section
-    from vanilla_gan.runlog import RunRecord
+    from vanilla_gan.runs.runlog import RunRecord
 
     real = np.zeros((4, 6, 6, 3), dtype=np.uint8)
     metrics = [{"epoch": 1, "c2st_accuracy": 0.9, "real_floor": {"c2st_accuracy": 0.5}, "c2st_optimistic": True}]

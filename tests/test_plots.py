@@ -10,7 +10,7 @@ from PIL import Image
 
 from vanilla_gan.report import write_report
 from vanilla_gan.report.plots import step_series, write_plots
-from vanilla_gan.rundir import RunDir
+from vanilla_gan.runs.rundir import RunDir
 
 
 def test_every_curve_is_a_png(tiny_run, tmp_path):

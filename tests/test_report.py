@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import find_chromium, load_page
+from browser import chromium, load_page, needs_chromium
 from helpers import TINY, assert_one_line_error, run_cli, run_main
 from PIL import Image
 
@@ -90,8 +90,6 @@ def test_report_without_matplotlib_leaves_the_plots_out(tiny_run, tmp_path, monk
 
 # ----------------------------------------------------------------------------- in a real browser
 
-chromium = find_chromium()
-needs_chromium = pytest.mark.skipif(chromium is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
 def not_blank(png: bytes) -> bool:

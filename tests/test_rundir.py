@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from helpers import TINY, run_cli
 
-from vanilla_gan import checkpoint
 from vanilla_gan.errors import CheckpointError, UsageError
-from vanilla_gan.rundir import RunDir, resolve_checkpoint
+from vanilla_gan.runs import checkpoint
+from vanilla_gan.runs.rundir import RunDir, resolve_checkpoint
 
 EPOCHS = 3
 

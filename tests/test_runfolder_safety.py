@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, TINY_OPTIONS, assert_one_line_error, run_cli, run_main
+from helpers import TINY, TINY_OPTIONS, WAIT, assert_one_line_error, run_cli, run_main
 
 import vanilla_gan as vg
-from vanilla_gan import sweepplan
+from vanilla_gan.cli import sweep_plan
 from vanilla_gan.data.idx import write_idx
 
 HANG = 60  # seconds: a command that blocks on a FIFO fails the test instead of hanging the suite
@@ -140,9 +140,9 @@ def test_too_few_real_images_for_the_evaluation_is_said_before_the_first_step(tm
 def test_a_broken_stdout_or_a_closed_stderr_never_stops_training(tmp_path):
     train = [sys.executable, "-m", "vanilla_gan", "train", *TINY, "--epochs", "3", "--seed", "1", "--no-report"]
     piped = subprocess.run(" ".join(map(shlex.quote, [*train, "--out", str(tmp_path / "head")])) + " | head -1",
-                           shell=True, capture_output=True, text=True, timeout=300)
+                           shell=True, capture_output=True, text=True, timeout=WAIT)
     closed = subprocess.run(" ".join(map(shlex.quote, [*train, "--out", str(tmp_path / "closed")])) + " 2>&- >&-",
-                            shell=True, capture_output=True, text=True, timeout=300)
+                            shell=True, capture_output=True, text=True, timeout=WAIT)
     assert piped.stdout.count("\n") == 1 and "Traceback" not in piped.stderr, piped.stderr
     assert closed.returncode == 0
     for run in ("head", "closed"):
@@ -207,7 +207,7 @@ def test_a_huge_set_grid_is_refused_before_any_configuration_is_checked(tmp_path
     def checked(*args):
         raise AssertionError("a configuration was checked before the grid was counted")
 
-    monkeypatch.setattr(sweepplan, "check_options", checked)
+    monkeypatch.setattr(sweep_plan, "check_options", checked)
     lrs = ",".join(f"{i * 1e-6:.6f}" for i in range(1, 1001))
     dropouts = ",".join(f"{i / 1000:g}" for i in range(1000))
     line = assert_one_line_error(run_main("sweep", "--seeds", "1", "--set", f"lr={lrs}", "--set",
@@ -323,7 +323,7 @@ def test_sigterm_during_sample_leaves_no_temporary_file(tmp_path, tiny_run):
     while not list(tmp_path.glob("x.npy.tmp-*")) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     child.send_signal(signal.SIGTERM)
-    child.communicate(timeout=120)
+    child.communicate(timeout=WAIT)
     assert child.returncode in (130, 0) and not list(tmp_path.glob("*.tmp-*")), child.returncode
 
 
@@ -344,7 +344,7 @@ def test_sighup_saves_the_epoch_in_progress_like_sigterm(tmp_path):
         if line.startswith("epoch 1/"):
             break
     child.send_signal(signal.SIGHUP)
-    _, stderr = child.communicate(timeout=120)
+    _, stderr = child.communicate(timeout=WAIT)
     assert child.returncode == 130, stderr
     assert "Resume with: vanilla-gan train --out" in stderr
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] >= 1
@@ -352,7 +352,7 @@ def test_sighup_saves_the_epoch_in_progress_like_sigterm(tmp_path):
 
 def run_script(script: str) -> subprocess.CompletedProcess:
     """Python code in a process of its own (signals reach only the main thread of a process)."""
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=WAIT)
 
 
 def test_a_stop_during_the_final_evaluation_is_honoured_at_once_and_skips_the_report(tmp_path):

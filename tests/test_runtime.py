@@ -1,4 +1,4 @@
-"""The process (runtime.py): MKL's reproducible mode in every entry point, one seed repeats everything, RNG
+"""The process (process.py): MKL's reproducible mode in every entry point, one seed repeats everything, RNG
 states round-trip as plain data, devices, and the stop flag that SIGINT sets (a second SIGINT raises).
 Run: python -m pytest tests/test_runtime.py
 """
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from vanilla_gan.errors import UsageError
-from vanilla_gan.runtime import (
+from vanilla_gan.training.process import (
     StopFlag,
     bf16_seconds,
     draw_seed,
@@ -33,7 +33,7 @@ def mode_in_a_child(code: str, env: dict[str, str]) -> str:
     """The MKL mode of a fresh Python process that runs `code`, then a matrix product, in environment `env`
     (vanilla_gan is imported only after the product, to read the mode, unless `code` imports it)."""
     probe = f"{code}\nimport torch\ntorch.ones(64, 64) @ torch.ones(64, 64)\n" \
-            "from vanilla_gan.runtime import mkl_cbwr\nprint(mkl_cbwr())"
+            "from vanilla_gan.training.process import mkl_cbwr\nprint(mkl_cbwr())"
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
@@ -107,7 +107,7 @@ def test_sigint_sets_the_stop_flag_and_a_second_one_stops_at_once():
 
 
 def test_bf16_on_a_cpu_that_emulates_it_is_a_warning(monkeypatch):
-    from vanilla_gan import runtime
+    from vanilla_gan.training import process
 
     class CpuInfo:
         def __init__(self, flags):
@@ -119,15 +119,15 @@ def test_bf16_on_a_cpu_that_emulates_it_is_a_warning(monkeypatch):
         def read_text(self):
             return f"flags\t\t: fpu sse avx2 {self.flags}\n"
 
-    monkeypatch.setattr(runtime, "Path", CpuInfo(""))
-    warning = runtime.bf16_warning("bf16", torch.device("cpu"))
+    monkeypatch.setattr(process, "Path", CpuInfo(""))
+    warning = process.bf16_warning("bf16", torch.device("cpu"))
     assert "without native bf16" in warning and torch.backends.cpu.get_cpu_capability() in warning
-    assert runtime.bf16_warning("fp32", torch.device("cpu")) is None
-    monkeypatch.setattr(runtime, "Path", CpuInfo("avx512_bf16"))
-    monkeypatch.setattr(runtime, "bf16_seconds", lambda batch: (0.001, 0.002))  # native and measured faster
-    assert runtime.bf16_warning("bf16", torch.device("cpu")) is None
-    monkeypatch.setattr(runtime, "bf16_seconds", lambda batch: (0.003, 0.002))  # native, but slower at this batch
-    warning = runtime.bf16_warning("bf16", torch.device("cpu"), 8)
+    assert process.bf16_warning("fp32", torch.device("cpu")) is None
+    monkeypatch.setattr(process, "Path", CpuInfo("avx512_bf16"))
+    monkeypatch.setattr(process, "bf16_seconds", lambda batch: (0.001, 0.002))  # native and measured faster
+    assert process.bf16_warning("bf16", torch.device("cpu")) is None
+    monkeypatch.setattr(process, "bf16_seconds", lambda batch: (0.003, 0.002))  # native, but slower at this batch
+    warning = process.bf16_warning("bf16", torch.device("cpu"), 8)
     assert "measured slower than fp32" in warning and "at batch 8" in warning and "3.00 ms against 2.00 ms" in warning
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from vanilla_gan.config import ModelConfig
-from vanilla_gan.models import Generator
-from vanilla_gan.sampling import latent_walk, sample_images, slerp
+from vanilla_gan.gan.models import Generator
+from vanilla_gan.gan.sampling import latent_walk, sample_images, slerp
 
 
 def test_samples_repeat_for_a_seed_and_leave_the_global_rng_alone():

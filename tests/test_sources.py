@@ -15,10 +15,10 @@ from helpers import TINY_OPTIONS, assert_one_line_error, run_cli, run_main
 from PIL import Image
 
 import vanilla_gan as vg
+from vanilla_gan.api.train import python_spelling
 from vanilla_gan.data import load_dataset
 from vanilla_gan.data.sources import load_images
 from vanilla_gan.errors import DataError, UsageError
-from vanilla_gan.train_api import python_spelling
 
 # A tiny model for pictures of any size (no --limit: the data sets here are small).
 SMALL = ["--eval-every", "0", "--latent-dim", "8", "--g-hidden", "32", "--d-hidden", "32", "--batch-size", "16",

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from browser import find_chromium, load_page
-from helpers import TINY, assert_one_line_error, assert_same_run, run_cli, run_weights
+from helpers import TINY, WAIT, assert_one_line_error, assert_same_run, run_cli, run_weights, wait_for
 
+from vanilla_gan.cli.sweep_plan import PlannedRun, parse_seeds, parse_set, read_plan
 from vanilla_gan.errors import UsageError
 from vanilla_gan.report.sweep_summary import cautions, chance_apart, render, summarise, text_table
-from vanilla_gan.sweepplan import Run, parse_seeds, parse_set, read_plan
 
 # A tiny model, evaluated at its last epoch (FID and the rest), no report: a run takes a few seconds.
 # (The batch size is left to each test: the default 8, or --set.)
@@ -42,13 +42,10 @@ def interrupted_sweep(args: list, started: Path, settle: float) -> str:
     """Start `vanilla-gan sweep ARGS`, SIGINT it `settle` s after `started` exists; its stderr (exit 130 checked)."""
     sweep = subprocess.Popen([sys.executable, "-m", "vanilla_gan", "sweep", *map(str, args)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not started.exists():
-        assert time.time() < deadline and sweep.poll() is None, sweep.communicate()[1][-500:]
-        time.sleep(0.05)
-    time.sleep(settle)
+    wait_for(f"{started.name} to exist", started.exists, sweep, poll=0.05)
+    time.sleep(settle)  # a moment into the run, chosen by the test: not a wait for an event
     sweep.send_signal(signal.SIGINT)
-    _, err = sweep.communicate(timeout=120)
+    _, err = sweep.communicate(timeout=WAIT)
     assert sweep.returncode == 130, err[-500:]
     assert "error:" not in err, err[-500:]  # a stop on request is not an error
     return err
@@ -129,7 +126,7 @@ def test_an_existing_folder_is_never_reused_and_a_damaged_plan_is_named(tmp_path
 def finished(tmp_path_factory) -> Path:
     """2 configurations x 2 seeds of the tiny model."""
     out = tmp_path_factory.mktemp("sweeps") / "s"
-    result = run_cli("sweep", "--seeds", "1-2", "--set", "batch_size=32,64", *SMALL, "--out", out, timeout=600)
+    result = run_cli("sweep", "--seeds", "1-2", "--set", "batch_size=32,64", *SMALL, "--out", out, timeout=WAIT)
     assert result.returncode == 0, result.stderr[-800:]
     return out
 
@@ -203,7 +200,7 @@ def test_the_summary_page_opens_in_a_browser_without_errors(finished):
     assert all(url.startswith("data:") for url in page.requests[1:]), page.requests  # self-contained
 
 
-def fake_runs(folder: Path, fids: dict[str, list[float]], steps: dict[str, int] | None = None) -> list[Run]:
+def fake_runs(folder: Path, fids: dict[str, list[float]], steps: dict[str, int] | None = None) -> list[PlannedRun]:
     """Finished runs of configurations (name -> each seed's final FID) at epoch 1, with `steps` per configuration."""
     runs = []
     for config, values in fids.items():
@@ -214,7 +211,7 @@ def fake_runs(folder: Path, fids: dict[str, list[float]], steps: dict[str, int] 
             record = {"epoch": 1, "step": (steps or {}).get(config, 100), "loss_d": 1.0, "loss_g": 1.0,
                       "d_real": 0.5, "d_fake": 0.5, "images_per_s": 1.0, "elapsed_s": 1.0, "fid": fid}
             (run / "metrics.jsonl").write_text(json.dumps(record) + "\n")
-            runs.append(Run(config, seed, run, {}))
+            runs.append(PlannedRun(config, seed, run, {}))
     return runs
 
 
@@ -266,7 +263,7 @@ def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouc
     assert "vanilla-gan sweep --out" in err.strip().splitlines()[-1] and "--resume" in err
     assert not (out / "summary.csv").exists()
     finished_at = (first / "checkpoints" / "last.pt").stat().st_mtime_ns
-    resumed = run_cli("sweep", "--out", out, "--resume", timeout=600)
+    resumed = run_cli("sweep", "--out", out, "--resume", timeout=WAIT)
     assert resumed.returncode == 0, resumed.stderr[-500:]
     assert "1 of them already done" in resumed.stdout
     assert (first / "checkpoints" / "last.pt").stat().st_mtime_ns == finished_at
@@ -278,7 +275,7 @@ def test_ctrl_c_stops_every_run_and_resume_finishes_leaving_finished_runs_untouc
 
 def test_jobs_train_runs_side_by_side_with_their_output_in_logs(tmp_path):
     out = tmp_path / "s"
-    result = run_cli("sweep", "--seeds", "1-2", *SMALL, "--jobs", "2", "--out", out, timeout=600)
+    result = run_cli("sweep", "--seeds", "1-2", *SMALL, "--jobs", "2", "--out", out, timeout=WAIT)
     assert result.returncode == 0, result.stderr[-500:]
     logs = sorted(p.name for p in (out / "logs").iterdir())
     assert logs == ["default_seed_1.log", "default_seed_2.log"]
@@ -294,7 +291,7 @@ def test_a_failing_run_is_named_and_the_others_still_run(tmp_path):
     """A data folder that does not exist passes the plan's checks but fails its run; the summary still comes."""
     out, missing = tmp_path / "s", tmp_path / "no-such-data"
     result = run_cli("sweep", "--seeds", "1", "--set", f"dataset={missing},digits", *SMALL, "--out", out,
-                     timeout=600)
+                     timeout=WAIT)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]  # after the run's own error line, as `train` printed it
     assert line.startswith("error: 1 run(s) failed: dataset=-") and "no-such-data seed 1: exit status 2" in line
@@ -316,7 +313,7 @@ def test_torchrun_shares_the_runs_between_processes(tmp_path):
     out = tmp_path / "s"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
                "vanilla_gan", "sweep", "--seeds", "1-3", *map(str, SMALL), "--out", str(out)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=WAIT)
     assert result.returncode == 0, result.stderr[-800:]
     assert "over 2 processes" in result.stdout
     assert sorted(r["seed"] for r in rows(out / "runs.csv")) == ["1", "2", "3"]
@@ -344,7 +341,7 @@ def test_an_older_batched_sweep_resumes_its_runs_one_by_one(tmp_path):
             "report": False, "batched": 2, "configs": [{"name": "default", "settings": {}}]}
     (out / "sweep.json").write_text(json.dumps(plan))
     assert "batched" not in read_plan(out)
-    result = run_cli("sweep", "--out", out, "--resume", "--jobs", "2", timeout=600)
+    result = run_cli("sweep", "--out", out, "--resume", "--jobs", "2", timeout=WAIT)
     assert result.returncode == 0, result.stderr[-500:]
     assert "--batched 2, which was removed" in result.stdout
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["default_seed_1.log", "default_seed_2.log"]

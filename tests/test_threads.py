@@ -15,19 +15,19 @@ import time
 
 import pytest
 import torch
-from helpers import TINY, TINY_OPTIONS, assert_one_line_error, run_cli
+from helpers import TINY, TINY_OPTIONS, WAIT, assert_one_line_error, run_cli
 
 import vanilla_gan as vg
-from vanilla_gan import threads
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import limit_images, load_dataset
-from vanilla_gan.progress import clock, slowdown
 from vanilla_gan.report.health import health_notes
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.runlog import RunRecord
-from vanilla_gan.runtime import mkl_cbwr
-from vanilla_gan.threads import ThreadPolicy, cgroup_quota, usable_cpus
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.runs.runlog import RunRecord
+from vanilla_gan.training import threads
+from vanilla_gan.training.process import mkl_cbwr
+from vanilla_gan.training.progress import clock, slowdown
+from vanilla_gan.training.threads import ThreadPolicy, cgroup_quota, usable_cpus
+from vanilla_gan.training.trainer import Trainer
 
 # ----------------------------------------------------------------------------- the CPUs a process may use
 
@@ -52,8 +52,8 @@ def test_a_containers_cpu_quota_caps_the_cpus(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
 def test_cpu_affinity_caps_the_cpus():
     code = ("import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]}); "
-            "from vanilla_gan.threads import usable_cpus; print(usable_cpus())")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            "from vanilla_gan.training.threads import usable_cpus; print(usable_cpus())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
     assert result.stdout.strip() == "1", result.stderr
 
 

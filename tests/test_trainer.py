@@ -5,40 +5,24 @@ Run: python -m pytest tests/test_trainer.py
 """
 
 import copy
+import dataclasses
 import json
 
 import pytest
 import torch
-from helpers import assert_same_run
+from helpers import SMALL_MODEL, assert_same_run, make_trainer, weights
 from torch import nn
 
-from vanilla_gan import algorithm
 from vanilla_gan.config import ModelConfig, TrainConfig
-from vanilla_gan.data import load_dataset
 from vanilla_gan.errors import Interrupted, TrainingError, UsageError
-from vanilla_gan.evaluate import Evaluator
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.trainer import Trainer
-
-SMALL_MODEL = ModelConfig(latent_dim=16, g_hidden=(64, 64), d_hidden=(64, 32))
-
-
-@pytest.fixture(scope="module")
-def images():
-    return load_dataset("digits")[0][:640]
-
-
-def make_trainer(tmp_path, images, name="run", model=SMALL_MODEL, evaluate=None, **train):
-    config = TrainConfig(**{"seed": 7, "epochs": 2, "batch_size": 64, "device": "cpu", "eval_every": 0, **train})
-    return Trainer(copy.deepcopy(model), config, images, RunDir(tmp_path / name), evaluate=evaluate)
+from vanilla_gan.evaluation.evaluator import Evaluator
+from vanilla_gan.gan import algorithm
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.training.trainer import Trainer
 
 
 def last_checkpoint(folder):
     return RunDir(folder).load_checkpoint()
-
-
-def weights(module: nn.Module) -> dict:
-    return {k: v.clone() for k, v in module.state_dict().items()}
 
 
 def losses(metrics: list[dict]) -> list[tuple]:
@@ -403,3 +387,22 @@ def test_a_network_reused_by_a_second_trainer_trains_as_a_fresh_copy_would(tmp_p
     assert_same_weights(weights(reused.G), weights(fresh.G))
     assert torch.equal(reused.G.net[0].weight, first.G.net[0].weight)  # the frozen layer never moved
     assert config.seed == 2 and config.epochs == 1  # the caller's config is not changed
+
+
+def test_the_seams_for_experiments_a_batch_transform_and_step_hooks(tmp_path, images):
+    """`batch_transform` gets each step's real images as floats in [-1, 1] and what it returns is what the step
+    trains on (a changed batch changes the weights); each step hook is called after every step with its number."""
+    seen, steps = [], []
+
+    def halve(real):
+        seen.append((real.shape, float(real.min()), float(real.max())))
+        return real * 0.5
+
+    plain = make_trainer(tmp_path, images, epochs=1)
+    plain.train()
+    hooked = Trainer(copy.deepcopy(SMALL_MODEL), dataclasses.replace(plain.config, epochs=1), images,
+                     batch_transform=halve, step_hooks=[lambda trainer: steps.append(trainer.step)])
+    hooked.train()
+    assert steps == list(range(hooked.steps_per_epoch)) and len(seen) == hooked.steps_per_epoch
+    assert all(shape == (hooked.config.batch_size, 784) and low >= -1 and high <= 1 for shape, low, high in seen)
+    assert not torch.equal(plain.D.net[0].weight, hooked.D.net[0].weight)

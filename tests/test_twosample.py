@@ -12,13 +12,13 @@ import pytest
 import torch
 from helpers import TINY, run_cli
 
-from vanilla_gan import evaluate as ev
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import fixed_order, load_dataset
-from vanilla_gan.models import Generator
-from vanilla_gan.sampling import sample_images
-from vanilla_gan.trainer import Trainer
-from vanilla_gan.twosample import PICKS, two_sample_test
+from vanilla_gan.evaluation import evaluator as ev
+from vanilla_gan.evaluation.twosample import PICKS, two_sample_test
+from vanilla_gan.gan.models import Generator
+from vanilla_gan.gan.sampling import sample_images
+from vanilla_gan.training.trainer import Trainer
 
 N = 1000  # images of each side: 800 to train on, 200 to test on; a few seconds a classifier
 

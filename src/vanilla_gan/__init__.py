@@ -16,7 +16,10 @@ callbacks, trainer -> twosample, classifier, evaluate -> report, export -> api -
 """
 
 from vanilla_gan._version import __version__
-from vanilla_gan.api import Training
+from vanilla_gan.api.pretrained import Pretrained, pretrained
+from vanilla_gan.api.run import Run, load
+from vanilla_gan.api.session import Training
+from vanilla_gan.api.train import train
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
 from vanilla_gan.data.sources import load_images
@@ -29,13 +32,10 @@ from vanilla_gan.errors import (
     UsageError,
     VanillaGanError,
 )
-from vanilla_gan.models import Discriminator, Generator
-from vanilla_gan.pretrained import Pretrained, pretrained
-from vanilla_gan.run import Run, load
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.runtime import reproducible_mkl
-from vanilla_gan.train_api import train
-from vanilla_gan.trainer import Trainer
+from vanilla_gan.gan.models import Discriminator, Generator
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.training.process import reproducible_mkl
+from vanilla_gan.training.trainer import Trainer
 
 # Before MKL's first call (importing torch makes none), for every entry point: the CLI, the API, torchrun's
 # ranks and sweep workers (their environment is this one's).

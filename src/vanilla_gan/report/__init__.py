@@ -11,6 +11,7 @@ where G draws in the browser; the report links to it), `tblog` (TensorBoard, an 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +20,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from vanilla_gan.checkpoint import load_generator
 from vanilla_gan.data import fixed_order, limit_images
 from vanilla_gan.data.sources import LoadedImages, load_images
-from vanilla_gan.memorisation import Memorisation, check_memorisation
+from vanilla_gan.evaluation.memorisation import Memorisation, check_memorisation
+from vanilla_gan.gan.sampling import latent_walk, sample_images
 from vanilla_gan.report import plots
 from vanilla_gan.report.animation import write_progress_gif, write_walk
 from vanilla_gan.report.explore_page import checkpoint_page
-from vanilla_gan.report.health import Note, diversity, format_notes, health_notes
+from vanilla_gan.report.health import Note, average_lag, diversity, format_notes, health_notes
 from vanilla_gan.report.page import render
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.sampling import latent_walk
+from vanilla_gan.runs.checkpoint import load_generator
+from vanilla_gan.runs.rundir import RunDir
 
 
 @dataclass
@@ -65,6 +66,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     record = run.read()
     run.remove_stale_temps()  # what an interrupted report (or training) left
     state = run.load_checkpoint()
+    custom = None if generator is None else copy.deepcopy(generator)  # before its weights are loaded
     generator = load_generator(state, generator=generator)
     skipped: list[str] = []
 
@@ -83,7 +85,8 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     real, labels = attempt("real images", lambda: _training_images(state, data)) or (None, None)
     real_diversity = None if real is None else diversity(real[fixed_order(len(real))[:64]])
     classes = None if labels is None else sorted(int(c) for c in np.unique(labels))
-    notes = attempt("health notes", lambda: health_notes(record, real_diversity, classes)) or []
+    lag = attempt("moving average", lambda: _average_lag(state, generator, custom, run.path, device)) or []
+    notes = attempt("health notes", lambda: health_notes(record, real_diversity, classes, lag)) or []
     memo = None
     if real is not None:
         memo = attempt("memorisation", lambda: check_memorisation(generator, real, num=memorisation_samples,
@@ -97,6 +100,15 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
     page = render(record, state, figures, progress, walk, real, notes, memo, skipped, two_sample, explore)
     path = run.write(run.report_path, page.encode("utf-8"))
     return Report(path, notes, memo, skipped)
+
+
+def _average_lag(state: dict[str, Any], average: torch.nn.Module, custom: torch.nn.Module | None, path: Path,
+                 device: str | torch.device) -> list[Note]:
+    """health.average_lag on 256 images of G's moving average and of G itself, the same noise."""
+    if state.get("generator_ema") is None:
+        return []
+    raw = load_generator(state, raw=True, generator=custom)
+    return average_lag(sample_images(average, 256, device=device), sample_images(raw, 256, device=device), path)
 
 
 def _training_images(state: dict[str, Any], data: LoadedImages | None = None,

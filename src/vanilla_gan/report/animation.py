@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from vanilla_gan.data.images import grid_rows, png_bytes
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.images import grid_rows, png_bytes
 
 MAX_PROGRESS_FRAMES = 60
 

@@ -30,8 +30,8 @@ from torch import nn
 from vanilla_gan.data import fixed_order, load_dataset
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write, make_folder
-from vanilla_gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
-from vanilla_gan.shipped import Weights, from_checkpoint
+from vanilla_gan.gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
+from vanilla_gan.runs.shipped import Weights, from_checkpoint
 
 DIRECTIONS = 6  # sliders
 SPOT_REAL, SPOT_BYTES = 200, 1_500_000  # real images embedded for spot-the-fake: at most this many, and bytes
@@ -316,7 +316,8 @@ of the latent space that G never saw). The strip: 9 steps; click one.</p></div><
 {draw_note}</p><p><button id="vg-clear" type="button">Clear</button>
 <button id="vg-copy" type="button">Copy the image above</button></p>
 <p class="muted">D was trained to say "real" to training images and "generated" to G's. A good G keeps it near
-50%; whatever D still spots is what gives G away.</p></div></div></section>
+50%; whatever D still spots is what gives G away. D learnt what G's images get wrong, not what an image should
+be: a blank canvas, which G never draws, can score high.</p></div></div></section>
 <section id="spot-the-fake"><h2>Spot the fake</h2>
 <p>Your own two-sample test: one image at a time, half real and half drawn by G, in a random order. Say which each
 is; at the end you see how often you were right, and whether that is better than guessing. {spot_note}</p>

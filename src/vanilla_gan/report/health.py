@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from vanilla_gan.config import G_LOSSES, TrainConfig
-from vanilla_gan.images import split_grid
-from vanilla_gan.progress import SLOW, first_speed
-from vanilla_gan.runlog import RunRecord
+from vanilla_gan.data.images import split_grid
+from vanilla_gan.runs.runlog import RunRecord
+from vanilla_gan.training.progress import SLOW, first_speed
 
 D_FAKE_LOW = 0.1  # D(G(z)) below this: D rejects nearly every generated digit
+AVERAGE_CONTRAST = 0.9  # the moving average's images below this share of G's contrast: it has not caught up
 DIVERSITY_DROP = 0.75  # latest diversity below this share of its peak (and of real digits') = collapsing
 MIN_EPOCHS = 10  # fewer epochs than this: trends are not judged
 
@@ -73,13 +74,14 @@ def grid_diversity(run: RunRecord) -> tuple[np.ndarray, np.ndarray]:
 
 
 def health_notes(run: RunRecord, real_diversity: float | None = None,
-                 data_classes: list[int] | None = None) -> list[Note]:
+                 data_classes: list[int] | None = None, found: list[Note] | None = None) -> list[Note]:
     """The notes for a run, problems first; an 'ok' note when nothing was found.
 
-    `real_diversity` is `diversity` of 64 training digits; `data_classes` the digit classes present in the
+    `real_diversity` is `diversity` of 64 training images; `data_classes` the digit classes present in the
     training data (all 10 when None): a class the data lacks is not counted as missing from the samples.
+    `found`: notes the caller made from the checkpoint (`average_lag`), counted with these.
     """
-    notes: list[Note] = []
+    notes: list[Note] = list(found or [])
     if run.stop:
         notes.append(Note(
             "problem", "Training stopped: the losses became NaN or infinite",
@@ -108,18 +110,38 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
     if epochs < MIN_EPOCHS:
         notes.append(Note(
             "info", f"Too early to judge: {epochs} epoch{'s' if epochs != 1 else ''}",
-            "The checks above look for trends over many epochs; after a few epochs the digits are still "
+            "The checks above look for trends over many epochs; after a few epochs G's images are still "
             f"forming (a default run trains {TrainConfig.epochs} epochs; on the embedded digits they are legible "
-            f"after about 15).",
+            f"after about 15, and all ten digits show after about 30).",
             f"Continue the run: vanilla-gan train --out {shlex.quote(str(run.run_dir))} --resume --epochs N."))
     if not any(n.level in ("problem", "warning") for n in notes) and epochs >= MIN_EPOCHS:
         d_fake = run.metrics[-1]["d_fake"]
         d_real = run.metrics[-1]["d_real"]
         notes.append(Note("ok", "No problem found", "The samples are not collapsing." if objective else (
             f"D and G are still playing the game: in the last epoch D(x) averaged {d_real:.2f} and D(G(z)) "
-            f"{d_fake:.2f} (D is not rejecting every generated digit), and the samples are not collapsing.")))
+            f"{d_fake:.2f} (D is not rejecting every generated image), and the samples are not collapsing.")))
     order = {"problem": 0, "warning": 1, "info": 2, "ok": 3}
     return sorted(notes, key=lambda n: order[n.level])
+
+
+def contrast(images: np.ndarray) -> float:
+    """How far uint8 images' pixels sit from mid-grey, 0 (all grey) to 1 (all black or white)."""
+    return float(np.abs(images.astype(np.float64) / 127.5 - 1).mean())
+
+
+def average_lag(average: np.ndarray, raw: np.ndarray, run_dir: object) -> list[Note]:
+    """A warning when the moving average of G's weights draws images much greyer than G's own (the same z): in a
+    short run it still averages in G's first, unformed weights."""
+    ours, gs = contrast(average), contrast(raw)
+    if gs == 0 or ours >= AVERAGE_CONTRAST * gs:
+        return []
+    return [Note(
+        "warning", "The moving average of G's weights has not caught up with G",
+        f"Samples, grids and evaluations use a moving average of G's weights (--ema-decay); this early in the run "
+        f"it still holds G's first, unformed weights, so its images are greyer than G's own (contrast "
+        f"{ours:.2f} against {gs:.2f}, on the same noise).",
+        f"See G itself: vanilla-gan sample {shlex.quote(str(run_dir))} --raw -n 64 -o raw.png; the average "
+        f"catches up as training goes on (--resume --epochs N), or a smaller --ema-decay follows G sooner.")]
 
 
 def _own_objective(run: RunRecord) -> str | None:
@@ -139,7 +161,7 @@ def _d_winning(run: RunRecord) -> list[Note]:
         return []
     return [Note(
         "warning", f"D is winning outright: D(G(z)) below {D_FAKE_LOW} for the last {stretch} epochs",
-        f"Since epoch {epochs[-stretch]}, D has rejected nearly every generated digit (D(G(z)) "
+        f"Since epoch {epochs[-stretch]}, D has rejected nearly every generated image (D(G(z)) "
         f"{d_fake[-stretch:].mean():.3f} on average) while loss_G rose from {loss_g[-stretch]:.2f} to "
         f"{loss_g[-1]:.2f}. G then learns little from D's verdicts, and the samples stop improving or get worse.",
         "Pick an earlier checkpoint (checkpoints/best.pt with --eval-every); for a new run weaken D "
@@ -154,12 +176,12 @@ def _collapse(run: RunRecord, real_diversity: float | None, data_classes: list[i
         last = values[-1]
         below_real = real_diversity is None or last < DIVERSITY_DROP * real_diversity
         if peak < len(values) - 1 and last < DIVERSITY_DROP * values[peak] and below_real:
-            real = f" (real digits: {real_diversity:.2f})" if real_diversity is not None else ""
+            real = f" (real images: {real_diversity:.2f})" if real_diversity is not None else ""
             notes.append(Note(
                 "warning", "G may be collapsing: its samples are becoming alike",
-                f"The 64 fixed-noise digits' mean pairwise distance fell from {values[peak]:.2f} at epoch "
+                f"The 64 fixed-noise images' mean pairwise distance fell from {values[peak]:.2f} at epoch "
                 f"{epochs[peak]} to {last:.2f} at epoch {epochs[-1]}{real}: G is mapping different z to "
-                f"similar digits (mode collapse), often followed by D winning and G jumping to another mode.",
+                f"similar images (mode collapse), often followed by D winning and G jumping to another mode.",
                 "Use an earlier checkpoint; for a new run lower --lr, use --betas 0.5,0.999, or try another "
                 "--seed: a vanilla GAN has no remedy for collapse built in."))
     histograms = [m["class_histogram"] for m in run.metrics if m.get("class_histogram")]

@@ -23,11 +23,11 @@ from PIL import Image
 
 from vanilla_gan.config import is_finite_number
 from vanilla_gan.data import fixed_order
-from vanilla_gan.images import grid, png_bytes
-from vanilla_gan.memorisation import Memorisation
+from vanilla_gan.data.images import grid, png_bytes
+from vanilla_gan.evaluation.memorisation import Memorisation
 from vanilla_gan.report.health import Note
-from vanilla_gan.runlog import RunRecord
-from vanilla_gan.schema import HEADLINE_METRICS, two_sample_sentence
+from vanilla_gan.runs.runlog import RunRecord
+from vanilla_gan.runs.schema import HEADLINE_METRICS, two_sample_sentence
 
 
 def _data_uri(source: Path | Image.Image, mime: str = "image/png") -> str:

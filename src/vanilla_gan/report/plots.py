@@ -19,8 +19,8 @@ import numpy as np
 
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import atomic_write
-from vanilla_gan.runlog import RunRecord
-from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS, STEP_STATS
+from vanilla_gan.runs.runlog import RunRecord
+from vanilla_gan.runs.schema import HEADLINE_METRICS, STEP_KEYS, STEP_STATS
 
 COLOURS = {stat.key: stat.colour for stat in STEP_STATS}
 LABELS = {stat.key: stat.label for stat in STEP_STATS}

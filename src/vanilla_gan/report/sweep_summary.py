@@ -33,8 +33,8 @@ import numpy as np
 from vanilla_gan.config import is_finite_number
 from vanilla_gan.fileio import atomic_write
 from vanilla_gan.report.plots import pyplot
-from vanilla_gan.rundir import RunDir
-from vanilla_gan.schema import METRICS, STEP_STATS
+from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.runs.schema import METRICS, STEP_STATS
 
 # (key, label, better): the metrics summarised, in the order of the tables
 COLUMNS = [(m.key, m.label, m.better) for m in METRICS if m.headline] + \

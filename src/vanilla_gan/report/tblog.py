@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from vanilla_gan.data.images import grid
 from vanilla_gan.errors import UsageError
-from vanilla_gan.images import grid
-from vanilla_gan.schema import HEADLINE_METRICS, STEP_KEYS
+from vanilla_gan.runs.schema import HEADLINE_METRICS, STEP_KEYS
 
 
 class TensorBoardLogger:
