@@ -238,7 +238,7 @@ def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(t
 
 
 def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_path):
-    from vanilla_gan.api.session import RECIPES
+    from vanilla_gan.config import RECIPES
 
     run = tmp_path / "best"
     result = run_cli("train", "--recipe", "best", "--epochs", "1", "--limit", "256", "--eval-every", "0",

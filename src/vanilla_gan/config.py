@@ -315,3 +315,14 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
 __all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "DIGIT_SHAPE", "MAX_SIDE",
            "MAX_PIXELS", "G_LOSSES", "NETS", "AUGMENTS",
            "DEVICES", "PRECISIONS", "RESUMABLE", "RETIRED", "option", "resume_configs"]
+
+
+# A single switch for a known set of options; options given beside it win.
+RECIPES: dict[str, dict[str, Any]] = {
+    "tutorial": {"batch_size": 100, "betas": (0.9, 0.999), "ema_decay": 0.0},  # the notebooks' plain Adam
+    # The best combination of the discriminator study in about 10 minutes of 2 cores (docs/experiments/
+    # discriminator.md): the DCGAN-style pair at width 32, D without dropout, a shorter moving average.
+    "best": {"g_net": "conv", "d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "epochs": 90},
+}
+MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name != "image_shape")  # that one: from the data
+TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))

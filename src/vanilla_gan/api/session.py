@@ -14,7 +14,6 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,17 @@ import torch
 from torch import nn
 
 from vanilla_gan.api.run import Run, fresh_copy
-from vanilla_gan.config import MAX_EPOCHS, MAX_SIDE, ModelConfig, TrainConfig, check_whole, resume_configs
+from vanilla_gan.config import (
+    MAX_EPOCHS,
+    MAX_SIDE,
+    MODEL_OPTIONS,
+    RECIPES,
+    TRAIN_OPTIONS,
+    ModelConfig,
+    TrainConfig,
+    check_whole,
+    resume_configs,
+)
 from vanilla_gan.data import DATASET_NAMES, limit_images
 from vanilla_gan.data.sources import LoadedImages, load_images
 from vanilla_gan.errors import CheckpointError, Interrupted, TrainingError, UsageError
@@ -37,16 +46,6 @@ from vanilla_gan.training import distributed
 from vanilla_gan.training.process import bf16_warning, resolve_device
 from vanilla_gan.training.threads import usable_cpus
 from vanilla_gan.training.trainer import EpochHook, Trainer
-
-# A single switch for a known set of options; options given beside it win.
-RECIPES = {
-    "tutorial": {"batch_size": 100, "betas": (0.9, 0.999), "ema_decay": 0.0},  # the notebooks' plain Adam
-    # The best combination of the discriminator study in about 10 minutes of 2 cores (docs/experiments/
-    # discriminator.md): the DCGAN-style pair at width 32, D without dropout, a shorter moving average.
-    "best": {"g_net": "conv", "d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "epochs": 90},
-}
-MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name != "image_shape")  # that one: from the data
-TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))
 
 
 def threads_warning(threads: int | None) -> list[str]:

@@ -26,8 +26,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vanilla_gan.api.run import Run
-from vanilla_gan.api.session import MODEL_OPTIONS, TRAIN_OPTIONS, Training
-from vanilla_gan.config import ModelConfig, TrainConfig
+from vanilla_gan.api.session import Training
+from vanilla_gan.config import MODEL_OPTIONS, TRAIN_OPTIONS, ModelConfig, TrainConfig
 from vanilla_gan.errors import UsageError
 from vanilla_gan.gan.algorithm import Objective
 from vanilla_gan.training import distributed

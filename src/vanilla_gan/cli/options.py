@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from vanilla_gan.api.session import RECIPES
 from vanilla_gan.config import (
     AUGMENTS,
     DEVICES,
@@ -20,6 +19,7 @@ from vanilla_gan.config import (
     MAX_EVAL_SAMPLES,
     NETS,
     PRECISIONS,
+    RECIPES,
     ModelConfig,
     TrainConfig,
 )
@@ -90,7 +90,7 @@ def _data_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
 
 def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     """The GAN's training algorithm: the batch, Adam, the losses, the averaged G."""
-    p.add_argument("--batch-size", type=int, help=f"images per step (default: {t.batch_size})")
+    p.add_argument("--batch-size", type=int, help=f"m, the real (and generated) images of each D and G update, per process (default: {t.batch_size})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (G only with --lr-d; default: {t.lr})")
     p.add_argument("--lr-d", type=float,
                    help="D's own Adam learning rate, e.g. --lr 1e-4 --lr-d 4e-4 (TTUR, Heusel et al. 2017; "

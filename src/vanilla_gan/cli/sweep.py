@@ -34,7 +34,6 @@ from typing import Any
 
 import torch.distributed as dist
 
-from vanilla_gan.api.session import MODEL_OPTIONS, TRAIN_OPTIONS
 from vanilla_gan.cli.common import common_options
 from vanilla_gan.cli.options import as_arguments, folder_path, train_options
 from vanilla_gan.cli.sweep_plan import (
@@ -48,6 +47,7 @@ from vanilla_gan.cli.sweep_plan import (
     runs_of,
     state_of,
 )
+from vanilla_gan.config import MODEL_OPTIONS, TRAIN_OPTIONS
 from vanilla_gan.errors import Interrupted, UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.report.sweep_summary import write_summary

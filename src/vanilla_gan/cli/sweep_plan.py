@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vanilla_gan.api.session import MODEL_OPTIONS, RECIPES, TRAIN_OPTIONS
 from vanilla_gan.cli.options import SWITCHES, train_options
-from vanilla_gan.config import MAX_SEED, RETIRED, ModelConfig, TrainConfig, option
+from vanilla_gan.config import (
+    MAX_SEED,
+    MODEL_OPTIONS,
+    RECIPES,
+    RETIRED,
+    TRAIN_OPTIONS,
+    ModelConfig,
+    TrainConfig,
+    option,
+)
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
 from vanilla_gan.runs.checkpoint import epoch_of

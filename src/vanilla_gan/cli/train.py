@@ -12,13 +12,15 @@ import sys
 
 from tqdm.auto import tqdm
 
-from vanilla_gan.api.session import MODEL_OPTIONS, TRAIN_OPTIONS, Training
+from vanilla_gan.api.session import Training
 from vanilla_gan.cli.common import (
     common_options,
 )
 from vanilla_gan.cli.options import folder_path, train_options
 from vanilla_gan.config import (
     MAX_EPOCHS,
+    MODEL_OPTIONS,
+    TRAIN_OPTIONS,
 )
 from vanilla_gan.data.arrays import shape_words
 from vanilla_gan.errors import Interrupted, TrainingError
