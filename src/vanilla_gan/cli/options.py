@@ -90,7 +90,8 @@ def _data_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
 
 def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     """The GAN's training algorithm: the batch, Adam, the losses, the averaged G."""
-    p.add_argument("--batch-size", type=int, help=f"m, the real (and generated) images of each D and G update, per process (default: {t.batch_size})")
+    p.add_argument("--batch-size", type=int, help=f"m, the real (and generated) images of each D and G update, per "
+                                                  f"process (default: {t.batch_size})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate, G and D (G only with --lr-d; default: {t.lr})")
     p.add_argument("--lr-d", type=float,
                    help="D's own Adam learning rate, e.g. --lr 1e-4 --lr-d 4e-4 (TTUR, Heusel et al. 2017; "
