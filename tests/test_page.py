@@ -10,6 +10,7 @@ import shutil
 import numpy as np
 
 from vanilla_gan.report import write_report
+from vanilla_gan.report.page import reading_of_d
 
 INJECTED = '<meta http-equiv="refresh" content="0; url=https://example.invalid/">'
 
@@ -40,3 +41,13 @@ def test_the_captions_say_images_for_data_other_than_digits(tmp_path):
         assert f"real {noun}" in words and f"training {noun}" in words
         if noun == "images":
             assert "digit" not in words, words
+
+
+def test_the_curves_say_in_a_line_why_ds_outputs_look_as_they_do():
+    """For a learner: loss_D against 2 ln 2, and D(x) against D(G(z)) read as balanced, D winning, or playing."""
+    balanced = reading_of_d({"d_real": 0.53, "d_fake": 0.47, "loss_d": 1.29})
+    assert "1.29" in balanced["losses"] and "1.39" in balanced["losses"]
+    assert "barely tell them apart" in balanced["discriminator"] and "0.53" in balanced["discriminator"]
+    assert "D is winning" in reading_of_d({"d_real": 0.95, "d_fake": 0.04, "loss_d": 0.12})["discriminator"]
+    assert "still playing" in reading_of_d({"d_real": 0.75, "d_fake": 0.3, "loss_d": 0.9})["discriminator"]
+    assert reading_of_d({"d_real": None, "d_fake": 0.3, "loss_d": 0.9}) == {}

@@ -55,6 +55,7 @@ def test_report_is_self_contained(evaluated_run):
                     "Memorisation check", "Configuration"):
         assert heading in page, heading
     assert "image/gif" in page and 'name="viewport"' in page
+    assert "In the last epoch D(x) averaged" in page and "2 ln 2 = 1.39" in page  # the curves read for a learner
 
 
 def test_report_command_rewrites_the_report(evaluated_run, tmp_path):

@@ -92,7 +92,7 @@ def health_notes(run: RunRecord, real_diversity: float | None = None,
     epochs = len(run.metrics)
     if epochs == 0:
         return notes + [Note("info", "No complete epoch yet", "The run has no epoch in metrics.jsonl.")]
-    objective = _own_objective(run)
+    objective = own_objective(run)
     notes += _d_winning(run) if objective is None else [Note(
         "info", f"Your own objective ({objective}): the notes on D's outputs do not apply",
         "The checks of D(x) and D(G(z)) (D winning outright) assume the original GAN's BCE losses, where "
@@ -144,7 +144,7 @@ def average_lag(average: np.ndarray, raw: np.ndarray, run_dir: object) -> list[N
         f"catches up as training goes on (--resume --epochs N), or a smaller --ema-decay follows G sooner.")]
 
 
-def _own_objective(run: RunRecord) -> str | None:
+def own_objective(run: RunRecord) -> str | None:
     """The name of the user's own objective the run trained with (config.json), or None for the built-in one."""
     name = run.config.get("objective") if isinstance(run.config, dict) else None
     return name[:64] if isinstance(name, str) and name not in G_LOSSES else None

@@ -25,7 +25,7 @@ from vanilla_gan.config import is_finite_number
 from vanilla_gan.data import fixed_order
 from vanilla_gan.data.images import grid, png_bytes
 from vanilla_gan.evaluation.memorisation import Memorisation
-from vanilla_gan.report.health import Note
+from vanilla_gan.report.health import Note, own_objective
 from vanilla_gan.runs.runlog import RunRecord
 from vanilla_gan.runs.schema import HEADLINE_METRICS, two_sample_sentence
 
@@ -155,7 +155,7 @@ def render(run: RunRecord, state: dict[str, Any], figures: dict[str, Path], prog
     name = run.run_dir.resolve().name
     parts = [_heading(run, name), _health_section(notes), _explore_section(explore),
              _two_sample_section(run.metrics_with_evaluation(), two_sample, _noun(run)), _samples_section(run, real),
-             _animations_section(progress, walk), _curves_section(figures), _metrics_section(run),
+             _animations_section(progress, walk), _curves_section(figures, run), _metrics_section(run),
              _memorisation_section(memo, figures, _noun(run)), _config_section(run.config), _left_out_section(skipped),
              _footer(run, state)]
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -224,13 +224,36 @@ def _animations_section(progress: Path | None, walk: tuple[Path, Path] | None) -
     return f'<section><h2>Animations</h2><div class="cols">{"".join(moving)}</div></section>'
 
 
-def _curves_section(figures: dict[str, Path]) -> str:
+def _curves_section(figures: dict[str, Path], run: RunRecord | None = None) -> str:
     captions = {"losses": "Losses per step (raw values faint, moving average bold)",
                 "discriminator": "D(x) and D(G(z)) per step; at 0.5 D cannot tell real from generated",
                 "metrics": "Evaluation metrics per evaluated epoch", "speed": "Training images per second"}
-    shown = "".join(f"<figure>{_img(figures[key], caption)}<figcaption>{escape(caption)}</figcaption></figure>"
+    readings = reading_of_d(run.metrics[-1]) if run is not None and run.metrics and own_objective(run) is None else {}
+    shown = "".join(f"<figure>{_img(figures[key], caption)}<figcaption>{escape(caption)}"
+                    f"{'<br>' + escape(readings[key]) if key in readings else ''}</figcaption></figure>"
                     for key, caption in captions.items() if key in figures)
     return f"<section><h2>Curves</h2>{shown}</section>" if shown else ""
+
+
+def reading_of_d(last: dict[str, Any]) -> dict[str, str]:
+    """One line each, for a learner, on why the last epoch's losses and D's outputs look as they do (BCE).
+
+    With D(x) = a and D(G(z)) = b, loss_D = -ln a - ln(1 - b): 2 ln 2 = 1.39 when D says 0.5 to both."""
+    a, b, loss_d = last.get("d_real"), last.get("d_fake"), last.get("loss_d")
+    if not all(isinstance(v, (int, float)) for v in (a, b, loss_d)):
+        return {}
+    gap = a - b
+    if gap < 0.15:
+        game = "D can barely tell them apart: the game is near its balance point, where G's images pass"
+    elif b < 0.1:
+        game = "D rejects nearly every generated image: D is winning and G learns little from it"
+    else:
+        game = "D tells them apart, but not surely: G and D are still playing"
+    return {
+        "losses": f"In the last epoch loss_D averaged {loss_d:.2f}; 2 ln 2 = 1.39 is D answering 0.5 to every image "
+                  f"(a D that cannot tell), lower means D is right more often. loss_G = -ln D(G(z)) rises as D wins.",
+        "discriminator": f"In the last epoch D(x) averaged {a:.2f} and D(G(z)) {b:.2f}: {game}.",
+    }
 
 
 def _metrics_section(run: RunRecord) -> str:
