@@ -10,9 +10,9 @@ algorithm (Goodfellow et al., 2014), on handwritten digits or your own images.
     vg.pretrained().sample(8)                            # the shipped weights: no training
 
 The command-line tool is `vanilla-gan` (see `vanilla-gan --help`); both are documented in the README.
-The modules, lowest first: errors, config, schema, fileio -> data, models, images, sampling, runtime,
-distributed, checkpoint, lock -> runfolder, runlog, rundir -> algorithm (the GAN step, the objective), engine,
-callbacks, trainer -> twosample, classifier, evaluate -> report, export -> api -> cli.
+The folders, lowest first (docs/design.md has the map): errors, config -> data, gan (the networks and the step)
+-> runs (the run folder) -> training (the loop) -> evaluation -> report -> api (what Python calls) -> cli.
+`load_images` is the loader of every kind of data; `load_dataset(name)` gives a named data set's images and labels.
 """
 
 from vanilla_gan._version import __version__
