@@ -49,4 +49,7 @@ ARMS: dict[str, dict] = {
                      "r1_gamma": 1.0, "r1_every": 16},
     "dcgan-w48-r1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 48,
                      "r1_gamma": 1.0, "r1_every": 16},
+    # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
+    "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
+                      "r1_every": 16},
 }

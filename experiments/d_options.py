@@ -34,7 +34,8 @@ SPEED = {"default": 1.0, "translation": 0.93, "translation-cutout": 0.94, "noise
          "dcgan-nodrop-b64": 0.4, "dcgan-nodrop-w32": 0.8, "dcgan-nodrop-w32-b64": 0.9,
          "dcgan-w32-lrd": 0.8, "conv-d-w32-noise": 0.7, "dcgan-w64-lrd": 0.4,
          "dcgan-w32-trans": 0.75, "dcgan-w32-r1": 0.75,
-         "dcgan-w48-r1": 0.55}
+         "dcgan-w48-r1": 0.55,
+         "mlpg-convd-r1": 0.8}
 
 
 def epochs_of(arm: str, scale: float) -> int:
