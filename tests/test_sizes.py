@@ -1,5 +1,6 @@
-"""Every piece of src/ reads in one go: no class over 250 lines and no function (or method) over 60, counted from
-the `class`/`def` line (decorators left out) to the last line of its body, docstring included. Fast, no torch.
+"""Every piece of src/ reads in one go: no module over 400 lines, no class over 250 and no function (or method)
+over 60, counted from the `class`/`def` line (decorators left out) to the last line of its body, docstring
+included; and at most 15 modules directly in src/vanilla_gan/, the rest in folders by concern. Fast, no torch.
 
 Run: python -m pytest tests/test_sizes.py -n 0 -q
 """
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src"
-MAX_CLASS, MAX_FUNCTION = 250, 60
+MAX_MODULE, MAX_CLASS, MAX_FUNCTION = 400, 250, 60
+MAX_TOP_MODULES = 15
 
 
 def oversized(path: Path) -> list[str]:
@@ -46,3 +48,21 @@ def test_the_count_leaves_decorators_out_and_catches_a_long_method(tmp_path, mon
     path.parent.mkdir()
     path.write_text(source)
     assert oversized(path) == ["src/m.py:65 function long is 61 lines (at most 60)"]
+
+
+def long_modules(src: Path) -> list[str]:
+    return [f"{path.relative_to(src.parent)} is {n} lines (at most {MAX_MODULE})" for path in sorted(src.rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_MODULE]
+
+
+def test_no_module_over_400_lines_and_at_most_15_beside_the_folders():
+    assert long_modules(SRC) == []
+    top = sorted(p.name for p in (SRC / "vanilla_gan").glob("*.py"))
+    assert len(top) <= MAX_TOP_MODULES, top
+
+
+def test_the_module_check_can_fail(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "long.py").write_text("x = 1\n" * 401)
+    (tmp_path / "src" / "short.py").write_text("x = 1\n" * 400)
+    assert long_modules(tmp_path / "src") == ["src/long.py is 401 lines (at most 400)"]
