@@ -116,7 +116,7 @@ def python_blocks(markdown: str, heading: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
-# The README's example (40 epochs, 3 minutes on 2 cores) and the tour notebook (8 epochs of batch 8) train for
+# The README's example (40 epochs, 4 minutes on 2 cores) and the tour notebook (8 epochs of batch 8) train for
 # minutes; their tests run them as written but for these, which keep every call and file of the example and leave
 # the quality they state to the measurements the README and the notebook quote.
 SHORTER = ("epochs=8", "epochs=1, limit=2000")

@@ -91,7 +91,8 @@ def evaluation_notice(trainer: Any, two_sample: bool) -> str:
     took = [m["eval_s"] for m in trainer.metrics if isinstance(m.get("eval_s"), (int, float))]
     what = "FID, IS, precision/recall" + (" and the two-sample test" if two_sample else "")
     if took:
-        guess = f"the last took {took[-1]:.0f} s" + ("; the two-sample test adds about a minute" if two_sample else "")
+        guess = f"the last took {took[-1]:.0f} s" + ("; the two-sample test adds about 15 s on 2 idle cores, minutes "
+                                                 "beside busy programs" if two_sample else "")
     else:
         guess = ("about 30 s on 2 idle cores, several minutes beside busy programs" if two_sample
                  else "about 15 s on 2 idle cores")
