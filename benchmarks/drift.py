@@ -31,10 +31,11 @@ WALL_CLOCK = {"images_per_s", "elapsed_s", "epoch_time", "eval_s"}
 ARGS = ("--limit 1024 --epochs 1 --batch-size 8 --eval-every 0 --no-report --seed 1")
 
 
-def digest(run: Path) -> str:
-    """A hash of every number in last.pt but the wall-clock ones (epoch_time, elapsed, the metrics' timings)."""
+def digest(run: Path, leave_out: tuple[str, ...] = ()) -> str:
+    """A hash of every number in last.pt but the wall-clock ones (epoch_time, elapsed, the metrics' timings), and
+    of every other entry but those named in `leave_out`."""
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    for key in ("epoch_time", "elapsed"):
+    for key in ("epoch_time", "elapsed", *leave_out):
         state.pop(key, None)
     state["metrics"] = [{k: v for k, v in line.items() if k not in WALL_CLOCK} for line in state["metrics"]]
     h = hashlib.sha256()
