@@ -6,8 +6,9 @@ number in last.pt but the wall-clock ones), to compare with the digests of the c
 
 The digest leaves out the checkpoint's `modules` entry, the networks' class paths, which name the module they
 live in (vanilla_gan.models.Generator before the package's folders, vanilla_gan.gan.models.Generator after): a
-move of code, not a number. The five cover the step's paths: the default networks, --d-steps 2 with the minimax loss and a cooldown, the
-DCGAN-style pair with DiffAugment, noise and a lazy R1 penalty, D's minibatch std and spectral norm, and bf16.
+move of code, not a number. The five cover the step's paths: the default networks, --d-steps 2 with the minimax
+loss and a cooldown, the DCGAN-style pair with DiffAugment, noise and a lazy R1 penalty, D's minibatch std and
+spectral norm, and bf16.
 """
 
 from __future__ import annotations
