@@ -144,9 +144,8 @@ def test_a_moving_average_that_has_not_caught_up_is_a_warning_with_the_way_to_se
 
 
 def test_the_report_of_a_run_whose_average_lags_warns_and_drops_the_all_clear(tiny_run, tmp_path):
-    run, untouched = tmp_path / "lagging", tmp_path / "untouched"
+    run = tmp_path / "lagging"
     shutil.copytree(tiny_run, run)
-    shutil.copytree(tiny_run, untouched)
     folder = RunDir(run)
     state = folder.load_checkpoint()
     state["generator_ema"] = {k: torch.zeros_like(v) for k, v in state["generator_ema"].items()}  # G(z) = tanh(0)
@@ -154,4 +153,4 @@ def test_the_report_of_a_run_whose_average_lags_warns_and_drops_the_all_clear(ti
     notes = write_report(run).notes
     assert any(n.title.startswith("The moving average of G's weights has not caught up") for n in notes)
     assert not any(n.level == "ok" for n in notes)
-    assert not any("caught up" in n.title for n in write_report(untouched).notes)
+    assert "has not caught up" not in (tiny_run / "report.html").read_text()  # its own report, written by train
