@@ -23,7 +23,10 @@ WORKER = r"""
 import json, sys, torch
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import load_dataset
-from vanilla_gan.training.trainer import Trainer
+try:
+    from vanilla_gan.training.trainer import Trainer
+except ImportError:  # a source tree from before the package's folders
+    from vanilla_gan.trainer import Trainer
 options = json.loads(sys.argv[1])
 images, _ = load_dataset("digits")
 config = TrainConfig(device="cpu", seed=0, epochs=10**6, log_every=10**9, eval_every=0, **options)
