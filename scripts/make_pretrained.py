@@ -1,12 +1,12 @@
 """Write the package's shipped weights (src/vanilla_gan/assets/pretrained.pt and pretrained.json) from a run.
 
     vanilla-gan train --seed 3 --epochs 381 --out runs/ship           # the run to ship (the best recipe)
-    vanilla-gan evaluate runs/ship --json > runs/ship/evaluation.json  # optional: an independent evaluation
-    python scripts/make_pretrained.py runs/ship --evaluation runs/ship/evaluation.json
+    vanilla-gan evaluate runs/ship --json > runs/ship-scores.json     # optional: an independent evaluation
+    python scripts/make_pretrained.py runs/ship --evaluation runs/ship-scores.json
     python scripts/make_pretrained.py runs/ship --out /tmp/weights     # somewhere else (tests, trials)
 
 CHECKPOINT is a run folder (its checkpoints/last.pt) or a checkpoint file. The weights file holds G's moving
-average and D as float16 (vanilla_gan/shipped.py; G's raw weights too with --with-raw, or when the run kept no
+average and D as float16 (vanilla_gan/runs/shipped.py; G's raw weights too with --with-raw, or when the run kept no
 average: 5.9 MB for the digits' model, 8.9 MB with raw G); the JSON beside it the provenance: the
 command that repeats the run, seed, epochs, training time, the machine this script ran on (run it where the
 run was trained), the run's metrics (its last evaluation: c2st_accuracy, FID, precision, recall, ...), the

@@ -5,7 +5,8 @@
 
 Trains `vanilla_gan.evaluation.classifier.train_evaluator` on the embedded digits (every fifth held out) with seed 0,
 writes the state dict, and prints the held-out accuracy and the file's SHA-256. After retraining the shipped
-file, put the SHA-256 into `EVALUATOR_SHA256` in src/vanilla_gan/classifier.py. Deterministic for a given
+file, put the SHA-256 into `EVALUATOR_SHA256` in
+src/vanilla_gan/evaluation/classifier.py. Deterministic for a given
 machine and thread count: two runs write the same bytes (another thread count gives other bytes, same accuracy).
 """
 
@@ -36,7 +37,7 @@ def main() -> None:
     print(f"wrote {path} ({path.stat().st_size:,} bytes) in {time.perf_counter() - start:.0f} s")
     print(f"held-out accuracy {accuracy:.4f} on the embedded digits' every fifth image")
     print(f"sha256 {sha}" + ("  (same as EVALUATOR_SHA256)" if sha == EVALUATOR_SHA256 else
-                              "  -> put it into EVALUATOR_SHA256 in src/vanilla_gan/evaluate.py"))
+                              "  -> put it into EVALUATOR_SHA256 in src/vanilla_gan/evaluation/classifier.py"))
     if accuracy < MIN_ACCURACY:
         raise SystemExit(f"held-out accuracy {accuracy:.4f} is below {MIN_ACCURACY}: do not ship these weights")
 

@@ -465,3 +465,15 @@ def test_the_shipped_weights_page_embeds_real_digits_for_spot_the_fake():
     assert explore_page.real_examples("in-memory (3, 28, 28)", (28, 28))[0] is None
     missing, why = explore_page.real_examples("/nonexistent/folder", (28, 28))
     assert missing is None and "could not be read" in why
+
+
+def test_a_run_on_its_own_pictures_gets_real_ones_from_its_dataset_and_limit(tmp_path):
+    """The real side of spot-the-fake is read as training read it: any kind of --dataset, its --limit."""
+    pictures = np.random.default_rng(0).integers(0, 256, (100, 8, 12, 3), dtype=np.uint8)
+    np.save(tmp_path / "mine.npy", pictures)
+    images, note = explore_page.real_examples(str(tmp_path / "mine.npy"), (8, 12, 3))
+    assert images.shape == (36, 8, 12, 3) and "36 of the 100 training images" in note  # past the first 64
+    assert all(any(np.array_equal(a, b) for b in pictures) for a in images)
+    limited, note = explore_page.real_examples(str(tmp_path / "mine.npy"), (8, 12, 3), limit=80)
+    assert len(limited) == 16 and "of the 80 training images" in note
+    assert explore_page.real_examples(str(tmp_path / "mine.npy"), (28, 28))[0] is None  # another shape: no round

@@ -27,7 +27,7 @@ LAYERS = [
      "training.trainstate", "training.callbacks", "training.trainer"],
     ["evaluation.twosample", "evaluation.memorisation", "evaluation.classifier", "evaluation.metrics",
      "evaluation.evaluator"],
-    ["report", "report.*", "gan.export"],
+    ["report", "report.*", "runs.export"],
     ["api.run", "api.pretrained", "api.session", "api.train", "cli.common", "cli.options", "cli.sweep_plan"],
     ["cli", "cli.*", "__main__", "vanilla_gan"],
 ]

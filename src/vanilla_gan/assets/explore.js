@@ -175,7 +175,7 @@
 
   function dot(a, b) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; }
 
-  /** Spherical interpolation between z0 and z1 at t, as vanilla_gan.sampling.slerp. */
+  /** Spherical interpolation between z0 and z1 at t, as vanilla_gan.gan.sampling.slerp. */
   function slerp(z0, z1, t) {
     const n0 = Math.sqrt(dot(z0, z0)), n1 = Math.sqrt(dot(z1, z1));
     const omega = Math.acos(Math.min(1, Math.max(-1, dot(z0, z1) / (n0 * n1)))), sin = Math.sin(omega);

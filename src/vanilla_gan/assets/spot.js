@@ -94,7 +94,7 @@
       : `Not distinguishable from guessing at 50% (p = ${r.pValue.toPrecision(2)}, two-sided binomial test): on ` +
         `this round you cannot tell G's images from real ones. A longer round gives a sharper test.`;
     $("vg-spot-c2st").textContent = M.c2st == null
-      ? "The classifier's two-sample test has not been run on these weights (vanilla-gan evaluate)."
+      ? "This checkpoint's last evaluation did not run the classifier's two-sample test (train runs it at the last epoch)."
       : `The classifier's two-sample test tells them apart ${pct(M.c2st)} of the time (real against real: 50%).`;
     const fooledBox = $("vg-spot-fooled");
     fooledBox.replaceChildren();

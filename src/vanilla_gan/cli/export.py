@@ -1,4 +1,4 @@
-"""`vanilla-gan export`: write G as ONNX or TorchScript (gan/export.py does the work).
+"""`vanilla-gan export`: write G as ONNX or TorchScript (runs/export.py does the work).
 
     vanilla-gan export runs/try --format onnx -o generator.onnx
 """
@@ -19,7 +19,7 @@ from vanilla_gan.config import (
 )
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import make_folder
-from vanilla_gan.gan.export import export_generator
+from vanilla_gan.runs.export import export_generator
 from vanilla_gan.runs.rundir import load_checkpoint, resolve_checkpoint
 
 

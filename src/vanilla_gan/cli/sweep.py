@@ -214,7 +214,7 @@ def agreed(rank: int, world: int, work: Any) -> Any:
     return box[0][1]
 
 
-def sweep(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """`vanilla-gan sweep` (under torchrun, in every process: rank 0 plans and summarises, each trains a share)."""
     folder: Path = args.out
     base = {k: v for k, v in vars(args).items() if k in MODEL_OPTIONS + TRAIN_OPTIONS + ("recipe",) and v is not None}
@@ -281,4 +281,4 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                                           "The other options are train's, shared by every run. Ctrl-C saves every "
                                           "run; --resume continues.")
     add_arguments(p)
-    p.set_defaults(func=sweep)
+    p.set_defaults(func=run)

@@ -1,3 +1,3 @@
-"""The GAN itself: its networks (models.py), the step that trains them (algorithm.py), drawing from G
-(sampling.py) and exporting it (export.py). Nothing here knows of files, devices or processes.
+"""The GAN itself: its networks (models.py), the step that trains them (algorithm.py) and drawing from G
+(sampling.py). Nothing here knows of files, devices or processes.
 """

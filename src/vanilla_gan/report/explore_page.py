@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from vanilla_gan.data import fixed_order, load_dataset
-from vanilla_gan.errors import UsageError
+from vanilla_gan.data import fixed_order, limit_images
+from vanilla_gan.data.sources import load_images
+from vanilla_gan.errors import UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
 from vanilla_gan.gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
 from vanilla_gan.runs.shipped import Weights, from_checkpoint
@@ -142,7 +143,7 @@ def checkpoint_page(state: dict[str, Any], name: str, with_raw: bool = False) ->
     evaluation = _last_evaluation(state.get("metrics") or [])
     about = [f"epoch {state['epoch']} of a run of {train.get('epochs')} epochs on {train.get('dataset')}, seed "
              f"{train.get('seed')}", *metric_words(evaluation)]
-    real = real_examples(train.get("dataset"), weights.model_config.shape)
+    real = real_examples(train.get("dataset"), weights.model_config.shape, train.get("image_size"), train.get("limit"))
     return render(weights, f"run {name}", about, with_raw, real, evaluation.get("c2st_accuracy"))
 
 
@@ -157,19 +158,21 @@ def weights_page(weights: Weights, with_raw: bool = False) -> str:
                   (record.get("metrics") or {}).get("c2st_accuracy"))
 
 
-def real_examples(dataset: Any, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
-    """Real images for spot-the-fake: up to SPOT_REAL of the run's training images (uint8 (R, H, W[, 3])) and
-    which they are, or None and why not. The package ships no held-out digits, so they are training images,
-    chosen (data.fixed_order) past the 64 that the README's picture shows as real."""
+def real_examples(dataset: Any, shape: tuple[int, ...], image_size: int | None = None,
+                  limit: int | None = None) -> tuple[np.ndarray | None, str]:
+    """Real images for spot-the-fake: up to SPOT_REAL of the run's training images (its --dataset, --image-size and
+    --limit, loaded as training loads them: uint8 (R, H, W[, 3])) and which they are, or None and why not. The
+    package ships no held-out digits, so they are training images, chosen (data.fixed_order) past the 64 that the
+    README's picture shows as real."""
     if not isinstance(dataset, str) or dataset.startswith("in-memory"):
         return None, "the run trained on data given in Python, which the page cannot read back"
     try:
-        images = load_dataset(dataset)[0].numpy()
-    except (UsageError, OSError) as exc:
+        images = np.asarray(limit_images(load_images(dataset, image_size).images, limit))
+    except (VanillaGanError, OSError) as exc:
         return None, f"the run's data ({dataset}) could not be read: {exc}"
     if images.shape[1:] != tuple(shape):
         return None, (f"the run's data ({dataset}) holds {'x'.join(map(str, images.shape[1:]))} images, and G draws "
-                      f"{'x'.join(map(str, shape))} (resized with --image-size): the page would compare unlike images")
+                      f"{'x'.join(map(str, shape))}: the page would compare unlike images")
     count = max(1, min(SPOT_REAL, SPOT_BYTES // math.prod(shape), len(images) - SHOWN_REAL))
     order = fixed_order(len(images))
     chosen = order[SHOWN_REAL:][:count] if len(images) > SHOWN_REAL else order[:count]

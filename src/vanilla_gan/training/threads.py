@@ -13,7 +13,7 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
 - The most threads: the CPUs this process may use (its CPU affinity and a container's CPU quota), and no more
   than torch would use (`OMP_NUM_THREADS`, or its default of one per core).
 - `--threads N` (`threads=N`) or `OMP_NUM_THREADS` in the environment: that count, fixed.
-- Otherwise, on the CPU with MKL in its strict reproducible mode (runtime.reproducible_mkl), the count adapts:
+- Otherwise, on the CPU with MKL in its strict reproducible mode (process.reproducible_mkl), the count adapts:
   training starts at one thread (which never collapses) and times stretches of STRETCH steps (the first one
   PROBE steps, so the first probe comes early); now and then a probe runs up to PROBE steps at a neighbouring
   count (the ladder 1, 2, 4, ... up to the most) and the faster count is kept. A probe stops as soon as it
@@ -22,7 +22,7 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
   So a run follows a machine whose load comes and goes. Changing the count changes no result: in strict mode
   MKL's products do not depend on the thread count (MKL's documentation, and checked: tests/test_threads.py
   trains with changing counts and compares bit for bit); evaluations, whose convolutions and long sums do
-  depend on it, always run at the most threads (`steady`).
+  depend on it, hold training's current count while they run (`steady`).
 - Elsewhere (a GPU, a PyTorch without MKL, another MKL mode): the most threads, fixed.
 """
 
