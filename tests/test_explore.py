@@ -477,3 +477,5 @@ def test_a_run_on_its_own_pictures_gets_real_ones_from_its_dataset_and_limit(tmp
     limited, note = explore_page.real_examples(str(tmp_path / "mine.npy"), (8, 12, 3), limit=80)
     assert len(limited) == 16 and "of the 80 training images" in note
     assert explore_page.real_examples(str(tmp_path / "mine.npy"), (28, 28))[0] is None  # another shape: no round
+    given, _ = explore_page.real_examples("in-memory (100, 8, 12, 3)", (8, 12, 3), images=pictures)  # the report's
+    assert given.shape == (36, 8, 12, 3)  # data given in Python, already loaded: a round all the same

@@ -96,7 +96,7 @@ def write_report(run_dir: Path | str | RunDir, device: str | torch.device = "cpu
             memo.generated_distances, memo.real_distances, run.plots_dir / "memorisation.png")))
     two_sample = run.two_sample_png if run.two_sample_png.is_file() else None
     explore = attempt("explore.html", lambda: run.write(run.explore_path, checkpoint_page(
-        state, run.path.resolve().name).encode("utf-8")))
+        state, run.path.resolve().name, images=real).encode("utf-8")))  # the images loaded above, not again
     page = render(record, state, figures, progress, walk, real, notes, memo, skipped, two_sample, explore)
     path = run.write(run.report_path, page.encode("utf-8"))
     return Report(path, notes, memo, skipped)

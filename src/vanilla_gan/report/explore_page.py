@@ -136,14 +136,16 @@ def latent_directions(generator: nn.Module, count: int = DIRECTIONS, samples: in
                                           f"of its output over {len(z):,} random z)")
 
 
-def checkpoint_page(state: dict[str, Any], name: str, with_raw: bool = False) -> str:
-    """The page of a run's checkpoint: its networks rounded to float16, described by the run's own record."""
+def checkpoint_page(state: dict[str, Any], name: str, with_raw: bool = False, images: np.ndarray | None = None) -> str:
+    """The page of a run's checkpoint: its networks rounded to float16, described by the run's own record.
+    `images`: the run's training images when the caller holds them (the report), else they are loaded again."""
     weights = from_checkpoint(state, name)
     train = state["train_config"]
     evaluation = _last_evaluation(state.get("metrics") or [])
     about = [f"epoch {state['epoch']} of a run of {train.get('epochs')} epochs on {train.get('dataset')}, seed "
              f"{train.get('seed')}", *metric_words(evaluation)]
-    real = real_examples(train.get("dataset"), weights.model_config.shape, train.get("image_size"), train.get("limit"))
+    real = real_examples(train.get("dataset"), weights.model_config.shape, train.get("image_size"), train.get("limit"),
+                         images)
     return render(weights, f"run {name}", about, with_raw, real, evaluation.get("c2st_accuracy"))
 
 
@@ -158,16 +160,16 @@ def weights_page(weights: Weights, with_raw: bool = False) -> str:
                   (record.get("metrics") or {}).get("c2st_accuracy"))
 
 
-def real_examples(dataset: Any, shape: tuple[int, ...], image_size: int | None = None,
-                  limit: int | None = None) -> tuple[np.ndarray | None, str]:
+def real_examples(dataset: Any, shape: tuple[int, ...], image_size: int | None = None, limit: int | None = None,
+                  images: np.ndarray | None = None) -> tuple[np.ndarray | None, str]:
     """Real images for spot-the-fake: up to SPOT_REAL of the run's training images (its --dataset, --image-size and
     --limit, loaded as training loads them: uint8 (R, H, W[, 3])) and which they are, or None and why not. The
     package ships no held-out digits, so they are training images, chosen (data.fixed_order) past the 64 that the
-    README's picture shows as real."""
-    if not isinstance(dataset, str) or dataset.startswith("in-memory"):
+    README's picture shows as real. `images`: those training images already loaded (--limit applied)."""
+    if images is None and (not isinstance(dataset, str) or dataset.startswith("in-memory")):
         return None, "the run trained on data given in Python, which the page cannot read back"
     try:
-        images = np.asarray(limit_images(load_images(dataset, image_size).images, limit))
+        images = np.asarray(limit_images(load_images(dataset, image_size).images, limit) if images is None else images)
     except (VanillaGanError, OSError) as exc:
         return None, f"the run's data ({dataset}) could not be read: {exc}"
     if images.shape[1:] != tuple(shape):
