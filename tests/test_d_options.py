@@ -20,6 +20,7 @@ from vanilla_gan.gan.models import (
     ConvDiscriminator,
     ConvGenerator,
     MinibatchStd,
+    PairDiscriminator,
     Scores,
     build_discriminator,
     build_generator,
@@ -183,6 +184,30 @@ def test_conv_networks_map_shapes_and_refuse_sides_not_multiple_of_4():
         ModelConfig(d_net="conv", image_shape=(30, 30)).validate()
 
 
+def test_the_pair_d_sums_its_halves_logits_and_only_the_mlp_half_drops_out():
+    config = ModelConfig(d_net="mlp+conv", conv_width=4, d_hidden=(16, 8), dropout=0.3)
+    d = build_discriminator(config).eval()
+    assert isinstance(d, PairDiscriminator) and isinstance(d.conv, ConvDiscriminator)
+    images = torch.rand(5, 28, 28) * 2 - 1
+    assert torch.allclose(d.logits(images), d.mlp.logits(images) + d.conv.logits(images))
+    assert torch.allclose(d(images), torch.sigmoid(d.mlp.logits(images) + d.conv.logits(images)))
+    assert {m.p for m in d.mlp.modules() if isinstance(m, nn.Dropout)} == {0.3}
+    assert {m.p for m in d.conv.modules() if isinstance(m, nn.Dropout)} == {0.0}
+    summed = d.logits(images).sum()
+    summed.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (d.mlp.net[0].weight, d.conv.out.weight))
+
+
+def test_g_convs_add_3x3_convolutions_at_gs_smallest_scale():
+    plain, deeper = (ConvGenerator(ModelConfig(g_net="conv", conv_width=4, g_convs=n)) for n in (0, 2))
+    convs = [m for m in deeper.net if isinstance(m, nn.Conv2d) and not isinstance(m, nn.ConvTranspose2d)]
+    assert len(convs) == 2 and all(c.kernel_size == (3, 3) and c.in_channels == c.out_channels == 8 for c in convs)
+    assert not any(type(m) is nn.Conv2d for m in plain.net)
+    assert deeper(torch.randn(3, 100)).shape == (3, 28, 28)
+    with pytest.raises(UsageError, match="add --g-net conv"):
+        ModelConfig(g_convs=1).validate()
+
+
 def test_lr_d_sets_ds_rate_and_follows_the_cooldown():
     trainer = Trainer(ModelConfig(), TrainConfig(lr=1e-4, lr_d=4e-4, lr_cooldown=0.5, epochs=2, batch_size=8,
                                                  eval_every=0), digits_like(32), progress=False)
@@ -205,6 +230,8 @@ def test_lr_d_sets_ds_rate_and_follows_the_cooldown():
     (["--lr-d", "0"], "--lr-d must be a number in (0, 1]"),
     (["--d-net", "resnet"], "invalid choice"),
     (["--conv-width", "0"], "--conv-width must be in 1..1024"),
+    (["--g-convs", "9", "--g-net", "conv"], "--g-convs must be in 0..8"),
+    (["--g-convs", "1"], "add --g-net conv"),
     (["--g-net", "conv", "--image-size", "30"], "multiples of 4"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, words):
@@ -215,7 +242,8 @@ def test_bad_options_are_one_line_errors(tmp_path, args, words):
 
 def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(tmp_path):
     run = tmp_path / "run"
-    options = ["--g-net", "conv", "--d-net", "conv", "--conv-width", "8", "--spectral-norm", "--minibatch-std",
+    options = ["--g-net", "conv", "--g-convs", "1", "--d-net", "mlp+conv", "--conv-width", "8", "--spectral-norm",
+               "--minibatch-std",
                "--augment", "translation,cutout", "--instance-noise", "0.2", "--r1-gamma", "0.5", "--r1-every", "2",
                "--lr-d", "3e-4"]
     tiny = [a for a in TINY if a not in ("--latent-dim", "8", "--g-hidden", "32,32", "--d-hidden")]
@@ -223,6 +251,7 @@ def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(t
     assert result.returncode == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["g_net"] == "conv" and config["model"]["spectral_norm"] is True
+    assert config["model"]["d_net"] == "mlp+conv" and config["model"]["g_convs"] == 1
     assert config["train"]["augment"] == "translation,cutout" and config["train"]["r1_every"] == 2
     refused = assert_one_line_error(run_main("train", "--out", run, "--resume", "--epochs", "2", "--r1-gamma", "1"))
     assert "--r1-gamma" in refused and "must match" in refused

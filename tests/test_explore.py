@@ -344,6 +344,29 @@ def test_the_page_computes_the_conv_networks(browser, tmp_path, shape):
         assert_no_requests(tab, page.resolve().as_uri())
 
 
+def test_the_page_computes_the_pair_d_and_gs_shape_convolutions(browser, tmp_path):
+    """--d-net mlp+conv (the two halves' logits summed) and --g-convs 2: the page's G and D equal PyTorch's, and
+    each half of D counts."""
+    state = tiny_state((8, 12, 3), seed=5, g_net="conv", d_net="mlp+conv", conv_width=3, g_convs=2)
+    weights = shipped.from_checkpoint(state, "pair")
+    page = tmp_path / "pair.html"
+    page.write_text(render(weights, "pair", []))
+    networks = json.loads(re.search(r'id="vg-model"[^>]*>(.*?)</script>', page.read_text(), re.S).group(1))["networks"]
+    [pair] = networks["discriminator"]["ops"]
+    assert pair["op"] == "sum" and [[op["op"] for op in part][:2] for part in pair["parts"]] == [
+        ["linear", "leaky_relu"], ["to_chw", "conv"]]
+    assert [op["k"] for op in networks["average"]["ops"] if op["op"] == "conv"] == [3, 3]
+    with open_page(browser, page) as tab:
+        seen = tab.evaluate("vg.state()")
+        np.testing.assert_allclose(seen["shownCurrent"], pytorch(weights, seen["current"]), atol=TOLERANCE, rtol=0)
+        assert abs(seen["currentVerdict"] - verdict(weights, seen["shownCurrent"])) < 1e-5
+        for half in ("mlp", "conv"):  # a D without this half gives another verdict
+            with torch.no_grad():
+                alone = getattr(weights.discriminator(), half).logits(torch.tensor([seen["shownCurrent"]]))
+            assert abs(seen["currentVerdict"] - float(torch.sigmoid(alone))) > 1e-3, half
+        assert_no_requests(tab, page.resolve().as_uri())
+
+
 def test_the_page_draws_colour_images_of_any_shape(browser, tmp_path):
     weights = shipped.from_checkpoint(tiny_state(shape=(6, 5, 3), seed=2), "colour")
     page = tmp_path / "colour.html"

@@ -23,6 +23,8 @@ MAX_SIDE = 1024  # pixels per side of a training image (--image-size)
 MAX_PIXELS = 256 * 256 * 3  # values per image: D's first layer is this times its width (1024: 800 MB of weights)
 G_LOSSES = ("non-saturating", "minimax")
 NETS = ("mlp", "conv")  # --g-net, --d-net: the classic MLP (default) or the DCGAN-style convolutional network
+D_NETS = (*NETS, "mlp+conv")  # --d-net also: both Ds side by side, their logits summed
+MAX_G_CONVS = 8
 AUGMENTS = ("translation", "cutout")  # --augment: DiffAugment's (Zhao et al. 2020), of real and generated alike
 MAX_CONV_WIDTH = 1024
 DEVICES = ("auto", "cpu", "cuda")
@@ -64,6 +66,7 @@ class ModelConfig:
     g_net: str = "mlp"
     d_net: str = "mlp"
     conv_width: int = 64
+    g_convs: int = 0  # 3x3 convolutions at the conv G's smallest scale (7 x 7 for the digits)
     spectral_norm: bool = False  # D's layers spectrally normalised (Miyato et al. 2018)
     minibatch_std: bool = False  # D's last layer also sees the std of its features over groups of 4 images
 
@@ -95,12 +98,16 @@ class ModelConfig:
             raise UsageError(f"--slope must be in [0, 1], got {self.slope}")
         if not 0 <= self.dropout < 1:
             raise UsageError(f"--dropout must be in [0, 1), got {self.dropout}")
-        for name in ("g_net", "d_net"):
-            if getattr(self, name) not in NETS:
-                raise UsageError(f"{option(name)} must be one of {', '.join(NETS)}, got {getattr(self, name)!r}")
+        for name, nets in (("g_net", NETS), ("d_net", D_NETS)):
+            if getattr(self, name) not in nets:
+                raise UsageError(f"{option(name)} must be one of {', '.join(nets)}, got {getattr(self, name)!r}")
+        if not 0 <= self.g_convs <= MAX_G_CONVS:
+            raise UsageError(f"--g-convs must be in 0..{MAX_G_CONVS}, got {self.g_convs}")
+        if self.g_convs and self.g_net != "conv":
+            raise UsageError(f"--g-convs {self.g_convs} adds convolutions to the conv G: add --g-net conv, or drop it")
         if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
             raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
-        if "conv" in (self.g_net, self.d_net) and any(side % 4 for side in self.shape[:2]):
+        if (self.g_net == "conv" or "conv" in self.d_net) and any(side % 4 for side in self.shape[:2]):
             raise UsageError(f"--g-net/--d-net conv halve the image twice: its sides must be multiples of 4, got "
                              f"{self.shape[0]} x {self.shape[1]} (resize with --image-size)")
 

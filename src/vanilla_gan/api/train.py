@@ -57,8 +57,9 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           latent_dim: int = Default(_M.latent_dim), g_hidden: tuple[int, ...] = Default(_M.g_hidden),
           d_hidden: tuple[int, ...] = Default(_M.d_hidden), slope: float = Default(_M.slope),
           dropout: float = Default(_M.dropout), g_net: str = Default(_M.g_net), d_net: str = Default(_M.d_net),
-          conv_width: int = Default(_M.conv_width), spectral_norm: bool = Default(False),
-          minibatch_std: bool = Default(False), lr_d: float | None = Default(None), augment: str = Default(""),
+          conv_width: int = Default(_M.conv_width), g_convs: int = Default(_M.g_convs),
+          spectral_norm: bool = Default(False), minibatch_std: bool = Default(False),
+          lr_d: float | None = Default(None), augment: str = Default(""),
           instance_noise: float = Default(0.0), r1_gamma: float = Default(0.0), r1_every: int = Default(1),
           device: str = Default(_T.device),
           precision: str = Default(_T.precision), cuda_graph: bool = Default(_T.cuda_graph),
@@ -88,7 +89,8 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
       recipe ("tutorial", "best": README; keywords beside it win), lr_d (D's own rate; lr is then G's), augment
       ("translation", "cutout" or both, comma-separated), instance_noise, r1_gamma, r1_every (D's inputs, penalty).
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
-      g_net, d_net ("mlp" or "conv"), conv_width, spectral_norm, minibatch_std; the images set G's output
+      g_net ("mlp" or "conv"), d_net ("mlp", "conv" or "mlp+conv"), conv_width, g_convs (3x3 convolutions at
+      the conv G's smallest scale), spectral_norm, minibatch_std; the images set G's output
       size. generator, discriminator: your own nn.Modules instead (G: z (B, latent_dim) -> images (B, H, W[, 3])
       in (-1, 1); D: images -> one pre-sigmoid score each).
       objective: your own losses instead of g_loss and real_label's: an object with d_loss(real_scores,

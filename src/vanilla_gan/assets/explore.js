@@ -7,7 +7,8 @@
  *                             tensors in order, as PyTorch stores them (PARAMS below)
  * Each network is a list of ops (linear, conv, conv_t, batch_norm, activations, ...) in the order its forward pass
  * runs them, as report/explore_page.py found them: the classic MLPs and the conv networks (--g-net/--d-net conv)
- * alike. D runs in eval mode (no dropout) up to its logit; the page applies the Sigmoid.
+ * alike; --d-net mlp+conv is one "sum" op whose parts are the two halves' op lists. D runs in eval mode (no
+ * dropout) up to its logit; the page applies the Sigmoid.
  * `window.vg` exposes the functions and the state to tests (tests/test_explore.py drives them in Chromium).
  */
 "use strict";
@@ -40,11 +41,13 @@
       values[i] = HALF[text.charCodeAt(2 * i) | (text.charCodeAt(2 * i + 1) << 8)];
     }
     let at = 0;
-    return ops.map((op) => {
+    const layers = (list) => list.map((op) => {
       const layer = { ...op };
       for (const [name, n] of (PARAMS[op.op] || (() => []))(op)) layer[name] = values.subarray(at, at += n);
+      if (op.op === "sum") layer.parts = op.parts.map(layers);  // each part's tensors follow, in order
       return layer;
     });
+    return layers(ops);
   }
 
   const NETS = {};
@@ -125,6 +128,11 @@
     tanh: (o, x) => x.map(Math.tanh),
     // One image is a group of one: the std of each feature is 0, sqrt(0 + 1e-8) = 1e-4 with PyTorch's epsilon.
     minibatch_std: (o, x) => Float32Array.of(...x, Math.fround(Math.sqrt(1e-8))),
+    sum(o, x) {  // --d-net mlp+conv: each part's logit for the same image, added
+      const y = new Float32Array(1);
+      for (const part of o.parts) y[0] += forward(part, x)[0];
+      return y;
+    },
     to_chw: (o, x) => permute(x, x.length / o.channels, o.channels),  // (H*W, C) -> (C, H*W)
     to_hwc: (o, x) => permute(x, o.channels, x.length / o.channels),  // (C, H*W) -> (H*W, C)
   };

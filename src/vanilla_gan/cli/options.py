@@ -13,6 +13,7 @@ from typing import Any
 
 from vanilla_gan.config import (
     AUGMENTS,
+    D_NETS,
     DEVICES,
     G_LOSSES,
     MAX_D_STEPS,
@@ -155,9 +156,14 @@ def _network_options(p: argparse.ArgumentParser, m: ModelConfig) -> None:
                    help="G's network: mlp, the classic one above, or conv, DCGAN-style (Radford et al. 2015): a "
                         "linear layer to 7x7, then two 4x4 transposed convolutions with BatchNorm and ReLU "
                         f"(default: {m.g_net})")
-    p.add_argument("--d-net", choices=NETS,
-                   help="D's network: mlp, the classic one above, or conv: two 4x4 stride-2 convolutions with "
-                        f"LeakyReLU and --dropout, then one linear layer (default: {m.d_net})")
+    p.add_argument("--g-convs", type=int,
+                   help="with --g-net conv: N 3x3 convolutions (BatchNorm, ReLU) at G's smallest scale, where the "
+                        f"digit's shape is laid out (default: {m.g_convs})")
+    p.add_argument("--d-net", choices=D_NETS,
+                   help="D's network: mlp, the classic one above; conv: two 4x4 stride-2 convolutions with "
+                        "LeakyReLU and --dropout, then one linear layer; or mlp+conv: both side by side, their "
+                        "logits summed (the MLP judges the shape with --dropout, the conv half the texture, "
+                        f"without dropout) (default: {m.d_net})")
     p.add_argument("--conv-width", type=int,
                    help=f"channels of the conv networks' first D layer and last G layer; the other has twice as "
                         f"many (default: {m.conv_width})")

@@ -16,6 +16,7 @@ BCE-with-logits, which is the same function as Sigmoid + BCE but cannot overflow
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from typing import Any
 
@@ -86,8 +87,10 @@ class Discriminator(nn.Module):
 
 class ConvGenerator(nn.Module):
     """--g-net conv, the DCGAN-style G (Radford et al. 2015) sized for 28 x 28 and a CPU: z -> Linear to
-    2w x H/4 x W/4 -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2 to w channels -> BatchNorm, ReLU ->
-    ConvTranspose 4x4 stride 2 to C channels -> Tanh: images (B, *config.shape) in (-1, 1). w = --conv-width."""
+    2w x H/4 x W/4 -> BatchNorm, ReLU -> [--g-convs times: Conv 3x3 -> BatchNorm, ReLU] -> ConvTranspose 4x4
+    stride 2 to w channels -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2 to C channels -> Tanh: images
+    (B, *config.shape) in (-1, 1). w = --conv-width. The 3x3 convolutions work at the smallest scale, where the
+    digit's shape is laid out, for little cost."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -97,7 +100,9 @@ class ConvGenerator(nn.Module):
         self.start = (2 * w, height // 4, width // 4)
         self.project = nn.Sequential(nn.Linear(config.latent_dim, math.prod(self.start)),
                                      nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
-        self.net = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
+        shape_layers = [layer for _ in range(config.g_convs)
+                        for layer in (nn.Conv2d(2 * w, 2 * w, 3, 1, 1), nn.BatchNorm2d(2 * w), nn.ReLU())]
+        self.net = nn.Sequential(*shape_layers, nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
                                  nn.ConvTranspose2d(w, channels, 4, 2, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -128,6 +133,25 @@ class ConvDiscriminator(nn.Module):
         x = images.reshape(images.shape[0], self.height, self.width, self.channels).permute(0, 3, 1, 2)
         features = self.features(x)
         return self.out(self.std(features) if self.std else features).squeeze(1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(images))
+
+
+class PairDiscriminator(nn.Module):
+    """--d-net mlp+conv: the classic MLP D (its --d-hidden and --dropout: it judges the whole shape) and the
+    conv D (--conv-width, no dropout: it sees neighbouring pixels, the texture) side by side on the same images,
+    their logits summed: one D, trained as one binary classifier, whose verdict is real only if both halves
+    agree. Spectral norm and the minibatch std apply to both halves."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.mlp = Discriminator(config)
+        self.conv = ConvDiscriminator(dataclasses.replace(config, dropout=0.0))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.mlp.logits(images) + self.conv.logits(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(images))
@@ -166,8 +190,10 @@ def build_generator(config: ModelConfig) -> nn.Module:
 
 
 def build_discriminator(config: ModelConfig) -> nn.Module:
-    """The package's D for a config: the classic MLP (--d-net mlp, the default) or the convolutional one."""
-    return ConvDiscriminator(config) if config.d_net == "conv" else Discriminator(config)
+    """The package's D for a config: the classic MLP (--d-net mlp, the default), the convolutional one, or both
+    side by side (mlp+conv)."""
+    networks = {"mlp": Discriminator, "conv": ConvDiscriminator, "mlp+conv": PairDiscriminator}
+    return networks[config.d_net](config)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -31,7 +31,7 @@ from vanilla_gan.data import fixed_order, limit_images
 from vanilla_gan.data.sources import load_images
 from vanilla_gan.errors import UsageError, VanillaGanError
 from vanilla_gan.fileio import atomic_write, make_folder
-from vanilla_gan.gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd
+from vanilla_gan.gan.models import ConvDiscriminator, ConvGenerator, MinibatchStd, PairDiscriminator
 from vanilla_gan.runs.shipped import Weights, from_checkpoint
 
 DIRECTIONS = 6  # sliders
@@ -48,7 +48,17 @@ def encode(network: nn.Module, input_shape: tuple[int, ...]) -> tuple[str, list[
     """A network as the page computes it: its layers in the order its forward pass calls them (found by running
     it once on zeros of `input_shape`, one item, in eval mode), each an op for assets/explore.js with its
     tensors as base64 float16 (one blob for all, in op order, each tensor as PyTorch stores it). D is run
-    through its `logits`; the conv networks' channels-last images become channels-first and back."""
+    through its `logits`; the conv networks' channels-last images become channels-first and back; the two halves
+    of --d-net mlp+conv are one "sum" op of two op lists."""
+    ops, tensors = _ops(network, input_shape)
+    blob = b"".join(t.detach().cpu().float().half().numpy().astype("<f2").tobytes() for t in tensors)
+    return base64.b64encode(blob).decode("ascii"), ops
+
+
+def _ops(network: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[dict[str, Any]], list[torch.Tensor]]:
+    if isinstance(network, PairDiscriminator):
+        (mlp, mlp_tensors), (conv, conv_tensors) = _ops(network.mlp, input_shape), _ops(network.conv, input_shape)
+        return [{"op": "sum", "parts": [mlp, conv]}], mlp_tensors + conv_tensors
     calls: list[tuple[nn.Module, tuple[int, ...]]] = []
     hooks = [m.register_forward_hook(lambda m, inputs, _: calls.append((m, tuple(inputs[0].shape[1:]))))
              for m in network.modules() if _op_of(m)]
@@ -69,8 +79,7 @@ def encode(network: nn.Module, input_shape: tuple[int, ...]) -> tuple[str, list[
         tensors += params
     if isinstance(network, ConvGenerator):
         ops.append({"op": "to_hwc", "channels": input_channels(network.image_shape)})
-    blob = b"".join(t.detach().cpu().float().half().numpy().astype("<f2").tobytes() for t in tensors)
-    return base64.b64encode(blob).decode("ascii"), ops
+    return ops, tensors
 
 
 def _op_of(module: nn.Module) -> Any:

@@ -34,6 +34,7 @@ from vanilla_gan.gan.models import (
     ConvGenerator,
     Discriminator,
     Generator,
+    PairDiscriminator,
     build_discriminator,
     build_generator,
 )
@@ -46,7 +47,8 @@ BUILTIN_GENERATOR = f"{Generator.__module__}.{Generator.__qualname__}"
 BUILTIN_DISCRIMINATOR = f"{Discriminator.__module__}.{Discriminator.__qualname__}"
 # The package's own classes (--g-net, --d-net), as a checkpoint's `modules` records them: rebuilt from the config.
 # Checkpoints written before the networks moved to vanilla_gan.gan.models record them as vanilla_gan.models.
-PACKAGE_CLASSES = {f"{module}.{c.__qualname__}" for c in (Generator, Discriminator, ConvGenerator, ConvDiscriminator)
+PACKAGE_CLASSES = {f"{module}.{c.__qualname__}" for c in (Generator, Discriminator, ConvGenerator, ConvDiscriminator,
+                                                            PairDiscriminator)
                    for module in (c.__module__, "vanilla_gan.models")}
 
 
