@@ -49,6 +49,17 @@ ARMS: dict[str, dict] = {
                      "r1_gamma": 1.0, "r1_every": 16},
     "dcgan-w48-r1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 48,
                      "r1_gamma": 1.0, "r1_every": 16},
+    # the width-48 pair: a weaker penalty (D sharper), or batches of 64 (more images/s, fewer steps)
+    "w48-r1-0.1": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 48,
+                   "r1_gamma": 0.1, "r1_every": 16},
+    "w48-r1-b64": {"g_net": "conv", "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999, "conv_width": 48,
+                   "r1_gamma": 1.0, "r1_every": 16, "batch_size": 64},
+    # G with a 3x3 convolution at 7x7 (--g-convs 1), against the conv D or against the MLP D and the conv D side
+    # by side (--d-net mlp+conv: the MLP half keeps dropout 0.3, the conv half has none)
+    "w48-gconv-r1": {"g_net": "conv", "g_convs": 1, "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999,
+                     "conv_width": 48, "r1_gamma": 1.0, "r1_every": 16},
+    "w48-gconv-pair-r1": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
+                          "r1_gamma": 1.0, "r1_every": 16},
     # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
     "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
                       "r1_every": 16},

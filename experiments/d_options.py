@@ -6,7 +6,8 @@ precision, recall, class shares on 10,000 samples of the moving average).
     python experiments/d_options.py run --arms default,dcgan --seeds 1,2,3 --out /tmp/dstudy --scale 1.0
     python experiments/d_options.py table --out /tmp/dstudy            # medians and min-max per arm
 
---scale 0.5 screens at half a default run's time. Each run lands in OUT/ARM_seedS (its log beside it as .log);
+--scale 0.5 screens at half a default run's time; --minutes M gives each run a time budget instead (equal
+wall time for runs side by side, at any arm's speed). Each run lands in OUT/ARM_seedS (its log beside it as .log);
 a finished run is skipped when asked again. The speed ratios (2 threads, idle, AMD EPYC with AVX-512, this
 version) are in SPEED below; measure your own with the benchmark.
 """
@@ -42,10 +43,13 @@ def epochs_of(arm: str, scale: float) -> int:
     return max(1, round(DEFAULT_EPOCHS * SPEED.get(arm, 1.0) * scale))
 
 
-def command(arm: str, seed: int, out: Path, scale: float) -> list[str]:
-    epochs = epochs_of(arm, scale)
-    return ["vanilla-gan", "train", *as_arguments(ARMS[arm]), "--seed", str(seed), "--epochs", str(epochs),
-            "--eval-every", str(epochs), "--threads", "1", "--no-report", "--out", str(out / f"{arm}_seed{seed}")]
+def command(arm: str, seed: int, out: Path, scale: float, minutes: float | None = None) -> list[str]:
+    """The run's command: the arm's epochs at `scale`, or a time budget of `minutes` (runs side by side get
+    equal wall time, whatever each arm's speed)."""
+    length = ["--minutes", str(minutes), "--eval-every", "10000"] if minutes else [
+        "--epochs", str(epochs_of(arm, scale)), "--eval-every", str(epochs_of(arm, scale))]
+    return ["vanilla-gan", "train", *as_arguments(ARMS[arm]), "--seed", str(seed), *length, "--threads", "1",
+            "--no-report", "--out", str(out / f"{arm}_seed{seed}")]
 
 
 def final(run: Path) -> dict | None:
@@ -64,7 +68,7 @@ def run_all(args: argparse.Namespace) -> int:
             arm, seed = queue.pop(0)
             if final(out / f"{arm}_seed{seed}") is not None:
                 continue
-            cmd = command(arm, seed, out, args.scale)
+            cmd = command(arm, seed, out, args.scale, args.minutes)
             print(" ".join(cmd), flush=True)
             log = open(out / f"{arm}_seed{seed}.log", "w")
             running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), f"{arm}_seed{seed}"))
@@ -103,6 +107,7 @@ def main() -> int:
     parser.add_argument("--seeds", default="1", help="comma-separated seeds (default: 1)")
     parser.add_argument("--out", required=True, help="the study's folder")
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of a default run's time (default: 1)")
+    parser.add_argument("--minutes", type=float, help="a time budget per run instead of --scale's epochs")
     parser.add_argument("--parallel", type=int, default=2, help="runs at once, one thread each (default: 2)")
     args = parser.parse_args()
     return run_all(args) if args.action == "run" else table(args)
