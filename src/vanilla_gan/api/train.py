@@ -61,15 +61,14 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           spectral_norm: bool = Default(False), minibatch_std: bool = Default(False),
           lr_d: float | None = Default(None), augment: str = Default(""),
           instance_noise: float = Default(0.0), r1_gamma: float = Default(0.0), r1_every: int = Default(1),
-          device: str = Default(_T.device),
-          precision: str = Default(_T.precision), cuda_graph: bool = Default(_T.cuda_graph),
-          threads: int | None = Default(None), checkpoint_every: int = Default(_T.checkpoint_every),
-          eval_every: int = Default(_T.eval_every), eval_samples: int = Default(_T.eval_samples),
-          log_every: int = Default(_T.log_every), grid_size: int = Default(_T.grid_size),
-          recipe: str | None = None, resume: bool = False, overwrite: bool = False, report: bool = True,
-          tensorboard: bool = False, verbose: bool = False, generator: nn.Module | None = None,
-          discriminator: nn.Module | None = None, epoch_hooks: Iterable[EpochHook] = (),
-          objective: Objective | None = None) -> Run:
+          device: str = Default(_T.device), precision: str = Default(_T.precision),
+          cuda_graph: bool = Default(_T.cuda_graph), threads: int | None = Default(None),
+          checkpoint_every: int = Default(_T.checkpoint_every), eval_every: int = Default(_T.eval_every),
+          eval_samples: int = Default(_T.eval_samples), log_every: int = Default(_T.log_every),
+          grid_size: int = Default(_T.grid_size), recipe: str | None = None, resume: bool = False,
+          overwrite: bool = False, report: bool = True, tensorboard: bool = False, verbose: bool = False,
+          generator: nn.Module | None = None, discriminator: nn.Module | None = None,
+          epoch_hooks: Iterable[EpochHook] = (), objective: Objective | None = None) -> Run:
     """Train (or, with resume=True, continue) a run into the folder `out`; returns it as a Run.
 
     Data:
@@ -90,11 +89,10 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
       ("translation", "cutout" or both, comma-separated), instance_noise, r1_gamma, r1_every (D's inputs, penalty).
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
       g_net ("mlp" or "conv"), d_net ("mlp", "conv" or "mlp+conv"), conv_width, g_convs (3x3 convolutions at
-      the conv G's smallest scale), spectral_norm, minibatch_std; the images set G's output
-      size. generator, discriminator: your own nn.Modules instead (G: z (B, latent_dim) -> images (B, H, W[, 3])
-      in (-1, 1); D: images -> one pre-sigmoid score each).
-      objective: your own losses instead of g_loss and real_label's: an object with d_loss(real_scores,
-      fake_scores), g_loss(fake_scores) (of D's pre-sigmoid scores) and a name (vanilla_gan.gan.algorithm).
+      the conv G's smallest scale), spectral_norm, minibatch_std; the images set G's output size. generator,
+      discriminator: your own nn.Modules instead (G: z (B, latent_dim) -> images (B, H, W[, 3]) in (-1, 1); D:
+      images -> one pre-sigmoid score each). objective: your own losses instead of g_loss and real_label's: an
+      object with d_loss(real_scores, fake_scores), g_loss(fake_scores) and a name (vanilla_gan.gan.algorithm).
     Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph, threads (None: chosen
       from the machine's load, changing no number), checkpoint_every (keep epoch_NNNN.pt every K epochs),
       eval_every (0 never), eval_samples, log_every, grid_size. epoch_hooks: callables hook(trainer, record),
