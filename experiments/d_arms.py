@@ -60,6 +60,11 @@ ARMS: dict[str, dict] = {
                      "conv_width": 48, "r1_gamma": 1.0, "r1_every": 16},
     "w48-gconv-pair-r1": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
                           "r1_gamma": 1.0, "r1_every": 16},
+    # the pair at a faster pace: both learning rates doubled, or D's alone (TTUR)
+    "pair-lr4": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
+                 "r1_gamma": 1.0, "r1_every": 16, "lr": 4e-4},
+    "pair-lrd4": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
+                  "r1_gamma": 1.0, "r1_every": 16, "lr_d": 4e-4},
     # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
     "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
                       "r1_every": 16},

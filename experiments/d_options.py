@@ -36,7 +36,8 @@ SPEED = {"default": 1.0, "translation": 0.93, "translation-cutout": 0.94, "noise
          "dcgan-w32-lrd": 0.8, "conv-d-w32-noise": 0.7, "dcgan-w64-lrd": 0.4,
          "dcgan-w32-trans": 0.75, "dcgan-w32-r1": 0.75,
          "dcgan-w48-r1": 0.55,
-         "mlpg-convd-r1": 0.8, "w48-gconv-r1": 0.52, "w48-gconv-pair-r1": 0.39}
+         "mlpg-convd-r1": 0.8, "w48-gconv-r1": 0.52, "w48-gconv-pair-r1": 0.39,
+         "pair-lr4": 0.39, "pair-lrd4": 0.39}
 
 
 def epochs_of(arm: str, scale: float) -> int:
