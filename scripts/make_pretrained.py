@@ -1,6 +1,6 @@
 """Write the package's shipped weights (src/vanilla_gan/assets/pretrained.pt and pretrained.json) from a run.
 
-    vanilla-gan train --seed 3 --epochs 381 --out runs/ship           # the run to ship (the best recipe)
+    vanilla-gan train --recipe best --seed 11 --epochs 300 --out runs/ship   # the run to ship
     vanilla-gan evaluate runs/ship --json > runs/ship-scores.json     # optional: an independent evaluation
     python scripts/make_pretrained.py runs/ship --evaluation runs/ship-scores.json
     python scripts/make_pretrained.py runs/ship --out /tmp/weights     # somewhere else (tests, trials)

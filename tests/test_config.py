@@ -34,6 +34,16 @@ def test_resume_may_change_only_how_long_and_where():
     assert "epochs" in RESUMABLE and "batch_size" not in RESUMABLE and option("batch_size") == "--batch-size"
 
 
+def test_resume_compares_with_the_defaults_an_older_run_did_not_record():
+    """A run written before an option existed has no key for it: giving the option's default again is no change,
+    another value is."""
+    model, train = to_dict(ModelConfig()), to_dict(TrainConfig(seed=1, epochs=5))
+    del model["g_convs"], train["r1_every"]
+    resume_configs(model, train, {"g_convs": 0, "r1_every": 1, "epochs": 6}, 5)
+    with pytest.raises(UsageError, match="^--g-convs: must match"):
+        resume_configs(model, train, {"g_convs": 1}, 5)
+
+
 def test_hand_edited_configs_are_usage_errors_not_tracebacks():
     with pytest.raises(UsageError, match="not a mapping"):
         from_dict(TrainConfig, [1, 2])

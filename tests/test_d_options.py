@@ -233,6 +233,8 @@ def test_lr_d_sets_ds_rate_and_follows_the_cooldown():
     (["--g-convs", "9", "--g-net", "conv"], "--g-convs must be in 0..8"),
     (["--g-convs", "1"], "add --g-net conv"),
     (["--g-net", "conv", "--image-size", "30"], "multiples of 4"),
+    (["--d-net", "mlp+conv", "--image-size", "30"], "multiples of 4"),
+    (["--recipe", "best", "--g-net", "mlp", "--g-convs", "2"], "add --g-net conv"),  # one the user typed
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, words):
     line = assert_one_line_error(run_main("train", "--out", tmp_path / "run", *args))
@@ -277,3 +279,10 @@ def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_pat
     for name, value in RECIPES["best"].items():
         part = "model" if name in ModelConfig.__dataclass_fields__ else "train"
         assert config[part][name] == (1 if name == "epochs" else value), name
+    # the recipe's G convolutions follow its conv G: with the MLP G beside the recipe, they are left out
+    mlp_g = tmp_path / "mlp-g"
+    result = run_cli("train", "--recipe", "best", "--g-net", "mlp", "--epochs", "1", "--limit", "256",
+                     "--eval-every", "0", "--seed", "1", "--out", mlp_g, "--no-report")
+    assert result.returncode == 0, result.stderr
+    model = json.loads((mlp_g / "config.json").read_text())["model"]
+    assert model["g_net"] == "mlp" and model["g_convs"] == 0 and model["d_net"] == RECIPES["best"]["d_net"]

@@ -62,7 +62,7 @@ class ModelConfig:
     # None: the training data's (the Trainer fills it in from the images; an older checkpoint: 28 x 28 grey).
     image_shape: tuple[int, ...] | None = None
     # Options that change the networks (off by default: the classic MLPs above). "conv": the DCGAN-style G or D
-    # (models.py) with conv_width channels in its wider layer's half.
+    # (models.py) with conv_width channels in its wider layer's half; d_net "mlp+conv": both Ds, logits summed.
     g_net: str = "mlp"
     d_net: str = "mlp"
     conv_width: int = 64
@@ -108,8 +108,8 @@ class ModelConfig:
         if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
             raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
         if (self.g_net == "conv" or "conv" in self.d_net) and any(side % 4 for side in self.shape[:2]):
-            raise UsageError(f"--g-net/--d-net conv halve the image twice: its sides must be multiples of 4, got "
-                             f"{self.shape[0]} x {self.shape[1]} (resize with --image-size)")
+            raise UsageError(f"--g-net conv and --d-net conv or mlp+conv halve the image twice: its sides must be "
+                             f"multiples of 4, got {self.shape[0]} x {self.shape[1]} (resize with --image-size)")
 
 
 @dataclass
@@ -303,7 +303,7 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
     A change to a field outside RESUMABLE (to a value other than the saved one) is a UsageError, as is
     asking for fewer epochs than the run already has.
     """
-    saved = {**saved_train, **saved_model}
+    saved = {**to_dict(from_dict(TrainConfig, saved_train)), **to_dict(from_dict(ModelConfig, saved_model))}
     conflicts = [name for name, value in changes.items()
                  if name not in RESUMABLE and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
     if conflicts:
@@ -320,7 +320,7 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
 
 
 __all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "IMAGE_PIXELS", "DIGIT_SHAPE", "MAX_SIDE",
-           "MAX_PIXELS", "G_LOSSES", "NETS", "AUGMENTS",
+           "MAX_PIXELS", "G_LOSSES", "NETS", "D_NETS", "MAX_G_CONVS", "AUGMENTS", "with_recipe",
            "DEVICES", "PRECISIONS", "RESUMABLE", "RETIRED", "option", "resume_configs"]
 
 
@@ -334,5 +334,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     "best": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "conv_width": 48, "ema_decay": 0.999,
              "r1_gamma": 1.0, "r1_every": 16, "epochs": 44},
 }
+
+def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` over the recipe's (None: no recipe). A recipe's G convolutions follow its conv G: they are left
+    out when the options given pick the MLP G, so `--recipe best --g-net mlp` trains, and only a --g-convs the
+    user typed is refused beside it."""
+    merged = {**RECIPES.get(recipe or "", {}), **options}
+    if "g_convs" not in options and merged.get("g_net", "mlp") != "conv":
+        merged.pop("g_convs", None)
+    return merged
+
+
 MODEL_OPTIONS = tuple(f.name for f in fields(ModelConfig) if f.name != "image_shape")  # that one: from the data
 TRAIN_OPTIONS = tuple(f.name for f in fields(TrainConfig))

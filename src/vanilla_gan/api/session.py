@@ -31,6 +31,7 @@ from vanilla_gan.config import (
     TrainConfig,
     check_whole,
     resume_configs,
+    with_recipe,
 )
 from vanilla_gan.data import DATASET_NAMES, limit_images
 from vanilla_gan.data.sources import LoadedImages, load_images
@@ -236,7 +237,7 @@ def session_options(options: dict[str, Any], *, recipe: str | None, out: object,
     loaded now or None)."""
     if recipe is not None and recipe not in RECIPES:
         raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
-    options = {**RECIPES.get(recipe or "", {}), **{k: v for k, v in options.items() if v is not None}}
+    options = with_recipe(recipe, {k: v for k, v in options.items() if v is not None})
     unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(TRAIN_OPTIONS))
     if unknown:
         raise UsageError(f"unknown option(s) {', '.join(unknown)}; the options are "

@@ -151,7 +151,8 @@ def _network_options(p: argparse.ArgumentParser, m: ModelConfig) -> None:
     p.add_argument("--g-hidden", type=int_list, help="G's hidden widths (default: 256,512,1024)")
     p.add_argument("--d-hidden", type=int_list, help="D's hidden widths (default: 1024,512,256)")
     p.add_argument("--slope", type=float, help=f"LeakyReLU negative slope (default: {m.slope})")
-    p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout})")
+    p.add_argument("--dropout", type=float, help=f"dropout after D's hidden layers (default: {m.dropout}; "
+                   "with --d-net mlp+conv, the MLP half's only)")
     p.add_argument("--g-net", choices=NETS,
                    help="G's network: mlp, the classic one above, or conv, DCGAN-style (Radford et al. 2015): a "
                         "linear layer to 7x7, then two 4x4 transposed convolutions with BatchNorm and ReLU "

@@ -20,12 +20,12 @@ from vanilla_gan.cli.options import SWITCHES, train_options
 from vanilla_gan.config import (
     MAX_SEED,
     MODEL_OPTIONS,
-    RECIPES,
     RETIRED,
     TRAIN_OPTIONS,
     ModelConfig,
     TrainConfig,
     option,
+    with_recipe,
 )
 from vanilla_gan.errors import UsageError
 from vanilla_gan.fileio import parse_json, read_bounded
@@ -118,7 +118,7 @@ def config_name(settings: dict[str, Any]) -> str:
 
 def check_options(options: dict[str, Any], where: str) -> None:
     """What `train` would refuse, said before any run starts."""
-    merged = {**RECIPES.get(options.get("recipe") or "", {}), **options}
+    merged = with_recipe(options.get("recipe"), options)
     try:
         ModelConfig(**{k: v for k, v in merged.items() if k in MODEL_OPTIONS}).validate()
         config = TrainConfig(**{k: v for k, v in merged.items() if k in TRAIN_OPTIONS})
