@@ -7,6 +7,10 @@ that differ from the default, shared by the speed benchmark (benchmarks/d_option
 
 from __future__ import annotations
 
+# G with a 3x3 convolution at 7x7 against the MLP D and a conv D side by side, held by a lazy R1 penalty
+PAIR = {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48, "r1_gamma": 1.0,
+        "r1_every": 16}
+
 ARMS: dict[str, dict] = {
     "default": {},
     # What D sees (the classic networks kept)
@@ -58,13 +62,10 @@ ARMS: dict[str, dict] = {
     # by side (--d-net mlp+conv: the MLP half keeps dropout 0.3, the conv half has none)
     "w48-gconv-r1": {"g_net": "conv", "g_convs": 1, "d_net": "conv", "dropout": 0.0, "ema_decay": 0.999,
                      "conv_width": 48, "r1_gamma": 1.0, "r1_every": 16},
-    "w48-gconv-pair-r1": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
-                          "r1_gamma": 1.0, "r1_every": 16},
-    # the pair at a faster pace: both learning rates doubled, or D's alone (TTUR)
-    "pair-lr4": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
-                 "r1_gamma": 1.0, "r1_every": 16, "lr": 4e-4},
-    "pair-lrd4": {"g_net": "conv", "g_convs": 1, "d_net": "mlp+conv", "ema_decay": 0.999, "conv_width": 48,
-                  "r1_gamma": 1.0, "r1_every": 16, "lr_d": 4e-4},
+    "w48-gconv-pair-r1": PAIR,
+    # the pair at a faster pace: both learning rates doubled (--recipe best), or D's alone (TTUR)
+    "pair-lr4": {**PAIR, "lr": 4e-4},
+    "pair-lrd4": {**PAIR, "lr_d": 4e-4},
     # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
     "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
                       "r1_every": 16},

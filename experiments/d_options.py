@@ -47,8 +47,9 @@ def epochs_of(arm: str, scale: float) -> int:
 def command(arm: str, seed: int, out: Path, scale: float, minutes: float | None = None) -> list[str]:
     """The run's command: the arm's epochs at `scale`, or a time budget of `minutes` (runs side by side get
     equal wall time, whatever each arm's speed)."""
-    length = ["--minutes", str(minutes), "--eval-every", "10000"] if minutes else [
-        "--epochs", str(epochs_of(arm, scale)), "--eval-every", str(epochs_of(arm, scale))]
+    epochs = str(epochs_of(arm, scale))
+    length = ["--minutes", str(minutes), "--eval-every", "10000"] if minutes else ["--epochs", epochs, "--eval-every",
+                                                                                    epochs]
     return ["vanilla-gan", "train", *as_arguments(ARMS[arm]), "--seed", str(seed), *length, "--threads", "1",
             "--no-report", "--out", str(out / f"{arm}_seed{seed}")]
 

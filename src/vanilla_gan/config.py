@@ -107,7 +107,7 @@ class ModelConfig:
             raise UsageError(f"--g-convs {self.g_convs} adds convolutions to the conv G: add --g-net conv, or drop it")
         if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
             raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
-        if (self.g_net == "conv" or "conv" in self.d_net) and any(side % 4 for side in self.shape[:2]):
+        if (self.g_net == "conv" or self.d_net != "mlp") and any(side % 4 for side in self.shape[:2]):
             raise UsageError(f"--g-net conv and --d-net conv or mlp+conv halve the image twice: its sides must be "
                              f"multiples of 4, got {self.shape[0]} x {self.shape[1]} (resize with --image-size)")
 
@@ -303,7 +303,8 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
     A change to a field outside RESUMABLE (to a value other than the saved one) is a UsageError, as is
     asking for fewer epochs than the run already has.
     """
-    saved = {**to_dict(from_dict(TrainConfig, saved_train)), **to_dict(from_dict(ModelConfig, saved_model))}
+    model = from_dict(ModelConfig, saved_model)  # the defaults fill what an older run did not record
+    saved = {**to_dict(from_dict(TrainConfig, saved_train)), **to_dict(model)}
     conflicts = [name for name, value in changes.items()
                  if name not in RESUMABLE and (list(value) if isinstance(value, tuple) else value) != saved.get(name)]
     if conflicts:
@@ -313,7 +314,6 @@ def resume_configs(saved_model: dict[str, Any], saved_train: dict[str, Any], cha
     train = from_dict(TrainConfig, {**saved_train, **{k: v for k, v in changes.items() if k in RESUMABLE}})
     if train.epochs < epochs_done:
         raise UsageError(f"--epochs {train.epochs} is fewer than the {epochs_done} epochs the run already has")
-    model = from_dict(ModelConfig, saved_model)
     model.validate()
     train.validate()
     return model, train
