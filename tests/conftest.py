@@ -46,6 +46,8 @@ def tiny_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "tiny"
     result = run_cli("train", *TINY, "--epochs", "2", "--seed", "3", "--out", run)
     assert result.returncode == 0, result.stderr
+    # what train wrote, listed beside the folder: tests that evaluate it add evaluation.json and the lock file
+    (run.parent / "tiny.files").write_text("\n".join(sorted(p.name for p in run.iterdir())))
     return run
 
 

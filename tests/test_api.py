@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def api_run(tmp_path_factory) -> tuple[vg.Run, str]:
-    """A 2-epoch tiny run trained from Python, and what it printed to stdout."""
+def api_run(tmp_path_factory) -> tuple[vg.Run, str, list[str]]:
+    """A 2-epoch tiny run trained from Python, what it printed to stdout, and the files it wrote (listed now: later
+    tests evaluate and train into the folder, which adds evaluation.json and the lock file, in xdist's order)."""
     import contextlib
     import io
 
@@ -31,13 +32,13 @@ def api_run(tmp_path_factory) -> tuple[vg.Run, str]:
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         run = vg.train(out=out, seed=3, epochs=2, **TINY_OPTIONS)
-    return run, printed.getvalue()
+    return run, printed.getvalue(), sorted(p.name for p in run.path.iterdir())
 
 
 def test_train_is_quiet_and_writes_the_clis_run_folder(api_run, tiny_run):
-    run, printed = api_run
+    run, printed, written = api_run
     assert printed == ""  # the progress bar goes to stderr; nothing else unless verbose=True
-    assert sorted(p.name for p in run.path.iterdir()) == sorted(p.name for p in tiny_run.iterdir())
+    assert written == (tiny_run.parent / "tiny.files").read_text().split("\n")  # both as train left them
     ours = torch.load(run.path / "checkpoints" / "last.pt", weights_only=True)["generator"]
     clis = torch.load(tiny_run / "checkpoints" / "last.pt", weights_only=True)["generator"]
     assert all(torch.equal(ours[k], clis[k]) for k in ours), "the same options and seed train the same weights"
@@ -46,7 +47,7 @@ def test_train_is_quiet_and_writes_the_clis_run_folder(api_run, tiny_run):
 
 
 def test_samples_grids_and_walks(api_run):
-    run, _ = api_run
+    run, _, _ = api_run
     images = run.sample(16, seed=0)
     assert images.shape == (16, 28, 28) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, run.sample(16, seed=0))
@@ -57,7 +58,7 @@ def test_samples_grids_and_walks(api_run):
 
 
 def test_evaluate_gives_the_keys_and_numbers_of_evaluate_json(api_run):
-    run, _ = api_run
+    run, _, _ = api_run
     ours = vg.load(run.path).evaluate(n=1000)
     result = run_main("evaluate", run.path, "-n", 1000, "--json")
     assert result.returncode == 0, result.stderr
@@ -65,7 +66,7 @@ def test_evaluate_gives_the_keys_and_numbers_of_evaluate_json(api_run):
 
 
 def test_errors_are_the_packages_types_never_system_exit(api_run, tmp_path):
-    run, _ = api_run
+    run, _, _ = api_run
     with pytest.raises(vg.UsageError, match="already holds a run: pass resume=True"):  # Python's spelling
         vg.train(out=run.path, epochs=1, **TINY_OPTIONS)
     with pytest.raises(TypeError, match="'epoch'"):  # an explicit signature: Python's own error for a misspelling
