@@ -66,6 +66,10 @@ ARMS: dict[str, dict] = {
     # the pair at a faster pace: both learning rates doubled (--recipe best), or D's alone (TTUR)
     "pair-lr4": {**PAIR, "lr": 4e-4},
     "pair-lrd4": {**PAIR, "lr_d": 4e-4},
+    # faster still, or the doubled rate for as long as a bare default run takes end to end (52 epochs)
+    "pair-lr6": {**PAIR, "lr": 6e-4},
+    "pair-lr4-e52": {**PAIR, "lr": 4e-4},
+    "pair-lr4-ema9995": {**PAIR, "lr": 4e-4, "ema_decay": 0.9995},
     # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
     "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
                       "r1_every": 16},

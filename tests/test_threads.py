@@ -20,6 +20,7 @@ from helpers import TINY, TINY_OPTIONS, WAIT, assert_one_line_error, run_cli
 import vanilla_gan as vg
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import limit_images, load_dataset
+from vanilla_gan.gan.models import build_discriminator, build_generator
 from vanilla_gan.report.health import health_notes
 from vanilla_gan.runs.rundir import RunDir
 from vanilla_gan.runs.runlog import RunRecord
@@ -74,6 +75,33 @@ def test_an_explicit_count_is_fixed_and_the_rest_adapts_only_where_results_canno
     monkeypatch.setattr(threads, "mkl_cbwr", lambda: "OFF")  # MKL's default: the count would change the numbers
     fixed = ThreadPolicy.choose(None, cpu)
     assert not fixed.adaptive and fixed.ladder == [4] and "strict" in fixed.why
+
+
+def test_networks_whose_numbers_depend_on_the_count_keep_the_most_threads(monkeypatch):
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cpu = torch.device("cpu")
+
+    def policy(**model) -> ThreadPolicy:
+        config = ModelConfig(**model)
+        return ThreadPolicy.choose(None, cpu, (build_generator(config), build_discriminator(config)))
+
+    assert policy().adaptive  # the classic networks: matrix products and element-wise functions
+    for model, layer in (({"g_net": "conv"}, "BatchNorm1d"), ({"d_net": "mlp+conv"}, "Conv2d"),
+                         ({"spectral_norm": True}, "_SpectralNorm"), ({"minibatch_std": True}, "MinibatchStd")):
+        fixed = policy(**model)
+        assert not fixed.adaptive and fixed.ladder == [2] and fixed.why.startswith(layer), model
+    assert ThreadPolicy.choose(1, cpu, (torch.nn.Conv2d(1, 1, 3),)).ladder == [1]  # --threads still rules
+
+
+def test_a_conv_run_records_its_fixed_count(tmp_path):
+    run = tmp_path / "run"
+    result = run_cli("train", *TINY, "--epochs", "1", "--g-net", "conv", "--conv-width", "8", "--out", run,
+                     "--no-report")
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads((run / "config.json").read_text())["threads"]
+    assert recorded["adaptive"] is False and "BatchNorm1d" in recorded["why"]
 
 
 # ----------------------------------------------------------------------------- adapting, with a fake clock

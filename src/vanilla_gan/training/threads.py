@@ -23,6 +23,10 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
   MKL's products do not depend on the thread count (MKL's documentation, and checked: tests/test_threads.py
   trains with changing counts and compares bit for bit); evaluations, whose convolutions and long sums do
   depend on it, hold training's current count while they run (`steady`).
+- Networks with other layers than matrix products and element-wise functions (STEADY_LAYERS): convolutions
+  (oneDNN), BatchNorm, spectral normalisation, minibatch features, a user's own layers: the most threads,
+  fixed, because their results depend on the count (checked: the conv networks end apart after 2 epochs at 1
+  and at 2 threads), so a run repeats only at the count it was trained at.
 - Elsewhere (a GPU, a PyTorch without MKL, another MKL mode): the most threads, fixed.
 """
 
@@ -37,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from vanilla_gan.training.process import mkl_cbwr
 
@@ -44,6 +49,9 @@ GAIN = 1.05  # a probed count must be this much faster to be kept (fewer threads
 SLUMP = 0.7  # the speed falling below this share of its best since the last probe: probe now
 MAX_WAIT = 64  # stretches between probes, at most (a probe that loses doubles the wait from 1)
 STRETCH, PROBE = 25, 8  # steps timed at the current count; steps a probe runs at most
+# Layers whose CPU results the thread count does not change (MKL's strict mode): matrix products, element-wise
+STEADY_LAYERS = (nn.Linear, nn.LeakyReLU, nn.ReLU, nn.Dropout, nn.Tanh, nn.Sigmoid, nn.Flatten, nn.Unflatten,
+                 nn.Identity)
 
 
 def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
@@ -85,9 +93,10 @@ class ThreadPolicy:
         self.steps: dict[int, int] = {}  # steps trained at each count (the epoch's record)
 
     @classmethod
-    def choose(cls, requested: int | None, device: torch.device) -> ThreadPolicy:
+    def choose(cls, requested: int | None, device: torch.device, networks: tuple[nn.Module, ...] = ()) -> ThreadPolicy:
         """The policy for a run: `requested` (--threads) fixed; else OMP_NUM_THREADS fixed; else adaptive on a
-        CPU whose MKL runs in strict mode; else the most threads, fixed (see the module's docstring)."""
+        CPU whose MKL runs in strict mode, for `networks` of STEADY_LAYERS only; else the most threads, fixed
+        (see the module's docstring)."""
         if requested is not None:
             return cls(requested, False, "--threads")
         if os.environ.get("OMP_NUM_THREADS"):
@@ -97,6 +106,9 @@ class ThreadPolicy:
             return cls(most, False, f"training on {device.type}")
         if not (mkl_cbwr() or "").endswith(",STRICT"):
             return cls(most, False, "MKL is not in its strict reproducible mode")
+        unsteady = unsteady_layer(networks)
+        if unsteady:
+            return cls(most, False, f"{unsteady} layers compute other numbers at another thread count")
         return cls(most, most > 1, "adapts to the machine's load" if most > 1 else "one usable CPU")
 
     def record(self) -> dict[str, Any]:
@@ -173,6 +185,15 @@ class ThreadPolicy:
         around = [self.ladder[j] for j in (i - 1, i + 1) if 0 <= j < len(self.ladder)]
         self.turn += 1
         return around[self.turn % len(around)]
+
+
+def unsteady_layer(networks: tuple[nn.Module, ...]) -> str | None:
+    """The name of the first layer in `networks` whose results may depend on the thread count, if any."""
+    for network in networks:
+        for module in network.modules():
+            if not list(module.children()) and not isinstance(module, STEADY_LAYERS):
+                return type(module).__name__
+    return None
 
 
 def _powers_of_two(most: int) -> list[int]:

@@ -88,7 +88,6 @@ class Trainer:
         self.callbacks: list[Callback] = [c for c in (self.evaluation, RunWriter(run) if run else None) if c]
         self.callbacks.append(EpochHooks(self.epoch_hooks, log))
         self.device = resolve_device(train_config.device)
-        self.threads = ThreadPolicy.choose(train_config.threads, self.device)  # changes no result (threads.py)
         self.num_images = images.shape[0]
         # Each step takes d_steps batches of batch_size images per process (one per D update); the last partial
         # step of an epoch is dropped.
@@ -101,6 +100,8 @@ class Trainer:
 
         self.objective = objective_of(objective, train_config.g_loss, train_config.real_label)
         self._build(generator, discriminator, images)
+        # adapts to the load only where that changes no result (threads.py)
+        self.threads = ThreadPolicy.choose(train_config.threads, self.device, (self.G, self.D))
 
         # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
         self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
