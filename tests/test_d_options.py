@@ -208,6 +208,25 @@ def test_g_convs_add_3x3_convolutions_at_gs_smallest_scale():
         ModelConfig(g_convs=1).validate()
 
 
+def test_g_refine_draws_the_image_with_a_3x3_convolution_at_full_size():
+    plain, refined = (ConvGenerator(ModelConfig(g_net="conv", conv_width=4, g_refine=r)) for r in (0, 5))
+    last_t = [m for m in refined.net if isinstance(m, nn.ConvTranspose2d)][-1]
+    assert last_t.out_channels == 5 and type(plain.net[-2]) is nn.ConvTranspose2d
+    final = refined.net[-2]
+    assert type(final) is nn.Conv2d and final.kernel_size == (3, 3)
+    assert (final.in_channels, final.out_channels) == (5, 1)
+    assert isinstance(refined.net[-1], nn.Tanh) and refined(torch.randn(3, 100)).shape == (3, 28, 28)
+    # the last convolution sees each pixel's neighbours: a change to one input pixel moves a 3x3 block of the image
+    x = torch.zeros(1, 5, 28, 28)
+    with torch.no_grad():
+        moved = final(x.index_put_((torch.tensor([0]), torch.tensor([0]), torch.tensor([10]), torch.tensor([10])),
+                                   torch.tensor([1.0]))) - final(torch.zeros(1, 5, 28, 28))
+    assert set(map(tuple, moved[0, 0].nonzero().tolist())) <= {(i, j) for i in (9, 10, 11) for j in (9, 10, 11)}
+    assert moved.abs().sum() > 0
+    with pytest.raises(UsageError, match="add --g-net conv"):
+        ModelConfig(g_refine=4).validate()
+
+
 def test_lr_d_sets_ds_rate_and_follows_the_cooldown():
     trainer = Trainer(ModelConfig(), TrainConfig(lr=1e-4, lr_d=4e-4, lr_cooldown=0.5, epochs=2, batch_size=8,
                                                  eval_every=0), digits_like(32), progress=False)
@@ -232,6 +251,8 @@ def test_lr_d_sets_ds_rate_and_follows_the_cooldown():
     (["--conv-width", "0"], "--conv-width must be in 1..1024"),
     (["--g-convs", "9", "--g-net", "conv"], "--g-convs must be in 0..8"),
     (["--g-convs", "1"], "add --g-net conv"),
+    (["--g-refine", "-1", "--g-net", "conv"], "--g-refine must be in 0..256"),
+    (["--g-refine", "8"], "add --g-net conv"),
     (["--g-net", "conv", "--image-size", "30"], "multiples of 4"),
     (["--d-net", "mlp+conv", "--image-size", "30"], "multiples of 4"),
     (["--recipe", "best", "--g-net", "mlp", "--g-convs", "2"], "add --g-net conv"),  # one the user typed
@@ -244,8 +265,8 @@ def test_bad_options_are_one_line_errors(tmp_path, args, words):
 
 def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(tmp_path):
     run = tmp_path / "run"
-    options = ["--g-net", "conv", "--g-convs", "1", "--d-net", "mlp+conv", "--conv-width", "8", "--spectral-norm",
-               "--minibatch-std",
+    options = ["--g-net", "conv", "--g-convs", "1", "--g-refine", "4", "--d-net", "mlp+conv", "--conv-width", "8",
+               "--spectral-norm", "--minibatch-std",
                "--augment", "translation,cutout", "--instance-noise", "0.2", "--r1-gamma", "0.5", "--r1-every", "2",
                "--lr-d", "3e-4"]
     tiny = [a for a in TINY if a not in ("--latent-dim", "8", "--g-hidden", "32,32", "--d-hidden")]
@@ -254,6 +275,7 @@ def test_a_run_with_every_option_is_recorded_resumed_and_read_by_every_command(t
     config = json.loads((run / "config.json").read_text())
     assert config["model"]["g_net"] == "conv" and config["model"]["spectral_norm"] is True
     assert config["model"]["d_net"] == "mlp+conv" and config["model"]["g_convs"] == 1
+    assert config["model"]["g_refine"] == 4
     assert config["train"]["augment"] == "translation,cutout" and config["train"]["r1_every"] == 2
     refused = assert_one_line_error(run_main("train", "--out", run, "--resume", "--epochs", "2", "--r1-gamma", "1"))
     assert "--r1-gamma" in refused and "must match" in refused
@@ -285,4 +307,5 @@ def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_pat
                      "--eval-every", "0", "--seed", "1", "--out", mlp_g, "--no-report")
     assert result.returncode == 0, result.stderr
     model = json.loads((mlp_g / "config.json").read_text())["model"]
-    assert model["g_net"] == "mlp" and model["g_convs"] == 0 and model["d_net"] == RECIPES["best"]["d_net"]
+    assert model["g_net"] == "mlp" and model["g_convs"] == model["g_refine"] == 0
+    assert model["d_net"] == RECIPES["best"]["d_net"]

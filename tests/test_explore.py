@@ -345,9 +345,9 @@ def test_the_page_computes_the_conv_networks(browser, tmp_path, shape):
 
 
 def test_the_page_computes_the_pair_d_and_gs_shape_convolutions(browser, tmp_path):
-    """--d-net mlp+conv (the two halves' logits summed) and --g-convs 2: the page's G and D equal PyTorch's, and
-    each half of D counts."""
-    state = tiny_state((8, 12, 3), seed=5, g_net="conv", d_net="mlp+conv", conv_width=3, g_convs=2)
+    """--d-net mlp+conv (the two halves' logits summed), --g-convs 2 and --g-refine 2: the page's G and D equal
+    PyTorch's, and each half of D counts."""
+    state = tiny_state((8, 12, 3), seed=5, g_net="conv", d_net="mlp+conv", conv_width=3, g_convs=2, g_refine=2)
     weights = shipped.from_checkpoint(state, "pair")
     page = tmp_path / "pair.html"
     page.write_text(render(weights, "pair", []))
@@ -355,7 +355,7 @@ def test_the_page_computes_the_pair_d_and_gs_shape_convolutions(browser, tmp_pat
     [pair] = networks["discriminator"]["ops"]
     assert pair["op"] == "sum" and [[op["op"] for op in part][:2] for part in pair["parts"]] == [
         ["linear", "leaky_relu"], ["to_chw", "conv"]]
-    assert [op["k"] for op in networks["average"]["ops"] if op["op"] == "conv"] == [3, 3]
+    assert [op["k"] for op in networks["average"]["ops"] if op["op"] == "conv"] == [3, 3, 3]
     with open_page(browser, page) as tab:
         seen = tab.evaluate("vg.state()")
         np.testing.assert_allclose(seen["shownCurrent"], pytorch(weights, seen["current"]), atol=TOLERANCE, rtol=0)

@@ -25,6 +25,7 @@ G_LOSSES = ("non-saturating", "minimax")
 NETS = ("mlp", "conv")  # --g-net, --d-net: the classic MLP (default) or the DCGAN-style convolutional network
 D_NETS = (*NETS, "mlp+conv")  # --d-net also: both Ds side by side, their logits summed
 MAX_G_CONVS = 8
+MAX_G_REFINE = 256
 AUGMENTS = ("translation", "cutout")  # --augment: DiffAugment's (Zhao et al. 2020), of real and generated alike
 MAX_CONV_WIDTH = 1024
 DEVICES = ("auto", "cpu", "cuda")
@@ -67,6 +68,7 @@ class ModelConfig:
     d_net: str = "mlp"
     conv_width: int = 64
     g_convs: int = 0  # 3x3 convolutions at the conv G's smallest scale (7 x 7 for the digits)
+    g_refine: int = 0  # channels of the conv G's last transposed convolution, then a 3x3 one to the image (0: none)
     spectral_norm: bool = False  # D's layers spectrally normalised (Miyato et al. 2018)
     minibatch_std: bool = False  # D's last layer also sees the std of its features over groups of 4 images
 
@@ -105,6 +107,11 @@ class ModelConfig:
             raise UsageError(f"--g-convs must be in 0..{MAX_G_CONVS}, got {self.g_convs}")
         if self.g_convs and self.g_net != "conv":
             raise UsageError(f"--g-convs {self.g_convs} adds convolutions to the conv G: add --g-net conv, or drop it")
+        if not 0 <= self.g_refine <= MAX_G_REFINE:
+            raise UsageError(f"--g-refine must be in 0..{MAX_G_REFINE}, got {self.g_refine}")
+        if self.g_refine and self.g_net != "conv":
+            raise UsageError(f"--g-refine {self.g_refine} adds a convolution to the conv G: add --g-net conv, or "
+                             f"drop it")
         if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
             raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
         if (self.g_net == "conv" or self.d_net != "mlp") and any(side % 4 for side in self.shape[:2]):
@@ -338,11 +345,12 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
     """`options` over the recipe's (None: no recipe). A recipe's G convolutions follow its conv G: they are left
-    out when the options given pick the MLP G, so `--recipe best --g-net mlp` trains, and only a --g-convs the
-    user typed is refused beside it."""
+    out when the options given pick the MLP G, so `--recipe best --g-net mlp` trains, and only a --g-convs or
+    --g-refine the user typed is refused beside it."""
     merged = {**RECIPES.get(recipe or "", {}), **options}
-    if "g_convs" not in options and merged.get("g_net", "mlp") != "conv":
-        merged.pop("g_convs", None)
+    for name in ("g_convs", "g_refine"):
+        if name not in options and merged.get("g_net", "mlp") != "conv":
+            merged.pop(name, None)
     return merged
 
 

@@ -161,6 +161,10 @@ def _network_options(p: argparse.ArgumentParser, m: ModelConfig) -> None:
     p.add_argument("--g-convs", type=int,
                    help="with --g-net conv: N 3x3 convolutions (BatchNorm, ReLU) at G's smallest scale, where the "
                         f"digit's shape is laid out (default: {m.g_convs})")
+    p.add_argument("--g-refine", type=int,
+                   help="with --g-net conv: G's last transposed convolution to R channels (BatchNorm, ReLU), then a "
+                        "3x3 convolution at full resolution draws the image, so that each pixel's grey level follows "
+                        f"its neighbours' (default: {m.g_refine}, none)")
     p.add_argument("--d-net", choices=D_NETS,
                    help="D's network: mlp, the classic one above; conv: two 4x4 stride-2 convolutions with "
                         "LeakyReLU and --dropout, then one linear layer; or mlp+conv: both side by side, their "

@@ -90,7 +90,10 @@ class ConvGenerator(nn.Module):
     2w x H/4 x W/4 -> BatchNorm, ReLU -> [--g-convs times: Conv 3x3 -> BatchNorm, ReLU] -> ConvTranspose 4x4
     stride 2 to w channels -> BatchNorm, ReLU -> ConvTranspose 4x4 stride 2 to C channels -> Tanh: images
     (B, *config.shape) in (-1, 1). w = --conv-width. The 3x3 convolutions work at the smallest scale, where the
-    digit's shape is laid out, for little cost."""
+    digit's shape is laid out, for little cost. --g-refine R: the last transposed convolution goes to R channels
+    -> BatchNorm, ReLU -> Conv 3x3 to C channels -> Tanh, so that each pixel's grey level is drawn from its
+    neighbours' at full resolution (where a stride-2 transposed convolution alone draws alternate pixels from
+    alternate kernel taps)."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -102,8 +105,11 @@ class ConvGenerator(nn.Module):
                                      nn.BatchNorm1d(math.prod(self.start)), nn.ReLU())
         shape_layers = [layer for _ in range(config.g_convs)
                         for layer in (nn.Conv2d(2 * w, 2 * w, 3, 1, 1), nn.BatchNorm2d(2 * w), nn.ReLU())]
-        self.net = nn.Sequential(*shape_layers, nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
-                                 nn.ConvTranspose2d(w, channels, 4, 2, 1), nn.Tanh())
+        layers = [*shape_layers, nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU()]
+        r = config.g_refine  # (layers made in this order, so that a seed draws the same weights as before)
+        layers += ([nn.ConvTranspose2d(w, r, 4, 2, 1), nn.BatchNorm2d(r), nn.ReLU(), nn.Conv2d(r, channels, 3, 1, 1)]
+                   if r else [nn.ConvTranspose2d(w, channels, 4, 2, 1)])
+        self.net = nn.Sequential(*layers, nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         images = self.net(self.project(z).view(z.shape[0], *self.start))  # (B, C, H, W)
