@@ -70,6 +70,8 @@ ARMS: dict[str, dict] = {
     "pair-lr6": {**PAIR, "lr": 6e-4},
     "pair-lr4-e52": {**PAIR, "lr": 4e-4},
     "pair-lr4-ema9995": {**PAIR, "lr": 4e-4, "ema_decay": 0.9995},
+    # G draws the image with a 3x3 convolution at full size, from 16 channels (--g-refine 16)
+    "pair-lr4-refine16": {**PAIR, "lr": 4e-4, "g_refine": 16},
     # the classic MLP G (its shapes) against a convolutional D (it sees texture), held steady by a lazy R1 penalty
     "mlpg-convd-r1": {"d_net": "conv", "conv_width": 32, "dropout": 0.0, "ema_decay": 0.999, "r1_gamma": 1.0,
                       "r1_every": 16},
