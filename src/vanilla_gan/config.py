@@ -338,10 +338,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # discriminator.md): the DCGAN-style G at width 48 with one more 3x3 convolution at 7x7 and one at full size
     # from 16 channels (--g-refine 16: the edges' grey levels), against the classic
     # MLP D (dropout 0.3: it judges shapes) and a conv D (no dropout: it sees texture) side by side, held by a lazy
-    # R1 penalty, at twice the classic learning rate, a shorter moving average; 52 epochs at 0.39x the default's
-    # speed: a bare default run's time end to end (about 9 minutes on an idle 2-core CPU).
+    # R1 penalty, at twice the classic learning rate, a shorter moving average; 48 epochs at about 0.36x the
+    # default's speed: a bare default run's time end to end (about 9.5 minutes on an idle 2-core CPU).
     "best": {"g_net": "conv", "g_convs": 1, "g_refine": 16, "d_net": "mlp+conv", "conv_width": 48, "lr": 4e-4,
-             "ema_decay": 0.999, "r1_gamma": 1.0, "r1_every": 16, "epochs": 52},
+             "ema_decay": 0.999, "r1_gamma": 1.0, "r1_every": 16, "epochs": 48},
 }
 
 def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
