@@ -38,7 +38,7 @@ SPEED = {"default": 1.0, "translation": 0.93, "translation-cutout": 0.94, "noise
          "dcgan-w48-r1": 0.55,
          "mlpg-convd-r1": 0.8, "w48-gconv-r1": 0.52, "w48-gconv-pair-r1": 0.39,
          "pair-lr4": 0.39, "pair-lrd4": 0.39, "pair-lr6": 0.39, "pair-lr4-ema9995": 0.39,
-         "pair-lr4-e52": 0.39 * 52 / 44}
+         "pair-lr4-e52": 0.39 * 52 / 44, "pair-lr4-refine16": 0.39 * 52 / 44}
 
 
 def epochs_of(arm: str, scale: float) -> int:

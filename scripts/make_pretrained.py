@@ -1,6 +1,6 @@
 """Write the package's shipped weights (src/vanilla_gan/assets/pretrained.pt and pretrained.json) from a run.
 
-    vanilla-gan train --recipe best --seed 11 --epochs 300 --out runs/ship   # the run to ship
+    vanilla-gan train --recipe best --seed 11 --epochs 300 --threads 2 --out runs/ship   # a run to ship
     vanilla-gan evaluate runs/ship --json > runs/ship-scores.json     # optional: an independent evaluation
     python scripts/make_pretrained.py runs/ship --evaluation runs/ship-scores.json
     python scripts/make_pretrained.py runs/ship --out /tmp/weights     # somewhere else (tests, trials)
@@ -37,7 +37,8 @@ from vanilla_gan.runs.rundir import load_checkpoint, resolve_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "src" / "vanilla_gan" / "assets"
-# Options that do not change what a run computes on a CPU, left out of the command that repeats it.
+# Options that do not change what a run computes on a CPU, left out of the command that repeats it (the thread
+# count does change it for networks other than the classic MLPs: command_of keeps it for those).
 NOT_IN_COMMAND = {"minutes", "device", "threads", "cuda_graph", "log_every", "checkpoint_every", "eval_samples",
                   "grid_size"}
 
@@ -50,6 +51,11 @@ def command_of(state: dict[str, Any]) -> str:
             value = saved.get(key, default)
             if key not in options and key not in NOT_IN_COMMAND and key != "image_shape" and value != default:
                 options[key] = value
+    model = state["model_config"]
+    classic = (model.get("g_net", "mlp") == model.get("d_net", "mlp") == "mlp" and not model.get("spectral_norm")
+               and not model.get("minibatch_std"))
+    if not classic and state["train_config"].get("threads"):  # their numbers depend on the count (threads.py)
+        options["threads"] = state["train_config"]["threads"]
     return shlex.join(["vanilla-gan", "train", *as_arguments(options)])
 
 

@@ -62,18 +62,18 @@ def test_cpu_affinity_caps_the_cpus():
 
 def test_an_explicit_count_is_fixed_and_the_rest_adapts_only_where_results_cannot_change(monkeypatch):
     cpu = torch.device("cpu")
-    assert ThreadPolicy.choose(3, cpu).record() == {"adaptive": False, "counts": [3], "evaluation": 3,
+    assert ThreadPolicy.choose(3, cpu, ()).record() == {"adaptive": False, "counts": [3], "evaluation": 3,
                                                     "why": "--threads"}
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert ThreadPolicy.choose(None, cpu).why == "OMP_NUM_THREADS"
+    assert ThreadPolicy.choose(None, cpu, ()).why == "OMP_NUM_THREADS"
     monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setattr(threads, "usable_cpus", lambda: 4)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    adaptive = ThreadPolicy.choose(None, cpu)
+    adaptive = ThreadPolicy.choose(None, cpu, ())
     assert adaptive.adaptive and adaptive.ladder == [1, 2, 4] and adaptive.most == 4 and adaptive.running == 1
-    assert not ThreadPolicy.choose(None, torch.device("cuda")).adaptive
+    assert not ThreadPolicy.choose(None, torch.device("cuda"), ()).adaptive
     monkeypatch.setattr(threads, "mkl_cbwr", lambda: "OFF")  # MKL's default: the count would change the numbers
-    fixed = ThreadPolicy.choose(None, cpu)
+    fixed = ThreadPolicy.choose(None, cpu, ())
     assert not fixed.adaptive and fixed.ladder == [4] and "strict" in fixed.why
 
 
@@ -89,19 +89,33 @@ def test_networks_whose_numbers_depend_on_the_count_keep_the_most_threads(monkey
 
     assert policy().adaptive  # the classic networks: matrix products and element-wise functions
     for model, layer in (({"g_net": "conv"}, "BatchNorm1d"), ({"d_net": "mlp+conv"}, "Conv2d"),
-                         ({"spectral_norm": True}, "_SpectralNorm"), ({"minibatch_std": True}, "MinibatchStd")):
+                         ({"spectral_norm": True}, "ParametrizedLinear"), ({"minibatch_std": True}, "MinibatchStd")):
         fixed = policy(**model)
         assert not fixed.adaptive and fixed.ladder == [2] and fixed.why.startswith(layer), model
     assert ThreadPolicy.choose(1, cpu, (torch.nn.Conv2d(1, 1, 3),)).ladder == [1]  # --threads still rules
 
+    class Own(torch.nn.Module):  # a user's module of steady layers may still compute anything in its forward
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 4)
 
-def test_a_conv_run_records_its_fixed_count(tmp_path):
-    run = tmp_path / "run"
-    result = run_cli("train", *TINY, "--epochs", "1", "--g-net", "conv", "--conv-width", "8", "--out", run,
-                     "--no-report")
-    assert result.returncode == 0, result.stderr
-    recorded = json.loads((run / "config.json").read_text())["threads"]
-    assert recorded["adaptive"] is False and "BatchNorm1d" in recorded["why"]
+        def forward(self, x):
+            return torch.nn.functional.conv1d(self.linear(x)[:, None], torch.ones(1, 1, 3))[:, 0]
+
+    own = ThreadPolicy.choose(None, cpu, (torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()), Own()))
+    assert not own.adaptive and own.why.startswith("Own")
+
+
+def test_a_conv_trainer_keeps_its_count_and_says_why(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # (xdist workers run under OMP_NUM_THREADS=1)
+    images = limit_images(load_dataset("digits")[0], 64)
+    trainer = Trainer(ModelConfig(g_net="conv", conv_width=4), TrainConfig(seed=1, epochs=1, batch_size=8,
+                                                                           eval_every=0), images, progress=False)
+    recorded = trainer.threads.record()
+    assert recorded["adaptive"] is False and recorded["why"].startswith("BatchNorm1d")
+    classic = Trainer(ModelConfig(), TrainConfig(seed=1, epochs=1, batch_size=8, eval_every=0), images,
+                      progress=False)
+    assert classic.threads.why != recorded["why"]  # the classic networks adapt (or give another reason)
 
 
 # ----------------------------------------------------------------------------- adapting, with a fake clock

@@ -58,9 +58,8 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
           d_hidden: tuple[int, ...] = Default(_M.d_hidden), slope: float = Default(_M.slope),
           dropout: float = Default(_M.dropout), g_net: str = Default(_M.g_net), d_net: str = Default(_M.d_net),
           conv_width: int = Default(_M.conv_width), g_convs: int = Default(_M.g_convs),
-          g_refine: int = Default(_M.g_refine),
-          spectral_norm: bool = Default(False), minibatch_std: bool = Default(False),
-          lr_d: float | None = Default(None), augment: str = Default(""),
+          g_refine: int = Default(_M.g_refine), spectral_norm: bool = Default(False),
+          minibatch_std: bool = Default(False), lr_d: float | None = Default(None), augment: str = Default(""),
           instance_noise: float = Default(0.0), r1_gamma: float = Default(0.0), r1_every: int = Default(1),
           device: str = Default(_T.device), precision: str = Default(_T.precision),
           cuda_graph: bool = Default(_T.cuda_graph), threads: int | None = Default(None),
@@ -89,16 +88,15 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
       recipe ("tutorial", "best": README; keywords beside it win), lr_d (D's own rate; lr is then G's), augment
       ("translation", "cutout" or both, comma-separated), instance_noise, r1_gamma, r1_every (D's inputs, penalty).
     The networks: latent_dim (size of z), g_hidden, d_hidden (hidden widths), slope (LeakyReLU), dropout (D);
-      g_net ("mlp" or "conv"), d_net ("mlp", "conv" or "mlp+conv"), conv_width, g_convs (3x3 convolutions at
-      the conv G's smallest scale), g_refine (channels before a last 3x3 convolution at full size),
-      spectral_norm, minibatch_std; the images set G's output size. generator,
-      discriminator: your own nn.Modules instead (G: z (B, latent_dim) -> images (B, H, W[, 3]) in (-1, 1); D:
-      images -> one pre-sigmoid score each). objective: your own losses instead of g_loss and real_label's: an
-      object with d_loss(real_scores, fake_scores), g_loss(fake_scores) and a name (vanilla_gan.gan.algorithm).
-    Where and how: device ("auto", "cpu", "cuda"), precision ("fp32", "bf16"), cuda_graph, threads (None: chosen
-      from the machine's load; for the classic networks changing no number), checkpoint_every (keep
-      epoch_NNNN.pt every K epochs), eval_every (0 never), eval_samples, log_every, grid_size. epoch_hooks:
-      callables hook(trainer, record), called after each epoch is checkpointed.
+      g_net ("mlp" or "conv"), d_net ("mlp", "conv" or "mlp+conv"), conv_width, g_convs (3x3 convs at the conv
+      G's smallest scale), g_refine (channels before a last 3x3 conv at full size), spectral_norm, minibatch_std;
+      the images set G's output size. generator, discriminator: your own nn.Modules instead (G: z (B, latent_dim)
+      -> images (B, H, W[, 3]) in (-1, 1); D: images -> one pre-sigmoid score each). objective: your own losses
+      (vanilla_gan.gan.algorithm): an object with d_loss(real_scores, fake_scores), g_loss(fake_scores), name.
+    Where and how: device, precision ("fp32", "bf16"), cuda_graph, threads (None: chosen by the load for the
+      classic MLPs, changing no number; others keep the most), checkpoint_every (keep epoch_NNNN.pt every K
+      epochs), eval_every (0 never), eval_samples, log_every, grid_size. epoch_hooks: callables hook(trainer,
+      record), called after each epoch is checkpointed.
 
     `vanilla-gan train --help` says the same of each option. Errors are vg.UsageError and its kin, one line naming
     the keyword. Ctrl-C saves a checkpoint and raises vg.Interrupted; `train(out=..., resume=True)` continues.

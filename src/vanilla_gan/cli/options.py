@@ -134,8 +134,9 @@ def _where_and_how_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
                         "(default: on; no effect on CPU or under torchrun)")
     p.add_argument("--threads", type=int,
                    help="CPU threads for training (default: chosen from the CPUs this process may use; for the "
-                        "classic networks changed while training when other programs slow it down, which changes no "
-                        "number; OMP_NUM_THREADS also fixes it)")
+                        "classic MLPs changed while training when other programs slow it down, which changes no "
+                        "number; other networks keep the most, as their numbers may depend on it; OMP_NUM_THREADS "
+                        "also fixes it)")
     p.add_argument("--checkpoint-every", type=int,
                    help="also keep checkpoints/epoch_NNNN.pt every K epochs (default: 0, only last.pt)")
     p.add_argument("--eval-every", type=int,

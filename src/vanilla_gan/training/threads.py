@@ -4,7 +4,7 @@ PyTorch's default, one thread per core, collapses when another program keeps a c
 region the threads wait for the slowest, and a thread that has lost its core holds up the others (beside one
 busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed). So:
 
-    policy = ThreadPolicy.choose(requested=config.threads, device=device)
+    policy = ThreadPolicy.choose(requested=config.threads, device=device, networks=(G, D))
     with policy.training():                  # sets torch's thread count; the caller's comes back afterwards
         ...; policy.after_step()             # after each step: at the end of a stretch, may change the count
         with policy.steady(): ...            # evaluations and grids: always the same count
@@ -24,9 +24,9 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
   trains with changing counts and compares bit for bit); evaluations, whose convolutions and long sums do
   depend on it, hold training's current count while they run (`steady`).
 - Networks with other layers than matrix products and element-wise functions (STEADY_LAYERS): convolutions
-  (oneDNN), BatchNorm, spectral normalisation, minibatch features, a user's own layers: the most threads,
-  fixed, because their results depend on the count (checked: the conv networks end apart after 2 epochs at 1
-  and at 2 threads), so a run repeats only at the count it was trained at.
+  (oneDNN), BatchNorm, spectral normalisation, minibatch features, a user's own modules: the most threads,
+  fixed, because their results may depend on the count (checked for the conv networks: they end apart after 2
+  epochs at 1 and at 2 threads), so a run repeats only at the count it was trained at.
 - Elsewhere (a GPU, a PyTorch without MKL, another MKL mode): the most threads, fixed.
 """
 
@@ -93,7 +93,7 @@ class ThreadPolicy:
         self.steps: dict[int, int] = {}  # steps trained at each count (the epoch's record)
 
     @classmethod
-    def choose(cls, requested: int | None, device: torch.device, networks: tuple[nn.Module, ...] = ()) -> ThreadPolicy:
+    def choose(cls, requested: int | None, device: torch.device, networks: tuple[nn.Module, ...]) -> ThreadPolicy:
         """The policy for a run: `requested` (--threads) fixed; else OMP_NUM_THREADS fixed; else adaptive on a
         CPU whose MKL runs in strict mode, for `networks` of STEADY_LAYERS only; else the most threads, fixed
         (see the module's docstring)."""
@@ -108,7 +108,7 @@ class ThreadPolicy:
             return cls(most, False, "MKL is not in its strict reproducible mode")
         unsteady = unsteady_layer(networks)
         if unsteady:
-            return cls(most, False, f"{unsteady} layers compute other numbers at another thread count")
+            return cls(most, False, f"{unsteady} layers may compute other numbers at another thread count")
         return cls(most, most > 1, "adapts to the machine's load" if most > 1 else "one usable CPU")
 
     def record(self) -> dict[str, Any]:
@@ -188,11 +188,17 @@ class ThreadPolicy:
 
 
 def unsteady_layer(networks: tuple[nn.Module, ...]) -> str | None:
-    """The name of the first layer in `networks` whose results may depend on the thread count, if any."""
+    """The name of the first module in `networks` whose results may depend on the thread count, if any. Steady:
+    STEADY_LAYERS exactly, torch's containers, and this package's networks, whose forward only composes their
+    layers (and its Dropout); anything else (a subclass, a user's module, a parametrized layer) may compute
+    anything in its forward."""
     for network in networks:
         for module in network.modules():
-            if not list(module.children()) and not isinstance(module, STEADY_LAYERS):
-                return type(module).__name__
+            kind = type(module)
+            ours = kind.__module__ == "vanilla_gan.gan.models" and (
+                list(module.children()) or kind.__name__ == "Dropout")
+            if not (kind in STEADY_LAYERS or ours or kind.__module__ == "torch.nn.modules.container"):
+                return kind.__name__
     return None
 
 

@@ -100,8 +100,7 @@ class Trainer:
 
         self.objective = objective_of(objective, train_config.g_loss, train_config.real_label)
         self._build(generator, discriminator, images)
-        # adapts to the load only where that changes no result (threads.py)
-        self.threads = ThreadPolicy.choose(train_config.threads, self.device, (self.G, self.D))
+        self.threads = ThreadPolicy.choose(train_config.threads, self.device, (self.G, self.D))  # threads.py
 
         # completed epochs, completed steps (all epochs), completed steps in the current epoch (after an interrupt)
         self.epoch, self.step, self.batch_in_epoch = 0, 0, 0
