@@ -30,10 +30,12 @@ import torch
 
 import vanilla_gan
 from vanilla_gan.cli.options import as_arguments
-from vanilla_gan.config import ModelConfig, TrainConfig, to_dict
+from vanilla_gan.config import ModelConfig, TrainConfig, from_dict, to_dict
 from vanilla_gan.fileio import atomic_write, make_folder
+from vanilla_gan.gan.models import build_discriminator, build_generator
 from vanilla_gan.runs import shipped
 from vanilla_gan.runs.rundir import load_checkpoint, resolve_checkpoint
+from vanilla_gan.training.threads import unsteady_layer
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "src" / "vanilla_gan" / "assets"
@@ -51,10 +53,9 @@ def command_of(state: dict[str, Any]) -> str:
             value = saved.get(key, default)
             if key not in options and key not in NOT_IN_COMMAND and key != "image_shape" and value != default:
                 options[key] = value
-    model = state["model_config"]
-    classic = (model.get("g_net", "mlp") == model.get("d_net", "mlp") == "mlp" and not model.get("spectral_norm")
-               and not model.get("minibatch_std"))
-    if not classic and state["train_config"].get("threads"):  # their numbers depend on the count (threads.py)
+    model = from_dict(ModelConfig, state["model_config"])
+    networks = (build_generator(model), build_discriminator(model))
+    if unsteady_layer(networks) and state["train_config"].get("threads"):  # their numbers depend on the count
         options["threads"] = state["train_config"]["threads"]
     return shlex.join(["vanilla-gan", "train", *as_arguments(options)])
 
