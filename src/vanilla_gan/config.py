@@ -103,15 +103,13 @@ class ModelConfig:
         for name, nets in (("g_net", NETS), ("d_net", D_NETS)):
             if getattr(self, name) not in nets:
                 raise UsageError(f"{option(name)} must be one of {', '.join(nets)}, got {getattr(self, name)!r}")
-        if not 0 <= self.g_convs <= MAX_G_CONVS:
-            raise UsageError(f"--g-convs must be in 0..{MAX_G_CONVS}, got {self.g_convs}")
-        if self.g_convs and self.g_net != "conv":
-            raise UsageError(f"--g-convs {self.g_convs} adds convolutions to the conv G: add --g-net conv, or drop it")
-        if not 0 <= self.g_refine <= MAX_G_REFINE:
-            raise UsageError(f"--g-refine must be in 0..{MAX_G_REFINE}, got {self.g_refine}")
-        if self.g_refine and self.g_net != "conv":
-            raise UsageError(f"--g-refine {self.g_refine} adds a convolution to the conv G: add --g-net conv, or "
-                             f"drop it")
+        for name, most in (("g_convs", MAX_G_CONVS), ("g_refine", MAX_G_REFINE)):  # the conv G's convolutions
+            value = getattr(self, name)
+            if not 0 <= value <= most:
+                raise UsageError(f"{option(name)} must be in 0..{most}, got {value}")
+            if value and self.g_net != "conv":
+                raise UsageError(f"{option(name)} {value} adds convolutions to the conv G: add --g-net conv, or drop "
+                                 "it")
         if not 1 <= self.conv_width <= MAX_CONV_WIDTH:
             raise UsageError(f"--conv-width must be in 1..{MAX_CONV_WIDTH}, got {self.conv_width}")
         if (self.g_net == "conv" or self.d_net != "mlp") and any(side % 4 for side in self.shape[:2]):
