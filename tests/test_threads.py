@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 import torch
@@ -116,6 +117,21 @@ def test_a_conv_trainer_keeps_its_count_and_says_why(monkeypatch):
     classic = Trainer(ModelConfig(), TrainConfig(seed=1, epochs=1, batch_size=8, eval_every=0), images,
                       progress=False)
     assert classic.threads.why != recorded["why"]  # the classic networks adapt (or give another reason)
+
+
+def test_a_conv_run_resumed_at_another_count_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    conv = {**TINY_OPTIONS, "g_net": "conv", "conv_width": 4, "limit": 128, "report": False}
+    vg.train(out=tmp_path / "run", epochs=1, threads=1, **conv)
+    with pytest.warns(RuntimeWarning, match=r"last epoch trained at 1 thread.*continues at 2.*--threads 1"):
+        vg.train(out=tmp_path / "run", resume=True, epochs=2, threads=2, report=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same count: nothing to say
+        vg.train(out=tmp_path / "run", resume=True, epochs=3, threads=2, report=False)
+    vg.train(out=tmp_path / "mlp", epochs=1, threads=1, **{**TINY_OPTIONS, "report": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the classic layers compute the same numbers at any count
+        vg.train(out=tmp_path / "mlp", resume=True, epochs=2, threads=2, report=False)
 
 
 # ----------------------------------------------------------------------------- adapting, with a fake clock

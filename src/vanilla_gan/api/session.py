@@ -45,7 +45,7 @@ from vanilla_gan.runs.checkpoint import load as load_checkpoint_file
 from vanilla_gan.runs.rundir import RunDir
 from vanilla_gan.training import distributed
 from vanilla_gan.training.process import bf16_warning, resolve_device
-from vanilla_gan.training.threads import usable_cpus
+from vanilla_gan.training.threads import unsteady_layer, usable_cpus
 from vanilla_gan.training.trainer import EpochHook, Trainer
 
 
@@ -56,6 +56,20 @@ def threads_warning(threads: int | None) -> list[str]:
         return []
     return [f"--threads {threads} is more than the {cpus} CPU(s) this process may use: the threads take turns and "
             f"training runs slower than with --threads {cpus} (or leave --threads out)"]
+
+
+def resumed_threads_warning(trainer: Trainer | None, trained_at: int | None) -> list[str]:
+    """A resumed run whose networks' numbers depend on the thread count (threads.py), continuing at another count
+    than its last epoch's: it will not repeat an uninterrupted run step for step."""
+    policy = trainer.threads if trainer is not None else None
+    if policy is None or trained_at is None or policy.adaptive or policy.most == trained_at:
+        return []
+    unsteady = unsteady_layer((trainer.G, trainer.D)) if trainer.device.type == "cpu" else None
+    if not unsteady:
+        return []
+    return [f"the run's last epoch trained at {trained_at} thread(s) and it continues at {policy.most}: its {unsteady} "
+            f"layers may compute other numbers at another count, so it will not repeat an uninterrupted run; resume "
+            f"with --threads {trained_at} to keep the count"]
 
 
 def default_run_dir() -> Path:
@@ -83,6 +97,7 @@ class Training:
         options, self.loaded = session_options(options, recipe=recipe, out=out, resume=resume, overwrite=overwrite)
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
+        self.resumed_at: int | None = None  # a resumed run: the thread count of its last epoch
         self.data_notes: list[str] = []
         self.data: LoadedImages | None = None
         self.trainer: Trainer | None = None
@@ -103,6 +118,7 @@ class Training:
             self._open_run(fresh, options, overwrite)
             warning = bf16_warning(self.config.precision, self.device, self.config.batch_size)
             self.warnings = ([warning] if warning else []) + self.data_notes + threads_warning(self.config.threads)
+            self.warnings += resumed_threads_warning(self.trainer, self.resumed_at)
             if tensorboard:
                 TensorBoardLogger.require()  # said now, before training: the logger itself starts in `run`
         except BaseException:
@@ -159,6 +175,8 @@ class Training:
             return
         images, evaluate = self._data(config)
         self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **self.kwargs)
+        self.resumed_at = next((m["threads"] for m in reversed(state["metrics"]) if isinstance(m.get("threads"), int)),
+                               None)
 
     def close(self) -> None:
         """Release the run folder (its lock) and the Trainer's hooks; `run` does so when it ends."""
