@@ -14,6 +14,7 @@ import math
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -502,3 +503,10 @@ def test_a_run_on_its_own_pictures_gets_real_ones_from_its_dataset_and_limit(tmp
     assert explore_page.real_examples(str(tmp_path / "mine.npy"), (28, 28))[0] is None  # another shape: no round
     given, _ = explore_page.real_examples("in-memory (100, 8, 12, 3)", (8, 12, 3), images=pictures)  # the report's
     assert given.shape == (36, 8, 12, 3)  # data given in Python, already loaded: a round all the same
+
+
+def test_the_shipped_weights_page_shows_each_command_of_their_provenance_as_code():
+    weights = shipped.load_weights()
+    commands = weights.provenance["command"].split(", then ")
+    html = weights_page(weights)
+    assert len(commands) == 2 and all(f"<code>{escape(c)}</code>" in html for c in commands)

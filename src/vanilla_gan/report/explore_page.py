@@ -161,7 +161,8 @@ def checkpoint_page(state: dict[str, Any], name: str, with_raw: bool = False, im
 def weights_page(weights: Weights, with_raw: bool = False) -> str:
     """The page of a weights file (the shipped ones): described by its provenance."""
     record = weights.provenance
-    about = [f"trained by `{record.get('command', '?')}` ({record.get('epochs', '?')} epochs, "
+    commands = ", then ".join(f"`{c}`" for c in str(record.get("command", "?")).split(", then "))  # a resumed run's two
+    about = [f"trained by {commands} ({record.get('epochs', '?')} epochs, "
              f"{record.get('training_time_s', '?')} s of training; written {record.get('date', '?')})",
              *metric_words(record.get("metrics") or {})]
     real = real_examples((record.get("train") or {}).get("dataset", "digits"), weights.model_config.shape)
