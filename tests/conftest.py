@@ -22,6 +22,18 @@ from vanilla_gan.data import load_dataset
 from vanilla_gan.evaluation import classifier
 
 
+# Module fixtures that train or evaluate for tens of seconds: the tests that use one run on one xdist worker
+# (pyproject's --dist loadgroup), so that it is built once, not once per worker.
+SHARED_FIXTURES = ("finished", "baselines", "evaluated_run")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}.{shared[0]}"))
+
+
 @pytest.fixture(scope="module")
 def images() -> torch.Tensor:
     """640 embedded digits, uint8 (640, 28, 28): enough for 10 steps of the small model."""

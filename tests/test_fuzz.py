@@ -199,7 +199,12 @@ def test_mutated_checkpoint_structure(tmp_path_factory, valid, images):
     structure_mutations(FAST)(tmp_path_factory, valid, images)
 
 
+# Two tests, not one: each takes minutes, and xdist runs them side by side.
 @pytest.mark.slow
-def test_mutated_checkpoints_thousands(tmp_path_factory, valid, images):
+def test_mutated_checkpoint_bytes_thousands(tmp_path_factory, valid, images):
     byte_mutations(SLOW)(tmp_path_factory, valid, images)
+
+
+@pytest.mark.slow
+def test_mutated_checkpoint_structure_thousands(tmp_path_factory, valid, images):
     structure_mutations(SLOW)(tmp_path_factory, valid, images)
