@@ -21,12 +21,12 @@ from helpers import TINY, Server, run_cli
 from vanilla_gan.data import load_dataset
 from vanilla_gan.evaluation import classifier
 
-
 # Module fixtures that train or evaluate for tens of seconds: the tests that use one run on one xdist worker
 # (pyproject's --dist loadgroup), so that it is built once, not once per worker.
 SHARED_FIXTURES = ("finished", "baselines", "evaluated_run")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the tests' ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         shared = [name for name in SHARED_FIXTURES if name in getattr(item, "fixturenames", ())]
