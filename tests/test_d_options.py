@@ -310,9 +310,10 @@ def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_pat
                      "--seed", "1", "--out", run, "--no-report")
     assert result.returncode == 0, result.stderr
     config = json.loads((run / "config.json").read_text())
+    given = {"epochs": 1, "minutes": None, "eval_every": 0}  # the length typed replaces both parts of the recipe's
     for name, value in RECIPES["best"].items():
         part = "model" if name in ModelConfig.__dataclass_fields__ else "train"
-        assert config[part][name] == (1 if name == "epochs" else value), name
+        assert config[part][name] == given.get(name, value), name
     # the recipe's G convolutions follow its conv G: with the MLP G beside the recipe, they are left out
     mlp_g = tmp_path / "mlp-g"
     result = run_cli("train", "--recipe", "best", "--g-net", "mlp", "--epochs", "1", "--limit", "256",
@@ -321,3 +322,16 @@ def test_recipe_best_is_the_studys_combination_and_options_beside_it_win(tmp_pat
     model = json.loads((mlp_g / "config.json").read_text())["model"]
     assert model["g_net"] == "mlp" and model["g_convs"] == model["g_refine"] == 0
     assert model["d_net"] == RECIPES["best"]["d_net"]
+
+
+def test_a_recipes_length_is_its_epochs_within_its_minutes_and_a_length_typed_replaces_both():
+    from vanilla_gan.config import RECIPES, with_recipe
+
+    best = RECIPES["best"]
+    assert with_recipe("best", {})["epochs"] == best["epochs"] and with_recipe("best", {})["minutes"] == best["minutes"]
+    longer = with_recipe("best", {"epochs": 100})
+    assert longer["epochs"] == 100 and "minutes" not in longer  # 100 epochs, not cut at the recipe's minutes
+    budget = with_recipe("best", {"minutes": 20})
+    assert budget["minutes"] == 20 and "epochs" not in budget  # 20 minutes, not cut at the recipe's epochs
+    both = with_recipe("best", {"epochs": 3, "minutes": 1})
+    assert (both["epochs"], both["minutes"]) == (3, 1)

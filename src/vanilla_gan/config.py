@@ -337,9 +337,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     # from 16 channels (--g-refine 16: the edges' grey levels), against the classic
     # MLP D (dropout 0.3: it judges shapes) and a conv D (no dropout: it sees texture) side by side, held by a lazy
     # R1 penalty, at twice the classic learning rate, a shorter moving average; 48 epochs at about 0.35x the
-    # default's speed: under 10 minutes end to end on an idle 2-core CPU (9 m 43 s on an AMD EPYC).
+    # default's speed, or fewer where 9 minutes of training end sooner, evaluated once at the end: under 10 minutes
+    # end to end on an idle 2-core CPU (48 epochs took 10 m 54 s on a slow day of the AMD EPYC, 9 m 43 s on a
+    # faster one).
     "best": {"g_net": "conv", "g_convs": 1, "g_refine": 16, "d_net": "mlp+conv", "conv_width": 48, "lr": 4e-4,
-             "ema_decay": 0.999, "r1_gamma": 1.0, "r1_every": 16, "epochs": 48},
+             "ema_decay": 0.999, "r1_gamma": 1.0, "r1_every": 16, "epochs": 48, "minutes": 9, "eval_every": 48},
 }
 
 def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -350,6 +352,8 @@ def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
     for name in ("g_convs", "g_refine"):
         if name not in options and merged.get("g_net", "mlp") != "conv":
             merged.pop(name, None)
+    if "epochs" in options or "minutes" in options:  # the user's length replaces the recipe's, both parts
+        merged = {k: v for k, v in merged.items() if k not in ("epochs", "minutes") or k in options}
     return merged
 
 

@@ -61,7 +61,8 @@ def train_options(seed: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=tuple(RECIPES),
                    help="a known set of options: tutorial = batch 100, Adam's default betas 0.9,0.999, no EMA (the "
                         "notebooks' plain settings, for comparison); best = the study's best 10-minute "
-                        "combination: " + " ".join(as_arguments(RECIPES["best"])) + "; options given beside it win")
+                        "combination: " + " ".join(as_arguments(RECIPES["best"])) + "; options given beside it win (an "
+                        "--epochs or --minutes replaces both of its)")
     _data_options(p, t)
     _algorithm_options(p, t)
     if seed:
