@@ -362,3 +362,15 @@ def test_an_older_sweep_plan_holding_the_removed_adam_in_backward_option(tmp_pat
     (out / "sweep.json").write_text(json.dumps(plan))
     line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
     assert "sweeps adam_in_backward, an option this version no longer has" in line and "train --out RUN" in line
+
+
+def test_a_sweep_of_a_recipe_runs_its_epochs_not_its_time_budget(tmp_path):
+    """--jobs shares the cores: a recipe's budget would cut its runs at unequal, machine-dependent lengths."""
+    from vanilla_gan.cli.sweep_plan import make_plan, runs_of
+    from vanilla_gan.config import RECIPES
+
+    plan = make_plan({"recipe": "best", "limit": 256}, [("lr", [1e-4, 2e-4])], [1, 2])
+    options = [run.options for run in runs_of(plan, tmp_path)]
+    assert len(options) == 4 and all(o["epochs"] == RECIPES["best"]["epochs"] and "minutes" not in o for o in options)
+    timed = runs_of(make_plan({"recipe": "best", "minutes": 2}, [], [1]), tmp_path)[0].options
+    assert timed["minutes"] == 2 and "epochs" not in timed  # a budget the user gave stays theirs

@@ -20,6 +20,7 @@ from vanilla_gan.cli.options import SWITCHES, train_options
 from vanilla_gan.config import (
     MAX_SEED,
     MODEL_OPTIONS,
+    RECIPES,
     RETIRED,
     TRAIN_OPTIONS,
     ModelConfig,
@@ -153,8 +154,18 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
 
 
 def runs_of(plan: dict[str, Any], folder: Path) -> list[PlannedRun]:
-    return [PlannedRun(c["name"], seed, folder / c["name"] / f"seed_{seed}", {**plan["base"], **c["settings"]})
+    return [PlannedRun(c["name"], seed, folder / c["name"] / f"seed_{seed}", equal_length({**plan["base"],
+                                                                                          **c["settings"]}))
             for c in plan["configs"] for seed in plan["seeds"]]
+
+
+def equal_length(options: dict[str, Any]) -> dict[str, Any]:
+    """A run's options with its recipe's epochs but not its time budget: a sweep compares its runs at equal
+    epochs, and --jobs shares the cores, which would cut every run at the budget sooner."""
+    recipe = RECIPES.get(options.get("recipe") or "", {})
+    if "minutes" in recipe and "epochs" not in options and "minutes" not in options:
+        return {**options, "epochs": recipe["epochs"]}
+    return options
 
 
 def differences(plan: dict[str, Any], base: dict[str, Any], sets: list[str] | None, seeds: str | None,
