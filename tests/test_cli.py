@@ -216,6 +216,16 @@ def test_a_one_minute_budget_is_named_in_the_singular(tmp_path):
     assert "1 minute of training or 1 epoch on cpu" in result.stdout
 
 
+def test_an_epoch_line_shows_the_budget_and_the_epochs_that_cap_it():
+    from vanilla_gan.config import MAX_EPOCHS, TrainConfig
+    from vanilla_gan.training.progress import epoch_label
+
+    assert epoch_label(3, TrainConfig(epochs=56), 9.0) == "epoch 3/56"
+    assert epoch_label(3, TrainConfig(epochs=MAX_EPOCHS, minutes=5), 72.0) == "epoch 3 (1.2/5 min)"
+    assert epoch_label(3, TrainConfig(epochs=48, minutes=9), 72.0) == "epoch 3/48 (1.2/9 min)"  # --recipe best
+    assert epoch_label(48, TrainConfig(epochs=48, minutes=9), 540.0) == "epoch 48/48"
+
+
 def test_minutes_is_a_time_budget_that_records_the_epochs_reached(tmp_path):
     result = run_cli("train", *TINY, "--minutes", "0.00001", "--seed", "1", "--no-report", "--out", tmp_path / "r")
     assert result.returncode == 0, result.stderr

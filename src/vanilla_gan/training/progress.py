@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from vanilla_gan.config import MAX_EPOCHS
 from vanilla_gan.training import distributed
 
 SLOW, FIRST_EPOCHS = 0.5, 3  # an epoch under half the median speed of the first 3 is called slow
@@ -76,10 +77,13 @@ def slowdown(metrics: list[dict[str, Any]]) -> str:
 
 
 def epoch_label(epoch: int, config: Any, elapsed: float) -> str:
-    """"epoch 3/56", or under a time budget (a TrainConfig's minutes) "epoch 3 (1.2/5 min)" until its last."""
+    """"epoch 3/56", or under a time budget (a TrainConfig's minutes) "epoch 3 (1.2/5 min)" until its last, and
+    "epoch 3/48 (1.2/9 min)" when the epochs cap it too."""
     budget, epochs = config.minutes, config.epochs
-    return f"epoch {epoch}/{epochs}" if budget is None or epochs == epoch else (
-        f"epoch {epoch} ({elapsed / 60:.1f}/{budget:g} min)")
+    if budget is None or epochs == epoch:
+        return f"epoch {epoch}/{epochs}"
+    cap = f"/{epochs}" if epochs < MAX_EPOCHS else ""
+    return f"epoch {epoch}{cap} ({elapsed / 60:.1f}/{budget:g} min)"
 
 
 def epoch_line(label: str, metrics: list[dict[str, Any]], best_fid: float) -> str:
