@@ -58,11 +58,14 @@ def threads_warning(threads: int | None) -> list[str]:
             f"training runs slower than with --threads {cpus} (or leave --threads out)"]
 
 
-def resumed_threads_warning(trainer: Trainer | None, trained_at: int | None) -> list[str]:
-    """A resumed run whose networks' numbers depend on the thread count (threads.py), continuing at another count
-    than its last epoch's: it will not repeat an uninterrupted run step for step."""
-    policy = trainer.threads if trainer is not None else None
-    if policy is None or trained_at is None or policy.adaptive or policy.most == trained_at:
+def resumed_threads_warning(trainer: Trainer | None) -> list[str]:
+    """A resumed run (its epochs' records in `trainer.metrics`) whose networks' numbers depend on the thread count
+    (threads.py), continuing at another count than its last epoch's: it will not repeat an uninterrupted run."""
+    if trainer is None:
+        return []
+    policy = trainer.threads
+    trained_at = next((m["threads"] for m in reversed(trainer.metrics) if isinstance(m.get("threads"), int)), None)
+    if trained_at is None or policy.adaptive or policy.most == trained_at:
         return []
     unsteady = unsteady_layer((trainer.G, trainer.D)) if trainer.device.type == "cpu" else None
     if not unsteady:
@@ -97,7 +100,6 @@ class Training:
         options, self.loaded = session_options(options, recipe=recipe, out=out, resume=resume, overwrite=overwrite)
         self.write_report, self.report, self.report_error = report, None, None
         self.nothing_to_do = self.seed_drawn = self.started_over = False
-        self.resumed_at: int | None = None  # a resumed run: the thread count of its last epoch
         self.data_notes: list[str] = []
         self.data: LoadedImages | None = None
         self.trainer: Trainer | None = None
@@ -118,7 +120,7 @@ class Training:
             self._open_run(fresh, options, overwrite)
             warning = bf16_warning(self.config.precision, self.device, self.config.batch_size)
             self.warnings = ([warning] if warning else []) + self.data_notes + threads_warning(self.config.threads)
-            self.warnings += resumed_threads_warning(self.trainer, self.resumed_at)
+            self.warnings += resumed_threads_warning(self.trainer)
             if tensorboard:
                 TensorBoardLogger.require()  # said now, before training: the logger itself starts in `run`
         except BaseException:
@@ -175,8 +177,6 @@ class Training:
             return
         images, evaluate = self._data(config)
         self.trainer = Trainer.resume(state, images, self.run_dir, options, evaluate=evaluate, **self.kwargs)
-        self.resumed_at = next((m["threads"] for m in reversed(state["metrics"]) if isinstance(m.get("threads"), int)),
-                               None)
 
     def close(self) -> None:
         """Release the run folder (its lock) and the Trainer's hooks; `run` does so when it ends."""
