@@ -14,12 +14,14 @@ import subprocess
 import sys
 import time
 import warnings
+from types import SimpleNamespace
 
 import pytest
 import torch
 from helpers import TINY, TINY_OPTIONS, WAIT, assert_one_line_error, run_cli
 
 import vanilla_gan as vg
+from vanilla_gan.api.session import resumed_threads_warning
 from vanilla_gan.config import ModelConfig, TrainConfig
 from vanilla_gan.data import limit_images, load_dataset
 from vanilla_gan.gan.models import build_discriminator, build_generator
@@ -136,6 +138,16 @@ def test_a_conv_run_resumed_at_another_count_says_so(tmp_path, monkeypatch):
     assert resume("run", 3) == []  # the same count: nothing to say
     vg.train(out=tmp_path / "mlp", epochs=1, threads=1, **{**TINY_OPTIONS, "report": False})
     assert resume("mlp", 2) == []  # the classic layers compute the same numbers at any count
+
+
+def test_a_run_whose_last_epoch_was_on_a_gpu_gets_no_thread_advice():
+    # A GPU epoch records no thread count; the CPU epochs before it must not be read as the last epoch's.
+    conv = build_generator(ModelConfig(g_net="conv", conv_width=4))
+    trainer = SimpleNamespace(threads=SimpleNamespace(adaptive=False, most=2), device=torch.device("cpu"),
+                              G=conv, D=conv, metrics=[{"threads": 1}, {"threads": None}])
+    assert resumed_threads_warning(trainer) == []
+    trainer.metrics = [{"threads": None}, {"threads": 1}]
+    assert "--threads 1" in resumed_threads_warning(trainer)[0]
 
 
 # ----------------------------------------------------------------------------- adapting, with a fake clock

@@ -64,8 +64,8 @@ def resumed_threads_warning(trainer: Trainer | None) -> list[str]:
     if trainer is None:
         return []
     policy = trainer.threads
-    trained_at = next((m["threads"] for m in reversed(trainer.metrics) if isinstance(m.get("threads"), int)), None)
-    if trained_at is None or policy.adaptive or policy.most == trained_at:
+    trained_at = trainer.metrics[-1].get("threads") if trainer.metrics else None  # None: it ran on a GPU
+    if not isinstance(trained_at, int) or policy.adaptive or policy.most == trained_at:
         return []
     unsteady = unsteady_layer((trainer.G, trainer.D)) if trainer.device.type == "cpu" else None
     if not unsteady:

@@ -278,7 +278,8 @@ class Trainer:
         means = self.epoch_stats.mean(0).tolist()
         record = {"epoch": epoch, "step": self.step, **dict(zip(STEP_KEYS, means, strict=True)),
                   "images_per_s": self.steps_per_epoch * self.images_per_step / self.epoch_time,
-                  "elapsed_s": self.elapsed, "threads": self.threads.most_used()}
+                  "elapsed_s": self.elapsed,
+                  "threads": self.threads.most_used() if self.device.type == "cpu" else None}  # a GPU's: none
         self._call("on_epoch_end", record)  # the evaluation, when due
         self.metrics.append(record)
         improved = record.get("fid", math.inf) < self.best_fid
