@@ -7,6 +7,7 @@ Run: python -m pytest tests/test_trainer.py
 import copy
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from vanilla_gan.errors import Interrupted, TrainingError, UsageError
 from vanilla_gan.evaluation.evaluator import Evaluator
 from vanilla_gan.gan import algorithm
 from vanilla_gan.runs.rundir import RunDir
+from vanilla_gan.training import trainer as trainer_module
 from vanilla_gan.training.trainer import Trainer
 
 
@@ -336,6 +338,31 @@ def test_lr_cooldown_lowers_the_rate_linearly_to_zero(tmp_path, images):
     assert trainer.steps_per_epoch == 10
     expected = [2e-4 * min(1.0, (20 - step) / 10) for step in range(20)]  # step: those completed before it
     assert seen == pytest.approx(expected, rel=1e-12) and seen[-1] == pytest.approx(2e-4 / 10)
+
+
+def test_a_time_budget_plans_the_lr_cooldowns_length_and_epochs_n_repeats_it(tmp_path, images, monkeypatch):
+    """--minutes 1 --lr-cooldown 0.5 on a clock where a step takes 1 s (10 steps an epoch): the budget holds 6
+    epochs, planned while the rate is full; the cooldown then runs over epochs 4-6 as under --epochs 6, step for
+    step, and config.json says 6."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+
+    def run(name: str, **length) -> tuple[Trainer, list[float]]:
+        trainer = make_trainer(tmp_path, images, name, lr_cooldown=0.5, **length)
+        rates = []
+        trainer.step_hooks = [lambda t: (rates.append(t.opt_g.param_groups[0]["lr"]),
+                                         clock.update(now=clock["now"] + 1.0))]
+        trainer.train()
+        return trainer, rates
+
+    planned, planned_rates = run("budget", epochs=1_000_000, minutes=1.0)
+    assert planned.epoch == planned.config.epochs == 6
+    assert json.loads((tmp_path / "budget" / "config.json").read_text())["train"]["epochs"] == 6
+    repeat, repeat_rates = run("repeat", epochs=6)
+    assert planned_rates == repeat_rates and planned_rates[29] == 2e-4 and planned_rates[-1] < 2e-4 / 10
+    assert_same_weights(weights(planned.G), weights(repeat.G))
+    capped, _ = run("capped", epochs=4, minutes=1.0)  # --epochs caps the plan
+    assert capped.epoch == 4
 
 
 def test_lr_cooldown_reaches_a_step_that_reads_a_tensor_rate(tmp_path, images):

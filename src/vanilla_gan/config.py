@@ -185,8 +185,6 @@ class TrainConfig:
             raise UsageError(f"--real-label must be in (0.5, 1], got {self.real_label}")
         if not 0 <= self.lr_cooldown < 1:
             raise UsageError(f"--lr-cooldown must be a fraction of the steps in [0, 1), got {self.lr_cooldown}")
-        if self.lr_cooldown and self.minutes is not None:
-            raise UsageError("--lr-cooldown needs a known number of steps: give --epochs, not --minutes")
         if self.lr_d is not None and not 0 < self.lr_d <= 1:
             raise UsageError(f"--lr-d must be a number in (0, 1], got {self.lr_d}")
         unknown = [a for a in self.augments if a not in AUGMENTS]

@@ -106,8 +106,9 @@ def _algorithm_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     p.add_argument("--real-label", type=float,
                    help=f"D's target for real images; 0.9 is one-sided label smoothing (default: {t.real_label})")
     p.add_argument("--lr-cooldown", type=float,
-                   help=f"lower the learning rate linearly to 0 over this last fraction of the steps, e.g. 0.2 "
-                        f"(default: {t.lr_cooldown}, none)")
+                   help=f"lower the learning rate linearly to 0 over this last fraction of the steps, e.g. 0.2; "
+                        f"under --minutes the budget sets the steps, planned at the pace so far until the "
+                        f"cooldown begins (default: {t.lr_cooldown}, none)")
     p.add_argument("--ema-decay", type=float,
                    help=f"decay of the moving average of G's weights used for samples; 0 = off (default: "
                         f"{t.ema_decay})")

@@ -8,7 +8,8 @@ The loop calls each callback's methods, in order, on the process that writes (ra
     on_epoch_end(trainer, record)              an epoch ended: its metrics record, which a callback may add to
     on_epoch_saved(trainer, record, state, best)   then its checkpoint dict (`best`: FID improved)
     on_stop(trainer, state)                    stopped mid-epoch (Ctrl-C): the checkpoint dict of the step reached
-    on_budget_spent(trainer)                   --minutes ran out: this epoch is the last (config.epochs says so)
+    on_length_set(trainer)                     --minutes set the run's length (config.epochs): it ran out, this
+                                               epoch is the last; or a plan for --lr-cooldown
     on_close(trainer)                          the session ended
 The Trainer itself writes and prints nothing: `Evaluation` measures, `RunWriter` writes the run folder,
 `EpochHooks` calls the epoch hooks (hook(trainer, record)) and prints the epoch's line.
@@ -43,7 +44,7 @@ class Callback:
 
     def on_stop(self, trainer: Any, state: dict[str, Any]) -> None: ...
 
-    def on_budget_spent(self, trainer: Any) -> None: ...
+    def on_length_set(self, trainer: Any) -> None: ...
 
     def on_close(self, trainer: Any) -> None: ...
 
@@ -124,7 +125,7 @@ class RunWriter(Callback):
     def on_stop(self, trainer: Any, state: dict[str, Any]) -> None:
         self.run.save_checkpoint(state)
 
-    def on_budget_spent(self, trainer: Any) -> None:
+    def on_length_set(self, trainer: Any) -> None:
         self.run.write_config(config_json(trainer))
 
     def on_close(self, trainer: Any) -> None:

@@ -2,10 +2,12 @@
 
     set_lr(adam, 1e-4)       # a float, or written into the tensor a captured CUDA graph reads
     cooled_lr(config, step, total)      # --lr-cooldown's rate at a step
+    planned_epochs(config, epoch, elapsed, cap)     # --lr-cooldown under --minutes: the run's length, planned
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -26,3 +28,14 @@ def cooled_lr(config: Any, step: int, total: int) -> float:
     """The learning rate at `step` (steps done) of `total` under --lr-cooldown F (a TrainConfig's lr_cooldown): the
     full rate, then down linearly to 0 over the last fraction F of the steps."""
     return config.lr * min(1.0, (total - step) / (config.lr_cooldown * total))
+
+
+def planned_epochs(config: Any, epoch: int, elapsed: float, cap: int) -> int:
+    """The length (a TrainConfig's epochs) of a run under --lr-cooldown F and --minutes, after `epoch` epochs and
+    `elapsed` seconds of training. Until the cooldown would begin in the next epoch: the epochs the budget holds at
+    the pace so far, at most `cap` (--epochs), and never so few that the cooldown should have begun already. From
+    there on the length stays, so that the rates are exactly those of --epochs N."""
+    if epoch + 1 > (1 - config.lr_cooldown) * config.epochs:
+        return config.epochs
+    fits = epoch + int((config.minutes * 60 - elapsed) / (elapsed / epoch))
+    return max(min(fits, cap), math.ceil(epoch / (1 - config.lr_cooldown)))

@@ -49,7 +49,7 @@ from vanilla_gan.runs.rundir import RunDir
 from vanilla_gan.runs.schema import STEP_KEYS
 from vanilla_gan.training import distributed, trainstate
 from vanilla_gan.training.callbacks import Callback, EpochHooks, Evaluation, RunWriter
-from vanilla_gan.training.optim import cooled_lr
+from vanilla_gan.training.optim import cooled_lr, planned_epochs
 from vanilla_gan.training.placement import Engine
 from vanilla_gan.training.process import StopFlag, draw_seed, resolve_device, set_seed
 from vanilla_gan.training.progress import StepLog, epoch_label
@@ -108,6 +108,7 @@ class Trainer:
         self.epoch_stats: torch.Tensor | None = None  # (steps_per_epoch, 4) on the device
         self.epoch_time = 0.0  # seconds of training steps in the current epoch
         self.elapsed = 0.0  # seconds of training, all epochs and resumes
+        self.epoch_cap = train_config.epochs  # the most epochs; under --minutes config.epochs becomes the length
         self.metrics: list[dict[str, Any]] = []
         self.best_fid, self.resumed, self.stop = math.inf, False, StopFlag()
         self.started = False  # whether the callbacks were told of this session's start (and not yet of its end)
@@ -209,11 +210,15 @@ class Trainer:
                 self._call("on_stop", self.state_dict())  # (the state: a collective, every rank takes part)
                 raise Interrupted(_interrupted(epoch, self.step, self.run))
             # A time budget (--minutes) that has run out, agreed by every process (their clocks differ): this
-            # epoch is the last, and the config says so.
-            budget = self.config.minutes
-            if budget is not None and distributed.any_rank(self.elapsed >= budget * 60) and epoch < self.config.epochs:
+            # epoch is the last, and the config says so. Under --lr-cooldown the budget plans the length first.
+            budget, epochs = self.config.minutes, self.config.epochs
+            if budget is not None and distributed.any_rank(self.elapsed >= budget * 60) and epoch < epochs:
                 self.config.epochs = epoch
-                self._call("on_budget_spent")
+            elif budget is not None and self.config.lr_cooldown:  # the slowest process's plan
+                self.config.epochs = min(distributed.gather(planned_epochs(self.config, epoch, self.elapsed,
+                                                                           self.epoch_cap)))
+            if self.config.epochs != epochs:
+                self._call("on_length_set")
             self.epoch, self.batch_in_epoch = epoch, 0
             return self._end_epoch(epoch)
 
