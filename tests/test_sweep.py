@@ -374,3 +374,25 @@ def test_a_sweep_of_a_recipe_runs_its_epochs_not_its_time_budget(tmp_path):
     assert len(options) == 4 and all(o["epochs"] == RECIPES["best"]["epochs"] and "minutes" not in o for o in options)
     timed = runs_of(make_plan({"recipe": "best", "minutes": 2}, [], [1]), tmp_path)[0].options
     assert timed["minutes"] == 2 and "epochs" not in timed  # a budget the user gave stays theirs
+
+
+def test_a_sweep_planned_with_an_older_recipe_is_not_resumed_into_the_new_one(tmp_path):
+    """The plan keeps its recipes' options: runs not yet started would train this version's recipe beside runs of
+    the old one, so a resume says which option changed; runs already started keep their own config.json."""
+    from vanilla_gan.cli.sweep_plan import make_plan, runs_of, stale_recipe
+    from vanilla_gan.config import RECIPES
+
+    plan = make_plan({"recipe": "best", "limit": 256, "eval_every": 0}, [], [1])
+    assert plan["recipes"]["best"]["lr_cooldown"] == RECIPES["best"]["lr_cooldown"] == 0.3
+    out = tmp_path / "s"
+    out.mkdir()
+    assert stale_recipe(plan, runs_of(plan, out)) is None  # as this version made it
+    older = {**plan, "recipes": {"best": {k: v for k, v in plan["recipes"]["best"].items() if k != "lr_cooldown"}}}
+    (out / "sweep.json").write_text(json.dumps(older))
+    line = assert_one_line_error(run_cli("sweep", "--out", out, "--resume"), 2)
+    assert "--recipe best (lr_cooldown: 0.3, not given then)" in line and "start a new sweep" in line
+    started = runs_of(older, out)[0].folder
+    started.mkdir(parents=True)
+    (started / "config.json").write_text("{}")
+    assert stale_recipe(older, runs_of(older, out)) is None  # its one run resumes with its own options
+    assert "recipes" not in make_plan({"limit": 256}, [], [1])  # no recipe, nothing kept

@@ -45,6 +45,7 @@ from vanilla_gan.cli.sweep_plan import (
     parse_set,
     read_plan,
     runs_of,
+    stale_recipe,
     state_of,
 )
 from vanilla_gan.config import MODEL_OPTIONS, TRAIN_OPTIONS
@@ -184,6 +185,11 @@ def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict
         if changed:
             raise UsageError(f"{'; '.join(changed)}: --resume continues the plan in {folder} as it was made "
                              f"(only --jobs may change); drop the option, or start a new sweep with another --out")
+        stale = stale_recipe(plan, runs_of(plan, folder))
+        if stale:
+            raise UsageError(f"{stale}: this version's recipe differs from the one the plan in {folder} was made "
+                             f"with, so its runs not yet started would train another recipe than its others; finish "
+                             f"it with the version that made it, or start a new sweep with another --out")
         return plan
     if args.seeds is None:
         raise UsageError("--seeds is needed, e.g. --seeds 1-5")

@@ -5,12 +5,14 @@ No training, no processes (sweep.py runs the plan).
     runs = runs_of(plan, Path("S"))        # every configuration x seed: PlannedRun(config, seed, folder, options)
     state_of(runs[0])                      # "new", "started" or "done"
     differences(plan, base, sets, seeds)   # what a `--resume` with options asks that the plan does not hold
+    stale_recipe(plan, runs)               # a recipe that changed since the plan was made, for runs not started
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +152,30 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
         raise UsageError("--set: the configurations' folder names (their settings) must be distinct and short")
     if len(configs) * len(seeds) > MAX_RUNS:
         raise UsageError(f"{len(configs)} configurations x {len(seeds)} seeds is more than {MAX_RUNS} runs")
-    return {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report}
+    plan = {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report}
+    return {**plan, "recipes": recipes_of(plan)} if recipes_of(plan) else plan
+
+
+def recipes_of(plan: dict[str, Any]) -> dict[str, Any]:
+    """The options of the recipes a plan's configurations name, as this version has them (in JSON's types): the
+    plan keeps them, so that a resume by a version whose recipe changed can tell."""
+    named = {o["recipe"] for o in (plan["base"], *(c["settings"] for c in plan["configs"])) if o.get("recipe")}
+    return {name: json.loads(json.dumps(RECIPES[name])) for name in sorted(named)}
+
+
+def stale_recipe(plan: dict[str, Any], runs: list[PlannedRun]) -> str | None:
+    """A recipe whose options differ from those the plan kept, named by a run not yet started (it would train the
+    new recipe beside runs of the old one), as "--recipe best (lr_cooldown: 0.3, not given then)"; else None.
+    A plan made before plans kept their recipes cannot tell."""
+    kept, now = plan.get("recipes", {}), recipes_of(plan)
+    for run in runs:
+        name = run.options.get("recipe")
+        if name in kept and kept[name] != now[name] and state_of(run) == "new":
+            changed = sorted(k for k in {**kept[name], **now[name]} if kept[name].get(k) != now[name].get(k))
+            then = ", ".join(f"{k}: {now[name].get(k, 'none')}, {kept[name].get(k, 'not given')} then"
+                             for k in changed)
+            return f"--recipe {name} ({then})"
+    return None
 
 
 def runs_of(plan: dict[str, Any], folder: Path) -> list[PlannedRun]:
@@ -217,6 +242,8 @@ def read_plan(folder: Path) -> dict[str, Any]:
             raise ValueError("a configuration's name does not match its settings")
         for config in plan["configs"]:
             check_options({**plan["base"], **config["settings"]}, f"configuration {config['name']}")
+        if not isinstance(plan.get("recipes", {}), dict):
+            raise ValueError("recipes must be an object")
     except (ValueError, KeyError, TypeError, AttributeError, UsageError) as exc:
         why = exc if isinstance(exc, (ValueError, UsageError)) else f"{type(exc).__name__}: {exc}"
         raise UsageError(f"{path} is damaged ({why}); start the sweep again in a new folder") from None
