@@ -209,15 +209,9 @@ class Trainer:
             if self.batch_in_epoch < self.steps_per_epoch:  # stopped by a signal: save the position in the epoch
                 self._call("on_stop", self.state_dict())  # (the state: a collective, every rank takes part)
                 raise Interrupted(_interrupted(epoch, self.step, self.run))
-            # A time budget (--minutes) that has run out, agreed by every process (their clocks differ): this
-            # epoch is the last, and the config says so. Under --lr-cooldown the budget plans the length first.
-            budget, epochs = self.config.minutes, self.config.epochs
-            if budget is not None and distributed.any_rank(self.elapsed >= budget * 60) and epoch < epochs:
-                self.config.epochs = epoch
-            elif budget is not None and self.config.lr_cooldown:  # the slowest process's plan
-                self.config.epochs = min(distributed.gather(planned_epochs(self.config, epoch, self.elapsed,
-                                                                           self.epoch_cap)))
-            if self.config.epochs != epochs:
+            length = budgeted_length(self, epoch)  # --minutes: the config says how long the run is
+            if length != self.config.epochs:
+                self.config.epochs = length
                 self._call("on_length_set")
             self.epoch, self.batch_in_epoch = epoch, 0
             return self._end_epoch(epoch)
@@ -357,3 +351,17 @@ def _interrupted(epoch: int, step: int, run: RunDir | None) -> str:
         return f"interrupted in epoch {epoch} at step {step}; nothing was saved (no run folder)"
     return (f"interrupted in epoch {epoch} at step {step}; checkpoint saved to {run.last_checkpoint}. "
             f"Resume with: vanilla-gan train --out {shlex.quote(str(run.path))} --resume")
+
+
+def budgeted_length(t: Trainer, epoch: int) -> int:
+    """A run's length (epochs) at the end of `epoch` under a time budget (--minutes): this epoch when the budget
+    has run out, agreed by every process (their clocks differ); else under --lr-cooldown the slowest process's plan
+    (optim.planned_epochs); else as it was."""
+    budget = t.config.minutes
+    if budget is None:
+        return t.config.epochs
+    if distributed.any_rank(t.elapsed >= budget * 60) and epoch < t.config.epochs:
+        return epoch
+    if t.config.lr_cooldown:
+        return min(distributed.gather(planned_epochs(t.config, epoch, t.elapsed, t.epoch_cap)))
+    return t.config.epochs
