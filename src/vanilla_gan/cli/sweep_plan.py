@@ -153,7 +153,8 @@ def make_plan(base: dict[str, Any], sets: list[tuple[str, list[Any]]], seeds: li
     if len(configs) * len(seeds) > MAX_RUNS:
         raise UsageError(f"{len(configs)} configurations x {len(seeds)} seeds is more than {MAX_RUNS} runs")
     plan = {"format": 1, "base": base, "configs": configs, "seeds": seeds, "report": report}
-    return {**plan, "recipes": recipes_of(plan)} if recipes_of(plan) else plan
+    recipes = recipes_of(plan)
+    return {**plan, "recipes": recipes} if recipes else plan
 
 
 def recipes_of(plan: dict[str, Any]) -> dict[str, Any]:

@@ -37,5 +37,5 @@ def planned_epochs(config: Any, epoch: int, elapsed: float, cap: int) -> int:
     there on the length stays, so that the rates are exactly those of --epochs N."""
     if epoch + 1 > (1 - config.lr_cooldown) * config.epochs:
         return config.epochs
-    fits = epoch + int((config.minutes * 60 - elapsed) / (elapsed / epoch))
+    fits = epoch + int((config.minutes * 60 - elapsed) / (max(elapsed, 1e-6) / epoch))  # at the pace so far
     return max(min(fits, cap), math.ceil(epoch / (1 - config.lr_cooldown)))
