@@ -396,3 +396,7 @@ def test_a_sweep_planned_with_an_older_recipe_is_not_resumed_into_the_new_one(tm
     (started / "config.json").write_text("{}")
     assert stale_recipe(older, runs_of(older, out)) is None  # its one run resumes with its own options
     assert "recipes" not in make_plan({"limit": 256}, [], [1])  # no recipe, nothing kept
+    own = make_plan({"recipe": "best", "limit": 256}, [("lr_cooldown", [0.0, 0.3])], [1])
+    own["recipes"]["best"].pop("lr_cooldown")
+    own["recipes"]["best"]["minutes"] = 5  # a budget a sweep drops
+    assert stale_recipe(own, runs_of(own, tmp_path / "own")) is None  # each run sets its own cooldown

@@ -20,6 +20,7 @@ from vanilla_gan.evaluation.evaluator import Evaluator
 from vanilla_gan.gan import algorithm
 from vanilla_gan.runs.rundir import RunDir
 from vanilla_gan.training import trainer as trainer_module
+from vanilla_gan.training.optim import planned_epochs
 from vanilla_gan.training.trainer import Trainer
 
 
@@ -361,8 +362,41 @@ def test_a_time_budget_plans_the_lr_cooldowns_length_and_epochs_n_repeats_it(tmp
     repeat, repeat_rates = run("repeat", epochs=6)
     assert planned_rates == repeat_rates and planned_rates[29] == 2e-4 and planned_rates[-1] < 2e-4 / 10
     assert_same_weights(weights(planned.G), weights(repeat.G))
-    capped, _ = run("capped", epochs=4, minutes=1.0)  # --epochs caps the plan
-    assert capped.epoch == 4
+    capped, capped_rates = run("capped", epochs=4, minutes=1.0)  # --epochs caps the plan
+    assert capped.epoch == 4 and json.loads((tmp_path / "capped" / "config.json").read_text())["train"]["epochs"] == 4
+    assert capped_rates == run("four", epochs=4)[1]
+
+    # Stopped mid-plan (after epoch 2 of 6), then resumed: with no length, or its own typed again, the run keeps its
+    # plan and its cap, and ends as the uninterrupted run did; a new budget is planned anew, from the new cap.
+    clock["now"] = 0.0
+    stopped = make_trainer(tmp_path, images, "stopped", lr_cooldown=0.5, epochs=1_000_000, minutes=1.0)
+    stopped.step_hooks = [lambda t: clock.update(now=clock["now"] + 1.0)]
+    stopped.train_epoch(), stopped.train_epoch()
+    state = stopped.state_dict()
+    stopped.close()
+    for changes in ({}, {"epochs": 1_000_000, "minutes": 1.0}):
+        resumed = Trainer.resume(state, images, RunDir(tmp_path / "stopped"), changes)
+        assert (resumed.config.epochs, resumed.epoch_cap) == (6, 1_000_000)
+    resumed.step_hooks = stopped.step_hooks
+    resumed.train()
+    assert resumed.epoch == 6
+    assert_same_weights(weights(planned.G), weights(resumed.G))
+    longer = Trainer.resume(state, images, RunDir(tmp_path / "stopped"), {"epochs": 1_000_000, "minutes": 2.0})
+    assert (longer.config.epochs, longer.epoch_cap, longer.config.minutes) == (1_000_000, 1_000_000, 2.0)
+
+
+@pytest.mark.parametrize("cooldown, epoch, elapsed, length, expected", [
+    (0.5, 1, 10.0, 1_000_000, 12),  # 120 s at 10 s an epoch
+    (0.5, 2, 40.0, 12, 6),  # slower: the plan shrinks, from the pace so far
+    (0.5, 3, 15.0, 12, 24),  # faster: it grows again
+    (0.5, 3, 3.0, 12, 48),  # up to the cap (--epochs 48)
+    (0.5, 3, 58.0, 6, 6),  # the cooldown (the last half of 6 epochs) begins within epoch 4: the length stays
+    (0.5, 2, 110.0, 8, 4),  # too little time left: never so few that the cooldown should have begun already
+    (0.3, 21, 200.0, 1_000_000, 30),  # the same, where 21 / 0.7 is 30.000000000000004 in floats
+])
+def test_the_budget_plans_the_cooldowns_length_from_the_pace_so_far(cooldown, epoch, elapsed, length, expected):
+    config = TrainConfig(epochs=length, minutes=2.0, lr_cooldown=cooldown)
+    assert planned_epochs(config, epoch, elapsed, cap=48) == expected
 
 
 def test_lr_cooldown_reaches_a_step_that_reads_a_tensor_rate(tmp_path, images):

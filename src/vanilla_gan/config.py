@@ -344,11 +344,12 @@ RECIPES: dict[str, dict[str, Any]] = {
              "eval_every": 48},
 }
 
-def with_recipe(recipe: str | None, options: dict[str, Any]) -> dict[str, Any]:
-    """`options` over the recipe's (None: no recipe). A recipe's G convolutions follow its conv G: they are left
-    out when the options given pick the MLP G, so `--recipe best --g-net mlp` trains, and only a --g-convs or
-    --g-refine the user typed is refused beside it."""
-    merged = {**RECIPES.get(recipe or "", {}), **options}
+def with_recipe(recipe: str | None, options: dict[str, Any],
+                recipes: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`options` over the recipe's (None: no recipe; `recipes`: RECIPES, or another version's). A recipe's G
+    convolutions follow its conv G: they are left out when the options given pick the MLP G, so `--recipe best
+    --g-net mlp` trains, and only a --g-convs or --g-refine the user typed is refused beside it."""
+    merged = {**(RECIPES if recipes is None else recipes).get(recipe or "", {}), **options}
     for name in ("g_convs", "g_refine"):
         if name not in options and merged.get("g_net", "mlp") != "conv":
             merged.pop(name, None)

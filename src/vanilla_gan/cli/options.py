@@ -85,8 +85,9 @@ def _data_options(p: argparse.ArgumentParser, t: TrainConfig) -> None:
                                              "(default: all)")
     p.add_argument("--epochs", type=int, help=f"passes over the data (default: {t.epochs})")
     p.add_argument("--minutes", type=float,
-                   help="a time budget: train until this many minutes of training have passed, at an epoch's end, "
-                        "then evaluate and report as usual; config.json records the epochs reached, so --epochs N "
+                   help="a time budget: train until this many minutes of training have passed, at an epoch's end "
+                        "(with --lr-cooldown, at the length the budget plans), then evaluate and report as usual; "
+                        "config.json records the epochs reached, so --epochs N "
                         "--seed S repeats the run on any machine (default: none; alone it lifts --epochs)")
 
 

@@ -165,17 +165,23 @@ def recipes_of(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def stale_recipe(plan: dict[str, Any], runs: list[PlannedRun]) -> str | None:
-    """A recipe whose options differ from those the plan kept, named by a run not yet started (it would train the
-    new recipe beside runs of the old one), as "--recipe best (lr_cooldown: 0.3, not given then)"; else None.
-    A plan made before plans kept their recipes cannot tell."""
-    kept, now = plan.get("recipes", {}), recipes_of(plan)
+    """A run not yet started that this version's recipe would train otherwise than the recipe the plan kept (beside
+    runs of the old one), as "--recipe best (lr_cooldown: 0.3, not given then)"; else None. Only what reaches the
+    run counts: an option the run sets itself, or a time budget a sweep drops, is no change. A plan made before
+    plans kept their recipes cannot tell."""
+    kept = plan.get("recipes", {})
+    settings = {c["name"]: c["settings"] for c in plan["configs"]}
     for run in runs:
-        name = run.options.get("recipe")
-        if name in kept and kept[name] != now[name] and state_of(run) == "new":
-            changed = sorted(k for k in {**kept[name], **now[name]} if kept[name].get(k) != now[name].get(k))
-            then = ", ".join(f"{k}: {now[name].get(k, 'none')}, {kept[name].get(k, 'not given')} then"
-                             for k in changed)
-            return f"--recipe {name} ({then})"
+        options = {**plan["base"], **settings[run.config]}
+        name = options.get("recipe")
+        if name not in kept or state_of(run) != "new":
+            continue
+        then, now = (json.loads(json.dumps(with_recipe(name, equal_length(options, recipe), {name: recipe})))
+                     for recipe in (kept[name], RECIPES[name]))
+        changed = sorted(k for k in {**then, **now} if then.get(k) != now.get(k))
+        if changed:
+            said = [f"{k}: {now.get(k, 'none')}, {then.get(k, 'not given')} then" for k in changed]
+            return f"--recipe {name} ({', '.join(said)})"
     return None
 
 
@@ -185,10 +191,11 @@ def runs_of(plan: dict[str, Any], folder: Path) -> list[PlannedRun]:
             for c in plan["configs"] for seed in plan["seeds"]]
 
 
-def equal_length(options: dict[str, Any]) -> dict[str, Any]:
+def equal_length(options: dict[str, Any], recipe: dict[str, Any] | None = None) -> dict[str, Any]:
     """A run's options with its recipe's epochs but not its time budget: a sweep compares its runs at equal
-    epochs, and --jobs shares the cores, which would cut every run at the budget sooner."""
-    recipe = RECIPES.get(options.get("recipe") or "", {})
+    epochs, and --jobs shares the cores, which would cut every run at the budget sooner. `recipe`: the recipe's
+    options (default: this version's)."""
+    recipe = RECIPES.get(options.get("recipe") or "", {}) if recipe is None else recipe
     if "minutes" in recipe and "epochs" not in options and "minutes" not in options:
         return {**options, "epochs": recipe["epochs"]}
     return options

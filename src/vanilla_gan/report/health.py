@@ -228,6 +228,6 @@ def _slowdown(run: RunRecord) -> list[Note]:
         f"{SLOW * first:,.0f} (epoch {worst['epoch']}: {worst['images_per_s']:,.0f}). The numbers are not "
         f"affected, only the time: usually another program was using the CPU, whose threads then wait for each "
         f"other.",
-        "Close other work while training." + ("" if all(m.get("threads") == 1 for m in slow) else
+        "Close other work while training." + ("" if all(m.get("threads") in (1, None) for m in slow) else
         " Or fix the thread count with --threads 1 (or OMP_NUM_THREADS=1), which shares a busy CPU best.")
         + " Each epoch's thread count is in metrics.jsonl.")]

@@ -11,7 +11,9 @@ generator, generator_ema, discriminator (state dicts), opt_g, opt_d (optimizer s
 batch_in_epoch, num_images, permutation, epoch_stats, epoch_time, elapsed, rng (every RNG state, one per
 process), permutation_rng, fixed_noise, seed, metrics, best_fid, `modules` (the classes of G and D,
 where a run used its own), `data_sha256` (the training images' fingerprint; absent in older files) and
-`objective` (its name: "non-saturating", "minimax" or a user's own; absent in older files: train_config's g_loss).
+`objective` (its name: "non-saturating", "minimax" or a user's own; absent in older files: train_config's g_loss)
+and `epoch_cap` (the epochs the run was given, which a time budget may have planned down in train_config; absent
+in older files).
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def validate(state: dict[str, Any]) -> None:
     train_config.validate()
     if train_config.seed is None:
         raise ValueError("its train_config has no seed")
-    for key in ("epoch", "step", "batch_in_epoch", "num_images"):
+    for key in ("epoch", "step", "batch_in_epoch", "num_images", "epoch_cap"):
         if not _is_count(state.get(key, 0)):
             raise ValueError(f"{key} is {state.get(key)!r}, not a count")
     for key in ("data_sha256", "objective"):

@@ -38,4 +38,4 @@ def planned_epochs(config: Any, epoch: int, elapsed: float, cap: int) -> int:
     if epoch + 1 > (1 - config.lr_cooldown) * config.epochs:
         return config.epochs
     fits = epoch + int((config.minutes * 60 - elapsed) / (max(elapsed, 1e-6) / epoch))  # at the pace so far
-    return max(min(fits, cap), math.ceil(epoch / (1 - config.lr_cooldown)))
+    return max(min(fits, cap), math.ceil(epoch / (1 - config.lr_cooldown) - 1e-9))  # (21 / 0.7 is 30.000000000000004)

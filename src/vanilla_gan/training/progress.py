@@ -71,14 +71,15 @@ def slowdown(metrics: list[dict[str, Any]]) -> str:
     last = metrics[-1].get("images_per_s") if metrics else None
     if first is None or last is None or last >= SLOW * first:
         return ""
-    advice = "close it" if metrics[-1].get("threads") == 1 else "close it, or train with --threads 1"
+    one = metrics[-1].get("threads") in (1, None)  # None: a GPU's epoch, where the count does not matter
+    advice = "close it" if one else "close it, or train with --threads 1"
     return (f"  [slow: {last / first:.0%} of the first epochs' {first:,.0f} img/s; is another program using the "
             f"CPU? {advice}]")
 
 
 def epoch_label(epoch: int, config: Any, elapsed: float) -> str:
     """"epoch 3/56", or under a time budget (a TrainConfig's minutes) "epoch 3 (1.2/5 min)" until its last, and
-    "epoch 3/48 (1.2/9 min)" when the epochs cap it too."""
+    "epoch 3/48 (1.2/9 min)" when the epochs cap it too or the budget has planned them (--lr-cooldown)."""
     budget, epochs = config.minutes, config.epochs
     if budget is None or epochs == epoch:
         return f"epoch {epoch}/{epochs}"

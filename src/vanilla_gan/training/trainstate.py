@@ -31,7 +31,7 @@ def state_of(trainer: Any) -> dict[str, Any]:
         "epoch": t.epoch, "step": t.step, "batch_in_epoch": t.batch_in_epoch, "num_images": t.num_images,
         "permutation": t.permutation.cpu() if mid_epoch else None,
         "epoch_stats": t.epoch_stats.cpu() if mid_epoch else None,
-        "epoch_time": t.epoch_time, "elapsed": t.elapsed,
+        "epoch_time": t.epoch_time, "elapsed": t.elapsed, "epoch_cap": t.epoch_cap,
         "rng": distributed.gather(rng_state()),  # one per rank
         "permutation_rng": t.permutation_rng.get_state(), "fixed_noise": t.fixed_noise,
         "seed": t.config.seed, "metrics": t.metrics, "best_fid": t.best_fid, "data_sha256": t.data_sha256,
@@ -42,10 +42,18 @@ def state_of(trainer: Any) -> dict[str, Any]:
 def resume(cls: Any, state: dict[str, Any], images: Any, run: Any, changes: dict[str, Any], **kwargs: Any) -> Any:
     """A Trainer (of class `cls`) rebuilt from a checkpoint dict, its configs changed only as config.RESUMABLE
     allows (config.resume_configs), for these images (checked), with the checkpoint's state."""
-    model_config, train_config = resume_configs(state["model_config"], state["train_config"], changes, state["epoch"])
+    saved = state["train_config"]
+    cap = state.get("epoch_cap", saved.get("epochs"))  # the epochs the run was given (older files: its length)
+    asked = (changes.get("epochs", cap), changes.get("minutes", saved.get("minutes")))
+    same = asked == (cap, saved.get("minutes"))  # the run's own length typed again (or none): its own plan
+    if same:
+        changes = {**changes, "epochs": saved.get("epochs")}
+    model_config, train_config = resume_configs(state["model_config"], saved, changes, state["epoch"])
     check_fits(state, images, model_config, train_config)
     trainer = cls(model_config, train_config, images, run, **kwargs)
     trainer.load_state_dict(state)
+    if same:  # a new length asked is planned anew, capped by what was asked
+        trainer.epoch_cap = cap
     return trainer
 
 
