@@ -81,8 +81,7 @@ def train(*, dataset: str | Path | np.ndarray | torch.Tensor | torch.utils.data.
       out: the run folder (default runs/run-DATE-TIME); resume: continue the run in `out`; overwrite: replace
         the run in `out` (only a folder holding a run of this package); report: write report.html at the end;
       tensorboard: log to RUN/tensorboard; verbose: print the epoch lines and the report's health notes; epochs;
-      minutes: a time budget (the first epoch end past it is the last; with lr_cooldown, the length it plans);
-      seed (drawn and recorded when None).
+      minutes: a time budget (the first epoch end past it, or lr_cooldown's plan); seed (drawn when None).
     Training (the original GAN's algorithm): batch_size, lr (Adam, G and D), betas, g_loss ("non-saturating" or
       "minimax"), d_steps (D updates per G update), real_label (D's target for real images), lr_cooldown (the
       last fraction of the steps lowers lr to 0), ema_decay (moving average of G's weights for samples; 0 off),
