@@ -385,6 +385,17 @@ def test_a_time_budget_plans_the_lr_cooldowns_length_and_epochs_n_repeats_it(tmp
     assert (longer.config.epochs, longer.epoch_cap, longer.config.minutes) == (1_000_000, 1_000_000, 2.0)
 
 
+def test_a_checkpoint_that_records_no_epochs_resumes_at_the_default_length(tmp_path, images):
+    """A valid checkpoint may lack train_config's epochs (an older or edited file): the default fills it, as
+    before the plan's cap was kept (found by the structural fuzzing)."""
+    trainer = make_trainer(tmp_path, images, epochs=1)
+    trainer.train()
+    state = trainer.state_dict()
+    del state["train_config"]["epochs"], state["epoch_cap"]
+    resumed = Trainer.resume(state, images, RunDir(tmp_path / "run"))
+    assert resumed.config.epochs == resumed.epoch_cap == TrainConfig().epochs
+
+
 @pytest.mark.parametrize("cooldown, epoch, elapsed, length, expected", [
     (0.5, 1, 10.0, 1_000_000, 12),  # 120 s at 10 s an epoch
     (0.5, 2, 40.0, 12, 6),  # slower: the plan shrinks, from the pace so far

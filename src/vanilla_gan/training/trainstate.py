@@ -45,7 +45,7 @@ def resume(cls: Any, state: dict[str, Any], images: Any, run: Any, changes: dict
     saved = state["train_config"]
     cap = state.get("epoch_cap", saved.get("epochs"))  # the epochs the run was given (older files: its length)
     asked = (changes.get("epochs", cap), changes.get("minutes", saved.get("minutes")))
-    same = asked == (cap, saved.get("minutes"))  # the run's own length typed again (or none): its own plan
+    same = "epochs" in saved and asked == (cap, saved.get("minutes"))  # its own length typed again, or none
     if same:
         changes = {**changes, "epochs": saved.get("epochs")}
     model_config, train_config = resume_configs(state["model_config"], saved, changes, state["epoch"])
