@@ -400,3 +400,21 @@ def test_a_sweep_planned_with_an_older_recipe_is_not_resumed_into_the_new_one(tm
     own["recipes"]["best"].pop("lr_cooldown")
     own["recipes"]["best"]["minutes"] = 5  # a budget a sweep drops
     assert stale_recipe(own, runs_of(own, tmp_path / "own")) is None  # each run sets its own cooldown
+
+
+def test_a_sweep_too_old_to_have_kept_its_recipe_warns_before_training_its_new_runs(tmp_path):
+    """A plan made before plans kept their recipes cannot tell whether the recipe changed: a resume that trains its
+    runs not yet started beside started ones says so, instead of training this version's recipe silently."""
+    from vanilla_gan.cli.sweep_plan import make_plan, runs_of, unkept_recipe
+
+    plan = make_plan({"recipe": "best", "limit": 256, "eval_every": 0}, [], [1, 2])
+    old = {k: v for k, v in plan.items() if k != "recipes"}
+    runs = runs_of(old, tmp_path)
+    assert unkept_recipe(old, runs) is None  # nothing started: every run trains the same recipe
+    runs[0].folder.mkdir(parents=True)
+    (runs[0].folder / "config.json").write_text("{}")
+    said = unkept_recipe(old, runs)
+    assert said and "--recipe best" in said and "older version" in said
+    assert unkept_recipe(plan, runs) is None  # a plan that kept its recipe: stale_recipe decides
+    plain = make_plan({"limit": 256}, [], [1, 2])
+    assert unkept_recipe(plain, runs_of(plain, tmp_path)) is None  # no recipe named

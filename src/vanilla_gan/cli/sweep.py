@@ -47,6 +47,7 @@ from vanilla_gan.cli.sweep_plan import (
     runs_of,
     stale_recipe,
     state_of,
+    unkept_recipe,
 )
 from vanilla_gan.config import MODEL_OPTIONS, TRAIN_OPTIONS
 from vanilla_gan.errors import Interrupted, UsageError, VanillaGanError
@@ -190,6 +191,9 @@ def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict
             raise UsageError(f"{stale}: this version's recipe differs from the one the plan in {folder} was made "
                              f"with, so its runs not yet started would train another recipe than its others; finish "
                              f"it with the version that made it, or start a new sweep with another --out")
+        unkept = unkept_recipe(plan, runs_of(plan, folder))
+        if unkept:
+            print(f"warning: {unkept}", file=sys.stderr)
         return plan
     if args.seeds is None:
         raise UsageError("--seeds is needed, e.g. --seeds 1-5")

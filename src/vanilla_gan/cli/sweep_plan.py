@@ -6,6 +6,7 @@ No training, no processes (sweep.py runs the plan).
     state_of(runs[0])                      # "new", "started" or "done"
     differences(plan, base, sets, seeds)   # what a `--resume` with options asks that the plan does not hold
     stale_recipe(plan, runs)               # a recipe that changed since the plan was made, for runs not started
+    unkept_recipe(plan, runs)              # ... or a warning, for a plan too old to have kept its recipes
 """
 
 from __future__ import annotations
@@ -183,6 +184,18 @@ def stale_recipe(plan: dict[str, Any], runs: list[PlannedRun]) -> str | None:
             said = [f"{k}: {now.get(k, 'none')}, {then.get(k, 'not given')} then" for k in changed]
             return f"--recipe {name} ({', '.join(said)})"
     return None
+
+
+def unkept_recipe(plan: dict[str, Any], runs: list[PlannedRun]) -> str | None:
+    """For a plan made before plans kept their recipes, which names a recipe and has runs not yet started beside
+    started ones: a warning that those train this version's recipe, which may differ from the others'; else None."""
+    named = recipes_of(plan)
+    states = {state_of(run) == "new" for run in runs}
+    if "recipes" in plan or not named or states != {True, False}:
+        return None
+    return (f"this sweep was made by an older version that did not record its recipes: its runs not yet started "
+            f"train this version's --recipe {', '.join(named)}, which may differ from its finished runs' (their "
+            f"config.json files say what they trained)")
 
 
 def runs_of(plan: dict[str, Any], folder: Path) -> list[PlannedRun]:

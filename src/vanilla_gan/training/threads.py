@@ -7,7 +7,7 @@ busy process on 2 cores, a batch-8 run fell to a quarter of its one-thread speed
     policy = ThreadPolicy.choose(requested=config.threads, device=device, networks=(G, D))
     with policy.training():                  # sets torch's thread count; the caller's comes back afterwards
         ...; policy.after_step()             # after each step: at the end of a stretch, may change the count
-        with policy.steady(): ...            # evaluations and grids: always the same count
+        with policy.steady(): ...            # evaluations and grids: training's current count, no probe
     policy.record()                          # what config.json keeps
 
 - The most threads: the CPUs this process may use (its CPU affinity and a container's CPU quota), and no more
