@@ -385,6 +385,28 @@ def test_a_time_budget_plans_the_lr_cooldowns_length_and_epochs_n_repeats_it(tmp
     assert (longer.config.epochs, longer.epoch_cap, longer.config.minutes) == (1_000_000, 1_000_000, 2.0)
 
 
+def test_a_budget_that_cuts_the_planned_cooldown_short_says_so(tmp_path, images, monkeypatch):
+    """--minutes 1 --lr-cooldown 0.5: 1 s a step plans 6 epochs after epoch 3; then steps take 4 s, the budget runs
+    out at the end of epoch 4, and the run says at what share of the full rate it stopped (70%: step 39 of 60).
+    A run that finished its plan says nothing."""
+    from vanilla_gan.cli.train import cooldown_cut
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
+    trainer = make_trainer(tmp_path, images, "cut", lr_cooldown=0.5, epochs=1_000_000, minutes=1.0)
+    trainer.step_hooks = [lambda t: clock.update(now=clock["now"] + (1.0 if t.step <= 30 else 4.0))]
+    trainer.train()
+    assert trainer.epoch == trainer.config.epochs == 4
+    said = cooldown_cut(trainer)
+    assert said and "1-minute budget ran out" in said and "at 70% of the full rate" in said
+    clock["now"] = 0.0
+    whole = make_trainer(tmp_path, images, "whole", lr_cooldown=0.5, epochs=1_000_000, minutes=1.0)
+    whole.step_hooks = [lambda t: clock.update(now=clock["now"] + 1.0)]
+    whole.train()
+    assert whole.epoch == 6 and cooldown_cut(whole) is None
+    assert cooldown_cut(make_trainer(tmp_path, images, "none", epochs=1)) is None
+
+
 def test_a_checkpoint_that_records_no_epochs_resumes_at_the_default_length(tmp_path, images):
     """A valid checkpoint may lack train_config's epochs (an older or edited file): the default fills it, as
     before the plan's cap was kept (found by the structural fuzzing)."""

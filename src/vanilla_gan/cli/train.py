@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -25,6 +26,7 @@ from vanilla_gan.config import (
 from vanilla_gan.data.arrays import shape_words
 from vanilla_gan.errors import Interrupted, TrainingError
 from vanilla_gan.training import distributed
+from vanilla_gan.training.optim import cooled_lr
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -99,8 +101,24 @@ def run(args: argparse.Namespace) -> int:
         say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
             f"more {'digits' if trainer.model_config.shape == (28, 28) else 'images'}: vanilla-gan sample "
             f"{shlex.quote(str(out))} -n 64 -o samples.png")
+        cut = cooldown_cut(trainer)
+        if cut:
+            say(f"note: {cut}")
         if main and session.report is not None:
             print(session.report.summary())
         if main and session.report_error:
             print(f"warning: {session.report_error}", file=sys.stderr)
     return 0
+
+
+def cooldown_cut(trainer: Any) -> str | None:
+    """What a time budget cut short: a run under --lr-cooldown whose budget ran out before its cooldown ended (the
+    machine ran slower than its pace so far, after the plan was fixed); else None."""
+    config = trainer.config
+    if not config.lr_cooldown or config.minutes is None or trainer.step == 0:
+        return None
+    rate = float(trainer.opt_g.param_groups[0]["lr"]) / config.lr  # the last step's rate, as a share of the full
+    if rate <= cooled_lr(config, trainer.step - 1, trainer.step) / config.lr * (1 + 1e-6):  # a plan's own last step
+        return None
+    return (f"the {config.minutes:g}-minute budget ran out before the learning rate's cooldown ended (the machine "
+            f"ran slower than its pace so far): the last step trained at {rate:.0%} of the full rate")
