@@ -9,6 +9,7 @@ its pretrained.json, and skips when the package has none.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -506,7 +507,11 @@ def test_a_run_on_its_own_pictures_gets_real_ones_from_its_dataset_and_limit(tmp
 
 
 def test_the_shipped_weights_page_shows_each_command_of_their_provenance_as_code():
+    """One command, or a resumed run's two ("A, then B"): each its own code span."""
     weights = shipped.load_weights()
-    commands = weights.provenance["command"].split(", then ")
-    html = weights_page(weights)
-    assert len(commands) == 2 and all(f"<code>{escape(c)}</code>" in html for c in commands)
+    resumed = "vanilla-gan train --seed 11 --epochs 2 --out RUN, then vanilla-gan train --resume --out RUN --epochs 3"
+    for command in (weights.provenance["command"], resumed):
+        html = weights_page(dataclasses.replace(weights, provenance={**weights.provenance, "command": command}))
+        commands = command.split(", then ")
+        assert all(f"<code>{escape(c)}</code>" in html for c in commands)
+        assert len(commands) == 1 or f"<code>{escape(command)}</code>" not in html
