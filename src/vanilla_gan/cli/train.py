@@ -101,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"done: {epochs} in {trainer.elapsed:.0f} s of training; last grid {last}\n"
             f"more {'digits' if trainer.model_config.shape == (28, 28) else 'images'}: vanilla-gan sample "
             f"{shlex.quote(str(out))} -n 64 -o samples.png")
-        cut = cooldown_cut(trainer)
-        if cut:
+        if cut := cooldown_cut(trainer):
             say(f"note: {cut}")
         if main and session.report is not None:
             print(session.report.summary())
