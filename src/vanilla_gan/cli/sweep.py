@@ -186,12 +186,13 @@ def prepare(args: argparse.Namespace, base: dict[str, Any], write: bool) -> dict
         if changed:
             raise UsageError(f"{'; '.join(changed)}: --resume continues the plan in {folder} as it was made "
                              f"(only --jobs may change); drop the option, or start a new sweep with another --out")
-        stale = stale_recipe(plan, runs_of(plan, folder))
+        runs = runs_of(plan, folder)
+        stale = stale_recipe(plan, runs)
         if stale:
             raise UsageError(f"{stale}: this version's recipe differs from the one the plan in {folder} was made "
                              f"with, so its runs not yet started would train another recipe than its others; finish "
                              f"it with the version that made it, or start a new sweep with another --out")
-        unkept = unkept_recipe(plan, runs_of(plan, folder))
+        unkept = unkept_recipe(plan, runs)
         if unkept:
             print(f"warning: {unkept}", file=sys.stderr)
         return plan
